@@ -1,0 +1,61 @@
+"""Length bucketing: sort a window of encoded rows by length, cut micro-batches under a token
+budget, pad each batch only to its own longest row.
+
+Pure numpy; it does not tokenise (``tokenize``) or run models (``session``). The caller
+restores input order with the returned row indices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class MicroBatch:
+    rows: np.ndarray  # positions in the window, for restoring order
+    input_ids: np.ndarray  # (n, L) int64
+    attention_mask: np.ndarray  # (n, L) int64
+
+    @property
+    def real_tokens(self) -> int:
+        return int(self.attention_mask.sum())
+
+    @property
+    def computed_tokens(self) -> int:
+        return int(self.input_ids.size)
+
+
+def plan_batches(lengths: np.ndarray, max_tokens: int, max_rows: int = 256) -> list[np.ndarray]:
+    """Group row positions, sorted by length, so that rows * longest <= max_tokens."""
+    order = np.argsort(lengths, kind="stable")
+    batches: list[np.ndarray] = []
+    start = 0
+    n = len(order)
+    while start < n:
+        end = start + 1
+        # Rows are ascending in length, so the last row decides the padded width.
+        while end < n and end - start < max_rows and (end - start + 1) * lengths[order[end]] <= max_tokens:
+            end += 1
+        batches.append(order[start:end])
+        start = end
+    # Longest first: the biggest allocation happens once, up front.
+    return batches[::-1]
+
+
+def iter_micro_batches(ids: list[np.ndarray], max_tokens: int, pad_id: int = 0, max_rows: int = 256) -> Iterator[MicroBatch]:
+    """Yield padded micro-batches covering every row of ``ids`` exactly once."""
+    if not ids:
+        return
+    lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
+    for rows in plan_batches(lengths, max_tokens, max_rows):
+        width = int(lengths[rows].max())
+        input_ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for j, r in enumerate(rows):
+            k = lengths[r]
+            input_ids[j, :k] = ids[r]
+            mask[j, :k] = 1
+        yield MicroBatch(rows, input_ids, mask)

@@ -1,0 +1,152 @@
+"""Model bundle: read and check the directory that ``export`` writes and ``infer`` needs.
+
+A bundle holds ONNX model variants (fp32 / int8 / fp16), ``tokenizer.json`` and
+``sentiscore.json`` (labels, max_length, truncation, temperature, sha256 of every file...).
+This module resolves ``"default"`` to the embedded bundle, validates the manifest, verifies
+checksums and picks the variant for a device. It runs no model; ``session`` and ``scorer`` do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+
+from sentiscore.errors import BundleError
+
+BUNDLE_FORMAT = "sentiscore-bundle"
+FORMAT_VERSION = 1
+MANIFEST = "sentiscore.json"
+TRUNCATIONS = ("head", "head+tail")
+PRECISIONS = ("fp32", "int8", "fp16")
+# Which precision "auto" prefers on each device, best first. Dynamic int8 is never offered for
+# CUDA: it runs ~20x slower there (onnxruntime#10267).
+AUTO_ORDER = {"cpu": ("int8", "fp32"), "cuda": ("fp16", "fp32")}
+DEVICES_FOR = {"fp32": ("cpu", "cuda"), "int8": ("cpu",), "fp16": ("cuda",)}
+
+
+def default_bundle_dir() -> str:
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "default")
+
+
+def sha256_file(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class Bundle:
+    """A validated model bundle on disk."""
+
+    path: str
+    meta: dict = field(repr=False)
+
+    @property
+    def labels(self) -> list[str]:
+        lab = self.meta["labels"]
+        return [lab[str(i)] for i in range(len(lab))]
+
+    @property
+    def max_length(self) -> int:
+        return int(self.meta["max_length"])
+
+    @property
+    def truncation(self) -> str:
+        return self.meta.get("truncation", "head")
+
+    @property
+    def temperature(self) -> float:
+        return float(self.meta.get("temperature", 1.0) or 1.0)
+
+    @property
+    def tokenizer_path(self) -> str:
+        return os.path.join(self.path, "tokenizer.json")
+
+    def variants(self) -> dict:
+        return self.meta.get("variants", {})
+
+    def fingerprint(self) -> str:
+        """sha256 of the manifest, which itself holds the sha256 of every file."""
+        return sha256_file(os.path.join(self.path, MANIFEST))
+
+    def choose(self, device: str, precision: str = "auto") -> tuple[str, str]:
+        """Return (precision, model file path) for ``device`` ('cpu' or 'cuda')."""
+        variants = self.variants()
+        if precision == "auto":
+            for p in AUTO_ORDER[device]:
+                v = variants.get(p)
+                if v and v.get("status", "ok") == "ok":
+                    return p, os.path.join(self.path, v["file"])
+            raise BundleError(
+                f"A usable {' or '.join(AUTO_ORDER[device])} variant for device '{device}'",
+                f"variants {sorted(variants)} in {self.path}",
+                "export the bundle with a suitable --precision, or pick another --device",
+            )
+        if precision not in PRECISIONS:
+            raise BundleError("--precision to be auto, fp32, int8 or fp16", f"'{precision}'", "pick one of those")
+        if device not in DEVICES_FOR[precision]:
+            raise BundleError(
+                f"Precision '{precision}' runs on {'/'.join(DEVICES_FOR[precision])}",
+                f"device '{device}'",
+                "use --precision fp16 or fp32 on CUDA (dynamic int8 is ~20x slower there), int8 or fp32 on CPU",
+            )
+        v = variants.get(precision)
+        if not v:
+            raise BundleError(f"A '{precision}' variant in the bundle", f"only {sorted(variants)} in {self.path}", f"re-export with --precision {precision}")
+        if v.get("status", "ok") != "ok":
+            raise BundleError(
+                f"The '{precision}' variant to have passed its parity check",
+                f"status '{v.get('status')}' in {self.path}",
+                "re-export it (see export_report.json) or choose another --precision",
+            )
+        return precision, os.path.join(self.path, v["file"])
+
+    def verify(self) -> None:
+        """Check that every file listed in the manifest exists with the recorded sha256."""
+        for name, digest in self.meta.get("files", {}).items():
+            p = os.path.join(self.path, name)
+            if not os.path.exists(p):
+                raise BundleError(f"Bundle file '{name}'", f"it is missing from {self.path}", "re-export the bundle")
+            if sha256_file(p) != digest:
+                raise BundleError(
+                    f"'{name}' to match the sha256 in {MANIFEST}", "a different checksum (file changed or corrupt)", "re-export or re-download the bundle"
+                )
+
+
+def _validate(meta: dict, path: str) -> None:
+    if meta.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{MANIFEST} with format '{BUNDLE_FORMAT}'", f"format {meta.get('format')!r} in {path}", "point --model at a directory written by 'sentiscore export'")
+    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+        raise BundleError(f"Bundle format version <= {FORMAT_VERSION}", f"version {meta.get('format_version')}", "upgrade sentiscore")
+    for key in ("labels", "max_length", "variants"):
+        if key not in meta:
+            raise BundleError(f"Key '{key}' in {MANIFEST}", f"it is missing in {path}", "re-export the bundle")
+    if meta.get("truncation", "head") not in TRUNCATIONS:
+        raise BundleError(f"truncation in {TRUNCATIONS}", repr(meta.get("truncation")), "re-export the bundle")
+
+
+def load_bundle(path: str = "default", verify: bool = True) -> Bundle:
+    """Load and validate the bundle at ``path`` ('default' = the embedded model)."""
+    where = default_bundle_dir() if path in ("default", None) else str(path)
+    manifest = os.path.join(where, MANIFEST)
+    if not os.path.isdir(where):
+        raise BundleError("--model to be a bundle directory or 'default'", f"'{where}' is not a directory", "run 'sentiscore export' first")
+    if not os.path.exists(manifest):
+        hint = "this install lacks the default model; reinstall sentiscore" if path == "default" else "point --model at a directory written by 'sentiscore export'"
+        raise BundleError(f"A {MANIFEST} in the bundle directory", f"none in '{where}'", hint)
+    if not os.path.exists(os.path.join(where, "tokenizer.json")):
+        raise BundleError("tokenizer.json in the bundle directory", f"none in '{where}'", "re-export the bundle")
+    try:
+        with open(manifest, encoding="utf-8") as f:
+            meta = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{MANIFEST} to be valid JSON", f"{exc.msg} at line {exc.lineno}", "re-export the bundle") from exc
+    _validate(meta, where)
+    bundle = Bundle(where, meta)
+    if verify:
+        bundle.verify()
+    return bundle

@@ -1,0 +1,74 @@
+"""ScoreConfig: every option of ``sentiscore score``, one documented dataclass, validated on
+construction. The CLI maps its options onto it one to one; ``score_files`` takes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from sentiscore.errors import ConfigError
+from sentiscore.infer.scorer import DEFAULT_MAX_TOKENS
+
+
+@dataclass
+class ScoreConfig:
+    """Options for scoring files.
+
+    model: bundle directory, or "default" for the embedded model.
+    output: output file, or a directory (existing, or ending in '/') for one file per input;
+        None writes ``<input stem>.scored.<fmt>`` beside each input.
+    text_column: column holding the text. id_column: optional column that must be unique
+        and non-null; it is always kept. keep_columns: "all", "none" or "a,b".
+    format: output format (parquet/csv/jsonl); None follows the output's extension.
+    delimiter: CSV delimiter (default: ',' or tab for .tsv).
+    device: auto/cpu/cuda. precision: auto/fp32/int8/fp16. threads: ORT intra-op threads
+        (default: all cores). max_tokens: token budget per micro-batch (rows x longest row).
+    resume / overwrite: what to do with existing output (exclusive).
+    limit: score only the first N rows of all inputs together.
+    strict: stop at the first bad row instead of writing an error column.
+    prefix: prepended to prediction column names (e.g. "pred_") to avoid clashes.
+    chunk_rows: rows per output part (the unit of resume). stats_json: write the summary here.
+    """
+
+    model: str = "default"
+    output: str | None = None
+    text_column: str = "text"
+    id_column: str | None = None
+    keep_columns: str = "all"
+    format: str | None = None
+    delimiter: str | None = None
+    device: str = "auto"
+    precision: str = "auto"
+    threads: int | None = None
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    resume: bool = False
+    overwrite: bool = False
+    limit: int | None = None
+    strict: bool = False
+    prefix: str = ""
+    chunk_rows: int = 20_000
+    stats_json: str | None = None
+
+    def __post_init__(self):
+        if self.resume and self.overwrite:
+            raise ConfigError("At most one of --resume and --overwrite", "both", "pick one")
+        if self.format not in (None, "parquet", "csv", "jsonl"):
+            raise ConfigError("--format parquet, csv or jsonl", repr(self.format), "pick one of those")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ConfigError("--device auto, cpu or cuda", repr(self.device), "pick one of those")
+        if self.precision not in ("auto", "fp32", "int8", "fp16"):
+            raise ConfigError("--precision auto, fp32, int8 or fp16", repr(self.precision), "pick one of those")
+        for name in ("threads", "limit"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"--{name} >= 1", str(value), f"drop --{name} or give a positive number")
+        if self.max_tokens < 16 or self.chunk_rows < 1:
+            raise ConfigError("--max-tokens >= 16 and chunk_rows >= 1", f"{self.max_tokens}, {self.chunk_rows}", "use the defaults")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def result_affecting(self) -> dict:
+        """The options that change output content: a resume must use the same ones."""
+        keys = ("text_column", "id_column", "keep_columns", "precision", "limit", "prefix", "chunk_rows", "format")
+        return {k: getattr(self, k) for k in keys}

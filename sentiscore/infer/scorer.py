@@ -1,0 +1,180 @@
+"""The Scorer: bundle + tokenizer + ORT session, and the pure ``score_batch`` function.
+
+``Scorer.score_batch(RecordBatch) -> RecordBatch`` is the one place the model logic lives:
+text checks (null / empty / non-string rows get an ``error``, never dropped), tokenisation,
+length-bucketed micro-batches, ORT, softmax with the bundle's temperature, input order
+restored, prediction columns appended. The file pipeline (``files``) and the Ray / Spark
+adapters (``engines``) call it; reading and writing are theirs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from sentiscore.errors import BadRowError, ConfigError, InputDataError
+from sentiscore.infer.batching import iter_micro_batches
+from sentiscore.infer.bundle import Bundle, load_bundle
+from sentiscore.infer.session import OrtRunner, resolve_device
+from sentiscore.infer.tokenize import TextEncoder
+
+log = logging.getLogger(__name__)
+DEFAULT_MAX_TOKENS = 8192
+
+
+@dataclass
+class ScoreStats:
+    rows: int = 0
+    errors: int = 0
+    real_tokens: int = 0
+    computed_tokens: int = 0
+
+    @property
+    def padding_efficiency(self) -> float:
+        return self.real_tokens / self.computed_tokens if self.computed_tokens else 1.0
+
+    def as_dict(self) -> dict:
+        return {"rows": self.rows, "errors": self.errors, "tokens": self.real_tokens, "computed_tokens": self.computed_tokens, "padding_efficiency": round(self.padding_efficiency, 4)}
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits.astype(np.float64) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def output_names(labels: list[str], prefix: str = "") -> list[str]:
+    return [f"{prefix}{n}" for n in ("label", "label_id", "score", *[f"prob_{lab}" for lab in labels], "error")]
+
+
+def _check_texts(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], list[str | None]]:
+    """Return (texts or None, error or None) per row."""
+    t = col.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        values = col.to_pylist()
+        errs = [("text is null" if v is None else "text is empty" if not v.strip() else None) for v in values]
+        return [v if e is None else None for v, e in zip(values, errs)], errs
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        texts, errs = [], []
+        for raw in col.to_pylist():
+            try:
+                v = None if raw is None else raw.decode("utf-8")
+            except UnicodeDecodeError:
+                texts.append(None)
+                errs.append("text is not valid UTF-8")
+                continue
+            e = "text is null" if v is None else "text is empty" if not v.strip() else None
+            texts.append(v if e is None else None)
+            errs.append(e)
+        return texts, errs
+    n = len(col)
+    return [None] * n, [f"text is not a string (column type {t})"] * n
+
+
+class Scorer:
+    """A loaded model ready to score. Build it with ``Scorer.load``."""
+
+    def __init__(self, bundle: Bundle, device: str, precision: str, threads: int | None = None, max_tokens: int = DEFAULT_MAX_TOKENS):
+        if max_tokens < 16:
+            raise ConfigError("--max-tokens >= 16", str(max_tokens), "use e.g. 8192")
+        self.bundle = bundle
+        self.device = resolve_device(device)
+        self.precision, self.model_path = bundle.choose(self.device, precision)
+        self.runner = OrtRunner(self.model_path, self.device, threads)
+        self.encoder = TextEncoder(bundle.tokenizer_path, bundle.max_length, bundle.truncation, bundle.meta.get("head_fraction", 0.25))
+        self.labels = bundle.labels
+        self.temperature = bundle.temperature
+        self.max_tokens = max(int(max_tokens), bundle.max_length)
+        self.stats = ScoreStats()
+        log.info("loaded %s (%s, %s, T=%.3f)", bundle.path, self.precision, self.device, self.temperature)
+
+    @classmethod
+    def load(cls, bundle: str = "default", device: str = "auto", precision: str = "auto", threads: int | None = None, max_tokens: int = DEFAULT_MAX_TOKENS, verify: bool = True) -> Scorer:
+        """Load a bundle directory (or 'default', the embedded model) for scoring."""
+        return cls(load_bundle(bundle, verify=verify), device, precision, threads, max_tokens)
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """Class probabilities (n, num_labels) for valid, non-empty strings."""
+        probs = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        ids = self.encoder.encode(texts)
+        for mb in iter_micro_batches(ids, self.max_tokens, self.encoder.pad_id):
+            logits = self.runner.run(mb.input_ids, mb.attention_mask)
+            probs[mb.rows] = softmax(logits, self.temperature)
+            self.stats.real_tokens += mb.real_tokens
+            self.stats.computed_tokens += mb.computed_tokens
+        return probs
+
+    def predict(self, texts: list[str]) -> list[dict]:
+        """[{label, score, probs: {label: p}}] per text; invalid texts get {error}."""
+        batch = pa.record_batch({"text": pa.array(list(texts), type=pa.string())})
+        out = self.score_batch(batch, keep_columns="none").to_pylist()
+        results = []
+        for row in out:
+            if row["error"]:
+                results.append({"label": None, "score": None, "probs": None, "error": row["error"]})
+            else:
+                results.append({"label": row["label"], "score": row["score"], "probs": {lab: row[f"prob_{lab}"] for lab in self.labels}})
+        return results
+
+    def check_columns(self, schema: pa.Schema, text_column: str = "text", keep_columns="all", prefix: str = "") -> list[str]:
+        """Validate the text column and name clashes; return the input columns to keep."""
+        names = schema.names
+        if text_column not in names:
+            raise InputDataError(f"A text column named '{text_column}'", f"columns {names}", "pass --text-column NAME")
+        keep = _keep_list(keep_columns, names)
+        clash = sorted(set(keep) & set(output_names(self.labels, prefix)))
+        if clash:
+            raise ConfigError(
+                "Input columns not to share names with the prediction columns",
+                f"input column(s) {clash} clash",
+                "pass --prefix pred_ (or --keep-columns to drop them); input columns are never overwritten",
+            )
+        return keep
+
+    def score_batch(self, batch: pa.RecordBatch, text_column: str = "text", keep_columns="all", prefix: str = "", strict: bool = False, row_offset: int = 0) -> pa.RecordBatch:
+        """Score one RecordBatch; return kept input columns + prediction columns, same rows, same order."""
+        keep = self.check_columns(batch.schema, text_column, keep_columns, prefix)
+        texts, errors = _check_texts(batch.column(text_column))
+        if strict:
+            bad = next((i for i, e in enumerate(errors) if e), None)
+            if bad is not None:
+                raise BadRowError("Every row to have non-empty string text (--strict)", f"row {row_offset + bad}: {errors[bad]}", "fix the data or drop --strict to get an error column")
+        valid = [i for i, e in enumerate(errors) if e is None]
+        probs = self.probabilities([texts[i] for i in valid]) if valid else np.zeros((0, len(self.labels)), np.float32)
+        self.stats.rows += batch.num_rows
+        self.stats.errors += batch.num_rows - len(valid)
+        return self._assemble(batch, keep, prefix, valid, probs, errors)
+
+    def _assemble(self, batch, keep, prefix, valid, probs, errors) -> pa.RecordBatch:
+        n = batch.num_rows
+        mask = np.ones(n, dtype=bool)
+        mask[valid] = False  # True = null
+        full = np.zeros((n, len(self.labels)), dtype=np.float32)
+        full[valid] = probs
+        label_id = full.argmax(axis=1).astype(np.int32)
+        score = full.max(axis=1)
+        labels_arr = pa.array(self.labels, type=pa.string())
+        cols = {name: batch.column(name) for name in keep}
+        cols[f"{prefix}label"] = pa.DictionaryArray.from_arrays(pa.array(label_id, mask=mask), labels_arr).cast(pa.string())
+        cols[f"{prefix}label_id"] = pa.array(label_id, mask=mask)
+        cols[f"{prefix}score"] = pa.array(score, mask=mask)
+        for j, lab in enumerate(self.labels):
+            cols[f"{prefix}prob_{lab}"] = pa.array(full[:, j], mask=mask)
+        cols[f"{prefix}error"] = pa.array(errors, type=pa.string())
+        return pa.RecordBatch.from_pydict(cols)
+
+
+def _keep_list(keep_columns, names: list[str]) -> list[str]:
+    if keep_columns in (None, "all"):
+        return list(names)
+    if keep_columns == "none":
+        return []
+    wanted = [c.strip() for c in keep_columns.split(",")] if isinstance(keep_columns, str) else list(keep_columns)
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        raise InputDataError("--keep-columns to name existing columns", f"{missing} not in {names}", "fix the list, or use all / none")
+    return wanted

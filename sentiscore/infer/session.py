@@ -1,0 +1,139 @@
+"""ONNX Runtime sessions: provider choice, CPU/CUDA settings, and running one micro-batch.
+
+Chooses the execution provider explicitly and refuses silent CUDA->CPU fallback. CPU sessions
+use all cores for intra-op work, full graph optimisation, and no per-shape memory patterns
+(shapes vary with every length-bucketed batch). CUDA sessions use IO binding. Which model file
+to load is decided by ``bundle``; what the logits mean is decided by ``scorer``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+from sentiscore.errors import DeviceError, SentiscoreError
+
+log = logging.getLogger(__name__)
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def _ort():
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:  # pragma: no cover
+        raise SentiscoreError("onnxruntime (CPU) or onnxruntime-gpu to be installed", "neither imports", "pip install onnxruntime, or pip install 'sentiscore[gpu]'") from exc
+    return ort
+
+
+def installed_ort_packages() -> list[str]:
+    from importlib import metadata
+
+    found = []
+    for name in ("onnxruntime", "onnxruntime-gpu"):
+        try:
+            metadata.version(name)
+            found.append(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def cuda_available() -> bool:
+    return "CUDAExecutionProvider" in _ort().get_available_providers()
+
+
+def _cuda_unavailable_reason() -> str:
+    ort = _ort()
+    pkgs = installed_ort_packages()
+    reason = f"onnxruntime {ort.__version__} offers providers {ort.get_available_providers()}"
+    if len(pkgs) > 1:
+        reason += "; both onnxruntime and onnxruntime-gpu are installed, and the CPU package shadows the GPU one"
+    elif "onnxruntime-gpu" not in pkgs:
+        reason += "; onnxruntime-gpu is not installed"
+    return reason
+
+
+def resolve_device(device: str) -> str:
+    """Map 'auto'/'cpu'/'cuda' to the device to use, or raise when CUDA is asked for but absent."""
+    if device not in DEVICES:
+        raise DeviceError("--device to be auto, cpu or cuda", repr(device), "pick one of those")
+    if device == "cpu":
+        return "cpu"
+    if cuda_available():
+        if len(installed_ort_packages()) > 1:
+            log.warning("both onnxruntime and onnxruntime-gpu are installed; keep only onnxruntime-gpu")
+        log.info("device %s: using CUDAExecutionProvider", device)
+        return "cuda"
+    if device == "cuda":
+        raise DeviceError(
+            "CUDAExecutionProvider for --device cuda",
+            _cuda_unavailable_reason(),
+            "pip uninstall onnxruntime && pip install 'sentiscore[gpu]', or use --device cpu",
+        )
+    log.info("device auto: CUDA not available, using CPUExecutionProvider")
+    return "cpu"
+
+
+def default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS/Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _options(threads: int | None):
+    ort = _ort()
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.intra_op_num_threads = threads or default_threads()
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.enable_mem_pattern = False  # shapes change per batch; patterns would pile up per shape
+    so.log_severity_level = 3
+    return so
+
+
+class OrtRunner:
+    """One ONNX Runtime session for one model file on one device."""
+
+    def __init__(self, model_path: str, device: str, threads: int | None = None):
+        ort = _ort()
+        self.device = device
+        so = _options(threads)
+        if device == "cuda":
+            providers = [("CUDAExecutionProvider", {"device_id": 0, "arena_extend_strategy": "kSameAsRequested"}), "CPUExecutionProvider"]
+        else:
+            providers = ["CPUExecutionProvider"]
+        try:
+            self.session = ort.InferenceSession(model_path, sess_options=so, providers=providers)
+        except Exception as exc:  # noqa: BLE001 - ORT raises several unrelated types
+            raise DeviceError(f"ONNX Runtime to load '{os.path.basename(model_path)}' on {device}", str(exc).splitlines()[0], "re-export the bundle or try --device cpu") from exc
+        active = self.session.get_providers()
+        if device == "cuda" and active[0] != "CUDAExecutionProvider":
+            raise DeviceError("The session to run on CUDAExecutionProvider", f"ONNX Runtime fell back to {active}", "check the CUDA and cuDNN libraries, or use --device cpu")
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_name = self.session.get_outputs()[0].name
+
+    def _feeds(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> dict:
+        feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if "token_type_ids" in self.input_names:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
+        return {k: v for k, v in feeds.items() if k in self.input_names}
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Logits (n, num_labels) as float32."""
+        feeds = self._feeds(input_ids, attention_mask)
+        if self.device == "cuda":
+            return self._run_cuda(feeds)
+        return np.asarray(self.session.run([self.output_name], feeds)[0], dtype=np.float32)
+
+    def _run_cuda(self, feeds: dict) -> np.ndarray:
+        ort = _ort()
+        binding = self.session.io_binding()
+        for name, arr in feeds.items():
+            binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(arr), "cuda", 0))
+        binding.bind_output(self.output_name, "cuda", 0)
+        self.session.run_with_iobinding(binding)
+        return np.asarray(binding.copy_outputs_to_cpu()[0], dtype=np.float32)

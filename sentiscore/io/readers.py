@@ -1,0 +1,256 @@
+"""Streaming readers: turn user-given inputs into bounded pyarrow RecordBatches.
+
+Finds input files (files, directories, globs, any URI pyarrow/fsspec understands), detects the
+format from the extension (Parquet, CSV/TSV with optional .gz, JSONL/NDJSON) and yields record
+batches of bounded size. It knows nothing about models or scoring; text-column checks and
+per-row errors belong to ``sentiscore.infer``.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import hashlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from sentiscore.errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+FORMATS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file: its path/URI, format and (for CSV) delimiter."""
+
+    path: str
+    format: str
+    delimiter: str = ","
+
+    @property
+    def stem(self) -> str:
+        name = self.path.rstrip("/").rsplit("/", 1)[-1]
+        if name.endswith(".gz"):
+            name = name[:-3]
+        return name.rsplit(".", 1)[0] if "." in name else name
+
+
+def detect_format(path: str) -> str | None:
+    """Return 'parquet', 'csv' or 'jsonl' from the file name, or None when unknown."""
+    name = path.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    for ext, fmt in FORMATS.items():
+        if name.endswith(ext):
+            return fmt
+    return None
+
+
+def _is_uri(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def _filesystem(path: str):
+    from pyarrow import fs
+
+    return fs.FileSystem.from_uri(path)
+
+
+def _make_input(path: str, delimiter: str | None) -> InputFile:
+    fmt = detect_format(path)
+    if fmt is None:
+        raise InputDataError(
+            "Input files must end in .parquet, .csv, .tsv, .jsonl or .ndjson (optionally .gz)",
+            f"'{path}'",
+            "rename the file or convert it to one of these formats",
+        )
+    delim = delimiter or ("\t" if path.lower().rstrip(".gz").endswith(".tsv") else ",")
+    return InputFile(path, fmt, delim)
+
+
+def _expand_local(spec: str) -> list[str]:
+    spec = spec[len("file://") :] if spec.startswith("file://") else spec
+    if any(ch in spec for ch in "*?["):
+        return sorted(p for p in _glob.glob(spec, recursive=True) if os.path.isfile(p))
+    if os.path.isdir(spec):
+        found = []
+        for root, _dirs, files in os.walk(spec):
+            found += [os.path.join(root, f) for f in files if detect_format(f)]
+        # A directory of our own output (or hidden files) is not input.
+        return sorted(p for p in found if ".scored." not in p and "/." not in p[len(spec) :])
+    if os.path.isfile(spec):
+        return [spec]
+    raise InputDataError("Each INPUT must be an existing file, directory or glob", f"'{spec}' does not exist", "check the path")
+
+
+def _expand_uri(spec: str) -> list[str]:
+    from pyarrow import fs
+
+    filesystem, root = _filesystem(spec)
+    info = filesystem.get_file_info(root)
+    scheme = spec.split("://", 1)[0]
+    if info.type == fs.FileType.Directory:
+        sel = fs.FileSelector(root, recursive=True)
+        return sorted(f"{scheme}://{i.path}" for i in filesystem.get_file_info(sel) if i.is_file and detect_format(i.path))
+    if info.type == fs.FileType.File:
+        return [spec]
+    raise InputDataError("Each INPUT must be an existing file or directory", f"'{spec}' does not exist", "check the URI")
+
+
+def discover_inputs(specs: list[str] | tuple[str, ...], delimiter: str | None = None) -> list[InputFile]:
+    """Expand files, directories and globs into a sorted, de-duplicated list of inputs."""
+    if not specs:
+        raise InputDataError("At least one INPUT file, directory or glob", "none", "pass e.g. reviews.parquet")
+    paths: list[str] = []
+    for spec in specs:
+        found = _expand_uri(spec) if _is_uri(spec) else _expand_local(str(spec))
+        if not found:
+            raise InputDataError("INPUT to match at least one .parquet/.csv/.tsv/.jsonl file", f"nothing matched '{spec}'", "check the pattern or directory")
+        paths += [p for p in found if p not in paths]
+    return [_make_input(p, delimiter) for p in paths]
+
+
+def _open_stream(inp: InputFile):
+    if _is_uri(inp.path):
+        filesystem, path = _filesystem(inp.path)
+        stream = filesystem.open_input_stream(path)
+    else:
+        stream = pa.OSFile(inp.path, "rb")
+    if inp.path.lower().endswith(".gz"):
+        stream = pa.CompressedInputStream(stream, "gzip")
+    return stream
+
+
+def count_rows(inp: InputFile) -> int | None:
+    """Row count from metadata when cheap (Parquet); None otherwise."""
+    if inp.format != "parquet":
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        with _open_stream(inp) as f:
+            return pq.ParquetFile(f).metadata.num_rows
+    except Exception:  # noqa: BLE001 - unreadable files fail later with a proper message
+        return None
+
+
+def read_schema(inp: InputFile) -> pa.Schema:
+    """Schema of the input (reads only the first block for CSV/JSONL)."""
+    for batch in iter_batches(inp, batch_rows=16):
+        return batch.schema
+    raise InputDataError("Input to contain a header and at least one row", f"'{inp.path}' is empty", "check the file")
+
+
+def iter_batches(inp: InputFile, batch_rows: int = 8192) -> Iterator[pa.RecordBatch]:
+    """Yield record batches of at most ``batch_rows`` rows, in file order."""
+    try:
+        if inp.format == "parquet":
+            yield from _iter_parquet(inp, batch_rows)
+        elif inp.format == "csv":
+            yield from _iter_csv(inp, batch_rows)
+        else:
+            yield from _iter_jsonl(inp, batch_rows)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputDataError(
+            f"A readable {inp.format} file", f"'{inp.path}': {first}", "check the file's encoding (UTF-8) and format"
+        ) from exc
+
+
+def _iter_parquet(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    import pyarrow.parquet as pq
+
+    with _open_stream(inp) as f:
+        pf = pq.ParquetFile(f)
+        yield from pf.iter_batches(batch_size=batch_rows)
+
+
+def _iter_csv(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    from pyarrow import csv
+
+    read = csv.ReadOptions(block_size=1 << 20)
+    parse = csv.ParseOptions(delimiter=inp.delimiter, newlines_in_values=True)
+    # Everything as string: ids like 007 must survive, and the scorer checks the text itself.
+    with _open_stream(inp) as f:
+        header = _csv_header(inp)
+        conv = csv.ConvertOptions(column_types={name: pa.string() for name in header}, strings_can_be_null=False)
+        reader = csv.open_csv(f, read_options=read, parse_options=parse, convert_options=conv)
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except pa.ArrowInvalid as exc:
+                if "UTF8" in str(exc) or "UTF-8" in str(exc):
+                    line = _first_bad_utf8_line(inp)
+                    raise InputDataError(
+                        "CSV text encoded as UTF-8",
+                        f"undecodable bytes in '{inp.path}' at line {line}",
+                        "re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+                    ) from exc
+                raise
+            yield from _rebatch(batch, batch_rows)
+
+
+def _first_bad_utf8_line(inp: InputFile) -> int | str:
+    with _open_stream(inp) as f:
+        for number, raw in enumerate(f.read().split(b"\n"), start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                return number
+    return "?"
+
+
+def _csv_header(inp: InputFile) -> list[str]:
+    import csv as pycsv
+    import io
+
+    with _open_stream(inp) as f:
+        head = f.read(1 << 16)
+    text = head.decode("utf-8", errors="replace")
+    return next(pycsv.reader(io.StringIO(text), delimiter=inp.delimiter), [])
+
+
+def _iter_jsonl(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    from pyarrow import json
+
+    with _open_stream(inp) as f:
+        reader = json.open_json(f, read_options=json.ReadOptions(block_size=1 << 20))
+        for batch in reader:
+            yield from _rebatch(batch, batch_rows)
+
+
+def _rebatch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
+    for start in range(0, batch.num_rows, rows):
+        yield batch.slice(start, rows)
+
+
+def fingerprint(inp: InputFile) -> dict:
+    """A cheap identity of an input: size, mtime and a hash of its first and last 64 KiB."""
+    if _is_uri(inp.path):
+        filesystem, path = _filesystem(inp.path)
+        info = filesystem.get_file_info(path)
+        return {"path": inp.path, "size": info.size, "mtime": str(info.mtime)}
+    st = os.stat(inp.path)
+    h = hashlib.sha256()
+    with open(inp.path, "rb") as f:
+        h.update(f.read(1 << 16))
+        if st.st_size > 1 << 16:
+            f.seek(max(st.st_size - (1 << 16), 1 << 16))
+            h.update(f.read())
+    return {"path": os.path.abspath(inp.path), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256_ends": h.hexdigest()}

@@ -1,0 +1,114 @@
+"""Writers: one output part per input chunk, each renamed into place atomically.
+
+``PartWriter`` writes a RecordBatch list to ``part-NNNNN.<fmt>`` via a temporary file and
+``os.replace``, so a part either exists complete or not at all (the basis of ``--resume``).
+``concat_parts`` streams the parts into the final file, again through a temporary name.
+What goes into the batches, and the resume manifest, are the scorer's business.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+
+import pyarrow as pa
+
+from sentiscore.errors import ConfigError
+
+OUTPUT_FORMATS = ("parquet", "csv", "jsonl")
+_EXT = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}
+
+
+def output_format(path: str, explicit: str | None = None) -> str:
+    """The output format: the explicit one, else from the extension, else Parquet."""
+    if explicit:
+        if explicit not in OUTPUT_FORMATS:
+            raise ConfigError("--format to be parquet, csv or jsonl", f"'{explicit}'", "pick one of those")
+        return explicit
+    from sentiscore.io.readers import detect_format
+
+    return detect_format(path) or "parquet"
+
+
+def extension(fmt: str) -> str:
+    return _EXT[fmt]
+
+
+def _write_file(path: str, batches: Iterable[pa.RecordBatch], fmt: str, schema: pa.Schema) -> int:
+    rows = 0
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetWriter(path, schema, compression="zstd") as w:
+            for b in batches:
+                w.write_batch(b)
+                rows += b.num_rows
+    elif fmt == "csv":
+        from pyarrow import csv
+
+        with csv.CSVWriter(path, schema) as w:
+            for b in batches:
+                w.write_batch(b)
+                rows += b.num_rows
+    else:
+        with open(path, "w", encoding="utf-8") as f:
+            for b in batches:
+                for row in b.to_pylist():
+                    f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                rows += b.num_rows
+    return rows
+
+
+def atomic_write(path: str, batches: Iterable[pa.RecordBatch], fmt: str, schema: pa.Schema) -> int:
+    """Write ``batches`` to ``path`` through ``path + '.tmp'`` and an atomic rename."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        rows = _write_file(tmp, batches, fmt, schema)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return rows
+
+
+class PartWriter:
+    """Writes numbered parts into ``parts_dir``; a part file's existence means it is complete."""
+
+    def __init__(self, parts_dir: str):
+        self.parts_dir = parts_dir
+        os.makedirs(parts_dir, exist_ok=True)
+
+    def path(self, index: int) -> str:
+        # Parts are always Parquet: lossless and typed. The final file takes the user's format.
+        return os.path.join(self.parts_dir, f"part-{index:06d}.parquet")
+
+    def done(self, index: int) -> bool:
+        return os.path.exists(self.path(index))
+
+    def write(self, index: int, batch: pa.RecordBatch) -> None:
+        atomic_write(self.path(index), [batch], "parquet", batch.schema)
+
+    def parts(self) -> list[str]:
+        names = sorted(n for n in os.listdir(self.parts_dir) if n.startswith("part-") and n.endswith(".parquet"))
+        return [os.path.join(self.parts_dir, n) for n in names]
+
+
+def concat_parts(part_paths: list[str], out_path: str, fmt: str) -> int:
+    """Stream the parts, in order, into one file at ``out_path`` (atomically).
+
+    Parts may differ in inferred types (a JSONL block of nulls, say); they are unified first.
+    """
+    import pyarrow.parquet as pq
+
+    schemas = [pq.read_schema(p) for p in part_paths]
+    schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
+
+    def batches():
+        for p in part_paths:
+            for b in pq.ParquetFile(p).iter_batches(batch_size=8192):
+                yield b if b.schema.equals(schema) else pa.Table.from_batches([b]).cast(schema).to_batches()[0]
+
+    parent = os.path.dirname(os.path.abspath(out_path))
+    os.makedirs(parent, exist_ok=True)
+    return atomic_write(out_path, batches(), fmt, schema)

@@ -1,0 +1,1 @@
+"""Fine-tuning stage: HF Trainer runs with metrics, plots and a model card (needs the train extra)."""

