@@ -37,6 +37,7 @@ def _load_model(cfg: TrainConfig, label_names: list[str]):
     except OSError as exc:
         first = str(exc).strip().splitlines()[0][:200]
         raise TrainingError(f"Model '{cfg.model}' to load (hub id or local directory)", first, "check the name/path, or pass a local model directory when offline") from exc
+    model = model.float()  # checkpoints saved in fp16/bf16 train in fp32 (autocast does the rest)
     if not getattr(tok, "is_fast", False):
         raise TrainingError("A fast (tokenizers-backed) tokenizer", f"{type(tok).__name__} for {cfg.model}", "use a model that ships tokenizer.json")
     return tok, model
@@ -81,9 +82,11 @@ def training_arguments(cfg: TrainConfig, n_train: int):
         lr_scheduler_type=cfg.scheduler, gradient_accumulation_steps=cfg.grad_accum, label_smoothing_factor=cfg.label_smoothing, seed=cfg.seed,
         save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True, metric_for_best_model=cfg.metric_for_best,
         greater_is_better=not cfg.metric_for_best.endswith("loss"), logging_steps=max(1, min(cfg.logging_steps, n_train // max(cfg.batch_size, 1) or 1)),
-        report_to=[], disable_tqdm=not cfg.progress, gradient_checkpointing=cfg.gradient_checkpointing, dataloader_num_workers=0, **_precision_flags(cfg),
+        report_to="none", disable_tqdm=not cfg.progress, gradient_checkpointing=cfg.gradient_checkpointing, dataloader_num_workers=0, **_precision_flags(cfg),
     )
     kwargs["eval_strategy" if "eval_strategy" in params else "evaluation_strategy"] = "epoch"
+    if "warmup_ratio" not in params:  # transformers 5: warmup_steps takes a ratio when < 1
+        kwargs["warmup_steps"] = cfg.warmup_ratio
     if "group_by_length" in params:
         kwargs["group_by_length"] = True
     elif "train_sampling_strategy" in params:
@@ -176,8 +179,7 @@ def train(cfg: TrainConfig) -> dict:
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=_last_checkpoint(cfg))
     runtime = time.perf_counter() - started
-    logits = trainer.predict(eval_ds).predictions
-    logits = logits[0] if isinstance(logits, tuple) else logits
+    logits = predict_logits(trainer.model, eval_ds, cfg.eval_batch_size, trainer.data_collator)
     from sentiscore.trainer.report import write_run
 
     out = write_run(cfg, data, trainer, tok, max_length, np.asarray(logits, dtype=np.float32), result, runtime)
@@ -196,6 +198,23 @@ def export_run(cfg: TrainConfig, result: dict) -> str:
     ecfg = ExportConfig(precision=("fp32", "int8"), validate_with=preds, text_column="text", label_column="label", calibrate=True, force=True)
     export_model(result["model_dir"], bundle, ecfg)
     return bundle
+
+
+def predict_logits(model, ds, batch_size: int, collator) -> np.ndarray:
+    """Eval logits in dataset order. (Trainer.predict may group eval batches by length, which
+    permutes rows, so the final predictions are made here.)"""
+    import torch
+
+    model.eval()
+    cols = ds.remove_columns([c for c in ds.column_names if c not in ("input_ids", "attention_mask")])
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(cols), batch_size):
+            batch = collator([cols[i] for i in range(start, min(start + batch_size, len(cols)))])
+            batch = {k: v.to(model.device) for k, v in batch.items()}
+            with torch.autocast(model.device.type, enabled=model.device.type == "cuda", dtype=torch.bfloat16):
+                out.append(model(**batch).logits.float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.config.num_labels), np.float32)
 
 
 def save_config(cfg: TrainConfig, path: str, **extra) -> None:

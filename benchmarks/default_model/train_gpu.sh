@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Train candidate default models on the lent GPU machine (H100), with sentiscore's own trainer.
+# Carried into the machine: the repo, .gpu/ (all-MiniLM-L6-v2 as fp16 safetensors + the two
+# training Parquet files from ../shared/data) and .whl/ (datasets, dill, multiprocess wheels).
+# Usage there: bash benchmarks/default_model/train_gpu.sh start|wait|pack
+set -uo pipefail
+export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true HF_HUB_OFFLINE=1
+R=/tmp/runs
+DATA="--data .gpu/data/sst2_train.parquet --data .gpu/data/imdb_train.parquet"
+COMMON="--model .gpu/minilm $DATA --validation-fraction 0.05 --batch-size 32 --eval-batch-size 128 --max-length 512 --warmup-ratio 0.06 --seed 42"
+case "$1" in
+start)
+  python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl || exit 1
+  python3 -c "import torch, transformers, datasets; print(torch.__version__, transformers.__version__, datasets.__version__, torch.cuda.get_device_name())"
+  python3 -m sentiscore.cli train --model .gpu/minilm --data .gpu/data/sst2_train.parquet --output /tmp/smoke \
+    --max-train-samples 512 --max-eval-samples 128 --epochs 1 --max-length 64 2>&1 | tr '\r' '\n' | grep -v 'it/s' | tail -3
+  grep -q NaN /tmp/smoke/metrics.json && { echo "NaN in smoke run"; exit 1; }
+  mkdir -p $R
+  setsid nohup python3 -m sentiscore.cli train $COMMON --output $R/A --truncation head+tail --lr 5e-5 --epochs 3 > $R/A.log 2>&1 &
+  setsid nohup python3 -m sentiscore.cli train $COMMON --output $R/B --truncation head --lr 5e-5 --epochs 3 > $R/B.log 2>&1 &
+  setsid nohup python3 -m sentiscore.cli train $COMMON --output $R/C --truncation head+tail --lr 3e-5 --epochs 4 > $R/C.log 2>&1 &
+  sleep 5; "$0" wait; "$0" pack ;;
+wait)
+  for _ in $(seq 1 92); do
+    n=$(ls $R/*/metrics.json 2>/dev/null | wc -l); [ "$n" -ge 3 ] && break
+    if ! pgrep -f "sentiscore.cli train" >/dev/null; then break; fi
+    sleep 5
+  done
+  for r in A B C; do echo "== $r"; tr '\r' '\n' < $R/$r.log | grep -E "eval_accuracy|Error|error|accuracy " | tail -4; tr '\r' '\n' < $R/$r.log | grep -E '[0-9]+/[0-9]+ \[' | tail -1; done
+  nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv ;;
+pack)
+  best=$(python3 - <<'PY'
+import json, os
+runs = {r: json.load(open(f"/tmp/runs/{r}/metrics.json"))["final"]["accuracy"] for r in "ABC" if os.path.exists(f"/tmp/runs/{r}/metrics.json")}
+print(max(runs, key=runs.get))
+PY
+)
+  echo "best: $best"
+  mkdir -p /tmp/pack/$best
+  python3 - "$best" <<'PY'
+import sys, shutil, glob, os
+from transformers import AutoModelForSequenceClassification
+r = sys.argv[1]; src = f"/tmp/runs/{r}/model"; dst = f"/tmp/pack/{r}"
+AutoModelForSequenceClassification.from_pretrained(src).half().save_pretrained(dst)
+for f in glob.glob(src + "/*"):
+    if not f.endswith((".safetensors", "config.json", ".bin")) or f.endswith("tokenizer_config.json"):
+        shutil.copy(f, dst)
+PY
+  for r in A B C; do mkdir -p /tmp/pack/runs/$r; cp $R/$r/{metrics.json,train_config.json,README.md} /tmp/pack/runs/$r/ 2>/dev/null; cp -r $R/$r/plots /tmp/pack/runs/$r/ 2>/dev/null; done
+  cp $R/*.log /tmp/pack/runs/ ; tar -C /tmp/pack -czf /tmp/pack.tgz . && split -b 15M -d /tmp/pack.tgz $OUT/pack.tgz.part && ls -la $OUT ;;
+esac
