@@ -12,12 +12,26 @@ import click
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-def _progress_bar(total: int | None, silent: bool):
-    if silent:
-        return None
-    from tqdm import tqdm
+class _Progress:
+    """A tqdm bar on stderr, created at the first update (so early errors print cleanly)."""
 
-    return tqdm(total=total, unit="rows", file=sys.stderr, dynamic_ncols=True, smoothing=0.1, mininterval=0.5)
+    def __init__(self, total: int | None):
+        self.total, self.bar = total, None
+
+    def update(self, n: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, unit="rows", file=sys.stderr, dynamic_ncols=True, smoothing=0.1, mininterval=0.5)
+        self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _progress_bar(total: int | None, silent: bool):
+    return None if silent else _Progress(total)
 
 
 @click.command("score", context_settings=CONTEXT)

@@ -28,16 +28,22 @@ class MicroBatch:
         return int(self.input_ids.size)
 
 
-def plan_batches(lengths: np.ndarray, max_tokens: int, max_rows: int = 256) -> list[np.ndarray]:
-    """Group row positions, sorted by length, so that rows * longest <= max_tokens."""
+def plan_batches(lengths: np.ndarray, max_tokens: int, max_rows: int = 256, min_efficiency: float = 0.8, min_rows: int = 8) -> list[np.ndarray]:
+    """Group row positions, sorted by length, so that rows * longest <= max_tokens and, once a
+    batch has ``min_rows`` rows, real tokens stay >= ``min_efficiency`` of computed tokens."""
     order = np.argsort(lengths, kind="stable")
     batches: list[np.ndarray] = []
     start = 0
     n = len(order)
     while start < n:
         end = start + 1
+        real = int(lengths[order[start]])
         # Rows are ascending in length, so the last row decides the padded width.
-        while end < n and end - start < max_rows and (end - start + 1) * lengths[order[end]] <= max_tokens:
+        while end < n and end - start < max_rows:
+            width, rows = int(lengths[order[end]]), end - start + 1
+            if rows * width > max_tokens or (rows > min_rows and real + width < min_efficiency * rows * width):
+                break
+            real += width
             end += 1
         batches.append(order[start:end])
         start = end

@@ -167,10 +167,10 @@ def _prepare_output(job: Job, manifest: dict, cfg: ScoreConfig) -> bool:
 
 def _run_job(job: Job, scorer: Scorer, cfg: ScoreConfig, limit: int | None, progress: Callable[[int], None]) -> int:
     """Score one job; return rows written."""
+    for inp in job.inputs:  # fail fast on a missing column or clash, before touching output
+        scorer.check_columns(read_schema(inp), cfg.text_column, cfg.keep_columns, cfg.prefix)
     if not _prepare_output(job, _manifest(job, scorer, cfg), cfg):
         return 0
-    for inp in job.inputs:  # fail fast on a missing column or clash, before any work
-        scorer.check_columns(read_schema(inp), cfg.text_column, cfg.keep_columns, cfg.prefix)
     writer = PartWriter(job.parts_dir)
     keep = cfg.keep_columns
     if cfg.id_column and keep not in ("all", None):

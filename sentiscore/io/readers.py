@@ -180,6 +180,19 @@ def _iter_parquet(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
 
 
 def _iter_csv(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from _iter_csv_raw(inp, batch_rows)
+    except pa.ArrowInvalid as exc:
+        if "UTF8" not in str(exc) and "UTF-8" not in str(exc):
+            raise
+        raise InputDataError(
+            "CSV text encoded as UTF-8",
+            f"undecodable bytes in '{inp.path}' at line {_first_bad_utf8_line(inp)}",
+            "re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+        ) from exc
+
+
+def _iter_csv_raw(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
     from pyarrow import csv
 
     read = csv.ReadOptions(block_size=1 << 20)
@@ -188,21 +201,7 @@ def _iter_csv(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
     with _open_stream(inp) as f:
         header = _csv_header(inp)
         conv = csv.ConvertOptions(column_types={name: pa.string() for name in header}, strings_can_be_null=False)
-        reader = csv.open_csv(f, read_options=read, parse_options=parse, convert_options=conv)
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                return
-            except pa.ArrowInvalid as exc:
-                if "UTF8" in str(exc) or "UTF-8" in str(exc):
-                    line = _first_bad_utf8_line(inp)
-                    raise InputDataError(
-                        "CSV text encoded as UTF-8",
-                        f"undecodable bytes in '{inp.path}' at line {line}",
-                        "re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
-                    ) from exc
-                raise
+        for batch in csv.open_csv(f, read_options=read, parse_options=parse, convert_options=conv):
             yield from _rebatch(batch, batch_rows)
 
 

@@ -1,0 +1,80 @@
+"""ExportConfig: every option of ``sentiscore export``, one documented dataclass validated on
+construction. The CLI maps its options onto it one to one; ``export_model`` takes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from sentiscore.errors import ConfigError
+
+PRECISIONS = ("fp32", "int8", "fp16")
+
+
+@dataclass
+class ExportConfig:
+    """Options for turning a HF sequence classifier into a sentiscore bundle.
+
+    precision: variants to write; fp32 is always built (the others derive from it).
+    opset: ONNX opset. optimize: O1 = ORT basic optimisations only (no offline fusion);
+        O2 = transformer fusions (attention, layer norm, GELU, skip-layer-norm);
+        O3 = O2 + GELU approximation.
+    max_length / truncation / head_fraction: the tokenisation policy the bundle states;
+        None takes the training run's (model/sentiscore_train.json), else the model's limit / head.
+    validate_with: Parquet/CSV/JSONL used for parity (else a built-in sample of varied lengths).
+    text_column / label_column: columns in ``validate_with``; labels enable accuracy gates.
+    samples: validation rows used. calibrate: fit a softmax temperature (needs labels).
+    per_channel / weight_type / reduce_range / exclude_nodes: dynamic int8 settings
+        (QInt8 per-channel without reduce_range measured best on AVX2 without VNNI).
+    max_drop: max int8 accuracy drop in points (labels given); min_agreement_int8: label
+        agreement floor for int8 when no labels are given.
+    force: keep variants that fail their gate, marked failed in sentiscore.json.
+    """
+
+    precision: tuple = ("fp32", "int8")
+    opset: int = 17
+    optimize: str = "O2"
+    max_length: int | None = None
+    truncation: str | None = None
+    head_fraction: float | None = None
+    validate_with: str | None = None
+    text_column: str = "text"
+    label_column: str | None = None
+    samples: int = 1000
+    calibrate: bool = False
+    per_channel: bool = True
+    weight_type: str = "qint8"
+    reduce_range: bool = False
+    exclude_nodes: tuple = ()
+    max_drop: float = 0.5
+    min_agreement_fp32: float = 0.999
+    max_delta_fp32: float = 1e-3
+    min_agreement_int8: float = 0.98
+    min_agreement_fp16: float = 0.99
+    force: bool = False
+    version: str = "1.0.0"
+
+    def __post_init__(self):
+        if isinstance(self.precision, str):
+            self.precision = tuple(p.strip() for p in self.precision.split(",") if p.strip())
+        bad = [p for p in self.precision if p not in PRECISIONS]
+        if bad or not self.precision:
+            raise ConfigError("--precision from fp32, int8, fp16", repr(self.precision), "e.g. --precision fp32,int8")
+        if "fp32" not in self.precision:
+            self.precision = ("fp32", *self.precision)
+        if self.optimize not in ("O1", "O2", "O3"):
+            raise ConfigError("--optimize O1, O2 or O3", repr(self.optimize), "pick one of those")
+        if self.truncation not in (None, "head", "head+tail"):
+            raise ConfigError("--truncation head or head+tail", repr(self.truncation), "pick one of those")
+        if self.weight_type not in ("qint8", "quint8"):
+            raise ConfigError("--weight-type qint8 or quint8", repr(self.weight_type), "pick one of those")
+        if self.max_length is not None and not 8 <= self.max_length <= 4096:
+            raise ConfigError("--max-length between 8 and 4096", str(self.max_length), "fix the option")
+        if self.samples < 8:
+            raise ConfigError("--samples >= 8", str(self.samples), "use more validation rows")
+        if self.calibrate and not (self.validate_with and self.label_column):
+            raise ConfigError("--calibrate with labeled --validate-with data and --label-column", "no labeled data", "add both, or drop --calibrate")
+        self.exclude_nodes = tuple(self.exclude_nodes)
+
+    def as_dict(self) -> dict:
+        return asdict(self)

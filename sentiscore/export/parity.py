@@ -1,0 +1,146 @@
+"""Parity: compare each ONNX variant with the PyTorch model on the same token ids.
+
+Reports max/mean |delta logit|, label agreement, accuracy (when labels are given), file size
+and CPU ms/row, and applies the gates. Tokenisation is sentiscore's own ``TextEncoder`` for
+both sides, so parity measures the graph, not the tokenizer. Building variants is ``convert``'s.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sentiscore.errors import ExportError
+from sentiscore.export.config import ExportConfig
+from sentiscore.infer.batching import iter_micro_batches
+from sentiscore.infer.session import OrtRunner, cuda_available
+
+
+@dataclass
+class ValidationSet:
+    texts: list[str]
+    labels: np.ndarray | None  # ids, aligned with the model's id2label
+    source: str
+
+
+@dataclass
+class VariantResult:
+    precision: str
+    file: str
+    size_mb: float
+    max_abs_delta: float
+    mean_abs_delta: float
+    agreement: float
+    accuracy: float | None
+    ms_per_row: float
+    device: str
+    status: str = "ok"
+    reasons: list = field(default_factory=list)
+    ece: float | None = None
+    ece_calibrated: float | None = None
+
+
+def load_validation(cfg: ExportConfig, label2id: dict) -> ValidationSet:
+    from sentiscore.export.samples import builtin_sample
+
+    if not cfg.validate_with:
+        return ValidationSet(builtin_sample(min(cfg.samples, 200)), None, "built-in sample")
+    from sentiscore.io.readers import discover_inputs, iter_batches
+
+    texts, labels = [], []
+    for inp in discover_inputs([cfg.validate_with]):
+        for batch in iter_batches(inp):
+            names = batch.schema.names
+            if cfg.text_column not in names or (cfg.label_column and cfg.label_column not in names):
+                missing = cfg.text_column if cfg.text_column not in names else cfg.label_column
+                raise ExportError(f"Column '{missing}' in {cfg.validate_with}", f"columns {names}", "pass --text-column / --label-column")
+            texts += batch.column(cfg.text_column).to_pylist()
+            if cfg.label_column:
+                labels += batch.column(cfg.label_column).to_pylist()
+            if len(texts) >= cfg.samples:
+                break
+        if len(texts) >= cfg.samples:
+            break
+    keep = [i for i, t in enumerate(texts[: cfg.samples]) if isinstance(t, str) and t.strip()]
+    texts = [texts[i] for i in keep]
+    ids = None
+    if cfg.label_column:
+        ids = np.asarray([_label_id(labels[i], label2id) for i in keep], dtype=np.int64)
+    return ValidationSet(texts, ids, cfg.validate_with)
+
+
+def _label_id(value, label2id: dict) -> int:
+    if isinstance(value, str) and value in label2id:
+        return int(label2id[value])
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise ExportError(f"Labels that are ids or one of {sorted(label2id)}", repr(value), "fix --label-column or the data") from exc
+
+
+def torch_logits(model, ids: list[np.ndarray], pad_id: int, max_tokens: int = 8192) -> np.ndarray:
+    import torch
+
+    out = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
+    names = {"input_ids", "attention_mask", "token_type_ids"} & set(model.forward.__code__.co_varnames)
+    model.eval()
+    with torch.no_grad():
+        for mb in iter_micro_batches(ids, max_tokens, pad_id):
+            feeds = {"input_ids": torch.from_numpy(mb.input_ids), "attention_mask": torch.from_numpy(mb.attention_mask)}
+            if "token_type_ids" in names:
+                feeds["token_type_ids"] = torch.zeros_like(feeds["input_ids"])
+            out[mb.rows] = model(**feeds).logits.float().numpy()
+    return out
+
+
+def onnx_logits(path: str, device: str, ids: list[np.ndarray], pad_id: int, max_tokens: int = 8192) -> tuple[np.ndarray, float]:
+    """Logits and wall ms/row (after one warm-up batch)."""
+    runner = OrtRunner(path, device)
+    out = np.zeros((len(ids), 0), dtype=np.float32)
+    batches = list(iter_micro_batches(ids, max_tokens, pad_id))
+    if batches:
+        runner.run(batches[-1].input_ids, batches[-1].attention_mask)  # warm-up on the shortest
+    start = time.perf_counter()
+    for mb in batches:
+        logits = runner.run(mb.input_ids, mb.attention_mask)
+        if out.shape[1] == 0:
+            out = np.zeros((len(ids), logits.shape[1]), dtype=np.float32)
+        out[mb.rows] = logits
+    ms = (time.perf_counter() - start) * 1000 / max(len(ids), 1)
+    return out, ms
+
+
+def compare(precision: str, path: str, ref: np.ndarray, ids: list[np.ndarray], pad_id: int, val: ValidationSet, cfg: ExportConfig, ref_acc: float | None) -> VariantResult:
+    device = "cuda" if precision == "fp16" and cuda_available() else "cpu"
+    logits, ms = onnx_logits(path, device, ids, pad_id)
+    delta = np.abs(logits - ref)
+    agree = float((logits.argmax(1) == ref.argmax(1)).mean())
+    acc = float((logits.argmax(1) == val.labels).mean()) if val.labels is not None else None
+    res = VariantResult(precision, os.path.basename(path), round(os.path.getsize(path) / 2**20, 2), float(delta.max()), float(delta.mean()), agree, acc, round(ms, 3), device)
+    res.reasons = gate(res, cfg, ref_acc)
+    res.status = "failed" if res.reasons else "ok"
+    res._logits = logits  # for calibration reporting
+    return res
+
+
+def gate(r: VariantResult, cfg: ExportConfig, ref_acc: float | None) -> list[str]:
+    """Why the variant fails its gate (empty when it passes)."""
+    reasons = []
+    if r.precision == "fp32":
+        if r.agreement < cfg.min_agreement_fp32:
+            reasons.append(f"agreement {r.agreement:.2%} < {cfg.min_agreement_fp32:.1%}")
+        if r.max_abs_delta > cfg.max_delta_fp32:
+            reasons.append(f"max |dlogit| {r.max_abs_delta:.2e} > {cfg.max_delta_fp32:.0e}")
+    elif r.precision == "int8":
+        if r.accuracy is not None and ref_acc is not None:
+            drop = (ref_acc - r.accuracy) * 100
+            if drop > cfg.max_drop:
+                reasons.append(f"accuracy drop {drop:.2f} pt > {cfg.max_drop} pt")
+        elif r.agreement < cfg.min_agreement_int8:
+            reasons.append(f"agreement {r.agreement:.2%} < {cfg.min_agreement_int8:.0%}")
+    elif r.agreement < cfg.min_agreement_fp16:
+        reasons.append(f"agreement {r.agreement:.2%} < {cfg.min_agreement_fp16:.0%}")
+    return reasons

@@ -1,0 +1,111 @@
+"""Package foundation: CLI shell, error shape, fixtures, and the light (no-torch) scorer import."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+import sentiscore
+from sentiscore.cli import cli
+from sentiscore.errors import BundleError, MissingDependencyError, SentiscoreError
+
+
+def test_version_and_help():
+    r = CliRunner().invoke(cli, ["--version"])
+    assert r.exit_code == 0 and sentiscore.__version__ in r.output
+    for flag in ("-h", "--help"):
+        r = CliRunner().invoke(cli, [flag])
+        assert r.exit_code == 0 and "score" in r.output and "train" in r.output
+
+
+@pytest.mark.parametrize("name", ["score", "predict", "evaluate", "export", "train"])
+def test_every_command_has_help(name):
+    cmd = cli.commands[name]
+    assert cmd.help and len(cmd.help.strip()) > 20, f"{name} lacks help text"
+    r = CliRunner().invoke(cli, [name, "-h"])
+    assert r.exit_code == 0 and "Usage" in r.output
+
+
+def test_usage_error_is_exit_2_and_library_error_exit_1(tmp_path):
+    assert CliRunner().invoke(cli, ["score"]).exit_code == 2  # missing INPUTS
+    r = CliRunner().invoke(cli, ["score", str(tmp_path / "nope.parquet")])
+    assert r.exit_code == 1
+    assert "Traceback" not in r.output and r.output.startswith("Error:")
+
+
+def test_error_message_says_expected_found_fix():
+    e = BundleError("A bundle", "nothing", "export one")
+    assert str(e) == "A bundle. Found: nothing. Fix: export one."
+    m = MissingDependencyError("ray", "ray", "Scoring on Ray")
+    assert "sentiscore[ray]" in str(m) and isinstance(m, SentiscoreError)
+
+
+def test_score_console_script_is_sentiscore_score():
+    out = subprocess.run([sys.executable, "-c", "import sys; sys.argv=['score','--help']; from sentiscore.cli import score_main; score_main()"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--text-column" in out.stdout
+
+
+BLOCKER = textwrap.dedent(
+    """
+    import sys, importlib.abc
+    class Block(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name.split('.')[0] in ('torch', 'transformers', 'optimum', 'datasets', 'sklearn'):
+                raise ImportError('blocked: ' + name)
+    sys.meta_path.insert(0, Block())
+    """
+)
+
+
+def test_infer_and_io_import_without_torch():
+    code = BLOCKER + textwrap.dedent(
+        """
+        import sentiscore.io, sentiscore.infer.scorer, sentiscore.infer.files, sentiscore.infer.evaluate
+        import sentiscore.infer.engines.ray, sentiscore.infer.engines.spark, sentiscore.cli
+        from sentiscore import Scorer, ScoreConfig, score_files
+        assert 'torch' not in sys.modules and 'transformers' not in sys.modules
+        print('ok')
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_scoring_runs_without_torch(tiny_bundle, tmp_path):
+    code = BLOCKER + textwrap.dedent(
+        f"""
+        from sentiscore.infer.scorer import Scorer
+        s = Scorer.load({tiny_bundle!r}, device='cpu')
+        r = s.predict(['the film was great', ''])
+        assert r[0]['label'] in ('negative', 'positive') and r[1]['error'] == 'text is empty'
+        assert 'torch' not in sys.modules
+        print('ok')
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+def test_tiny_model_fixture_is_a_hf_model_dir(tiny_model_dir):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    assert tok.is_fast and model.config.hidden_size == 32 and model.config.num_labels == 2
+    assert tok("the movie was great")["input_ids"][0] == tok.cls_token_id
+
+
+def test_minilm_fixture(minilm):
+    import os
+
+    assert os.path.exists(os.path.join(minilm, "config.json"))
+
+
+def test_shared_data_fixture(shared_data):
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(f"{shared_data}/sst2/dev.parquet")
+    assert t.num_rows == 872 and {"text", "label"} <= set(t.column_names)

@@ -1,0 +1,128 @@
+"""Scorer: score_batch semantics, bad rows, clashes, tokenisation policy, batching, devices."""
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from sentiscore.errors import BadRowError, BundleError, ConfigError, DeviceError, InputDataError
+from sentiscore.infer.batching import iter_micro_batches, plan_batches
+from sentiscore.infer.bundle import load_bundle
+from sentiscore.infer.scorer import Scorer
+from sentiscore.infer.session import cuda_available
+from sentiscore.infer.tokenize import TextEncoder
+
+
+@pytest.fixture(scope="module")
+def scorer(tiny_bundle):
+    return Scorer.load(tiny_bundle, device="cpu")
+
+
+def test_score_batch_keeps_every_row_in_order(scorer, reviews_rows):
+    texts = [t for t, _ in reviews_rows]
+    batch = pa.record_batch({"id": list(range(len(texts))), "text": texts})
+    out = scorer.score_batch(batch)
+    assert out.column("id").to_pylist() == list(range(len(texts)))
+    assert out.schema.names == ["id", "text", "label", "label_id", "score", "prob_negative", "prob_positive", "error"]
+    p = np.stack([out.column("prob_negative").to_numpy(), out.column("prob_positive").to_numpy()], 1)
+    assert np.allclose(p.sum(1), 1, atol=1e-5)
+    # fp32 rows scored one at a time give the same probabilities: order restored correctly.
+    # (Dynamic int8 quantises activations per batch, so only fp32 is batch-independent.)
+    fp32 = Scorer.load(scorer.bundle.path, device="cpu", precision="fp32")
+    batched = fp32.score_batch(batch).column("prob_positive").to_numpy()
+    single = [fp32.predict([t])[0]["probs"]["positive"] for t in texts[:10]]
+    assert np.allclose(single, batched[:10], atol=1e-6)
+
+
+def test_bad_rows_get_error_column_never_dropped(scorer):
+    batch = pa.record_batch({"text": pa.array(["good film", None, "", "   ", "bad film"], pa.string())})
+    out = scorer.score_batch(batch).to_pylist()
+    assert len(out) == 5
+    assert [r["error"] for r in out] == [None, "text is null", "text is empty", "text is empty", None]
+    assert out[1]["label"] is None and out[1]["prob_positive"] is None and out[0]["label"] in ("negative", "positive")
+    ints = scorer.score_batch(pa.record_batch({"text": pa.array([1, 2])})).to_pylist()
+    assert all("not a string" in r["error"] for r in ints)
+    raw = scorer.score_batch(pa.record_batch({"text": pa.array([b"ok text", b"\xff\xfe"], pa.binary())})).to_pylist()
+    assert raw[0]["error"] is None and raw[1]["error"] == "text is not valid UTF-8"
+
+
+def test_strict_stops_at_first_bad_row(scorer):
+    with pytest.raises(BadRowError, match="row 11: text is null"):
+        scorer.score_batch(pa.record_batch({"text": pa.array(["fine", None], pa.string())}), strict=True, row_offset=10)
+
+
+def test_missing_column_and_clash(scorer):
+    batch = pa.record_batch({"review": ["x"], "label": [1]})
+    with pytest.raises(InputDataError, match=r"\['review', 'label'\].*--text-column"):
+        scorer.score_batch(batch)
+    with pytest.raises(ConfigError, match=r"\['label'\] clash.*--prefix"):
+        scorer.score_batch(batch, text_column="review")
+    out = scorer.score_batch(batch, text_column="review", prefix="pred_")
+    assert out.column("label").to_pylist() == [1] and "pred_label" in out.schema.names
+    assert scorer.score_batch(batch, text_column="review", keep_columns="none").schema.names[0] == "label"
+
+
+def test_tokenizer_own_padding_and_truncation_are_ignored(tiny_bundle):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(f"{tiny_bundle}/tokenizer.json")
+    tok.enable_padding(length=128)
+    tok.enable_truncation(max_length=5)
+    enc = TextEncoder(tok, max_length=16, truncation="head")
+    ids = enc.encode(["great", "the movie was great " * 20])
+    assert len(ids[0]) == 3 and len(ids[1]) == 16  # [CLS] great [SEP]; cut at max_length, not 5 or 128
+
+
+def test_head_tail_keeps_the_end(tiny_bundle):
+    head = TextEncoder(f"{tiny_bundle}/tokenizer.json", 12, "head")
+    ht = TextEncoder(f"{tiny_bundle}/tokenizer.json", 12, "head+tail", head_fraction=0.5)
+    text = "the film was boring " * 10 + "but the ending was wonderful"
+    bare = head.tok.encode(text, add_special_tokens=False).ids
+    a, b = head.encode([text])[0], ht.encode([text])[0]
+    assert len(a) == len(b) == 12
+    assert list(b[1:6]) == bare[:5] and list(b[6:11]) == bare[-5:] and list(a[1:11]) == bare[:10]
+    assert a[0] == b[0] and a[-1] == b[-1]  # special tokens kept at both ends
+
+
+def test_micro_batches_cover_rows_under_budget():
+    rng = np.random.default_rng(0)
+    ids = [np.arange(n) for n in rng.integers(3, 300, 500)]
+    seen = []
+    for mb in iter_micro_batches(ids, max_tokens=2048):
+        assert mb.input_ids.size <= 2048 or len(mb.rows) == 1
+        assert (mb.attention_mask.sum(1) == [len(ids[r]) for r in mb.rows]).all()
+        seen += mb.rows.tolist()
+    assert sorted(seen) == list(range(500))
+    eff = sum(len(x) for x in ids) / sum(b.input_ids.size for b in iter_micro_batches(ids, 2048))
+    assert eff > 0.8
+    assert [len(b) for b in plan_batches(np.array([5, 5, 5]), 100)] == [3]
+
+
+def test_device_and_precision_errors(tiny_bundle):
+    b = load_bundle(tiny_bundle)
+    with pytest.raises(BundleError, match="int8 is ~20x slower"):
+        b.choose("cuda", "int8")
+    with pytest.raises(BundleError, match="'fp16' variant"):
+        b.choose("cuda", "fp16")
+    assert b.choose("cpu", "auto")[0] == "int8"
+    if not cuda_available():
+        with pytest.raises(DeviceError, match="CUDAExecutionProvider.*providers"):
+            Scorer.load(tiny_bundle, device="cuda")
+        assert Scorer.load(tiny_bundle, device="auto").device == "cpu"
+
+
+def test_bundle_checksum_and_format_checks(tiny_bundle, tmp_path):
+    import json
+    import shutil
+
+    copy = tmp_path / "b"
+    shutil.copytree(tiny_bundle, copy)
+    (copy / "model.onnx").write_bytes((copy / "model.onnx").read_bytes() + b"x")
+    with pytest.raises(BundleError, match="model.onnx' to match the sha256"):
+        load_bundle(str(copy))
+    meta = json.loads((copy / "sentiscore.json").read_text())
+    meta["format"] = "other"
+    (copy / "sentiscore.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="format 'sentiscore-bundle'"):
+        load_bundle(str(copy), verify=False)
+    with pytest.raises(BundleError, match="not a directory"):
+        load_bundle(str(tmp_path / "none"))
