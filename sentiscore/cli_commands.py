@@ -5,6 +5,7 @@ library, and prints. Heavy stages are imported inside the command that needs the
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -37,7 +38,7 @@ def _progress_bar(total: int | None, silent: bool):
 @click.command("score", context_settings=CONTEXT)
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-m", "--model", default="default", show_default=True, help="Bundle directory, or 'default' (the embedded model).")
-@click.option("-o", "--output", default=None, help="Output file, or directory (one file per input). Default: <stem>.scored.parquet beside each input.")
+@click.option("-o", "--output", default=None, help="Output file, directory (one file per input), or - for stdout (CSV). Default: <stem>.scored.parquet beside each input.")
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--id-column", default=None, help="Column always kept in the output (e.g. a row id).")
 @click.option("--keep-columns", default="all", show_default=True, help="all, none, or a comma-separated list of input columns to keep.")
@@ -65,6 +66,13 @@ def score_cmd(inputs, model, output, text_column, id_column, keep_columns, fmt, 
     from sentiscore.infer.files import score_files, total_rows
     from sentiscore.io.readers import discover_inputs
 
+    to_stdout = output == "-"
+    if to_stdout:  # score into a temporary file, then stream it to stdout (CSV unless --format)
+        import tempfile
+
+        tmp = tempfile.mkdtemp(prefix="sentiscore-")
+        fmt = fmt or "csv"
+        output = os.path.join(tmp, f"stdout.{fmt}")
     cfg = ScoreConfig(model=model, output=output, text_column=text_column, id_column=id_column, keep_columns=keep_columns, format=fmt, delimiter=delimiter, device=device,
                       precision=precision, threads=threads, max_tokens=max_tokens, resume=resume, overwrite=overwrite, limit=limit, strict=strict, prefix=prefix, chunk_rows=chunk_rows, stats_json=stats_json)
     bar = _progress_bar(total_rows(discover_inputs(list(inputs), delimiter), limit), silent)
@@ -73,6 +81,12 @@ def score_cmd(inputs, model, output, text_column, id_column, keep_columns, fmt, 
     finally:
         if bar:
             bar.close()
+    if to_stdout:
+        import shutil
+
+        with open(output, "rb") as f:
+            shutil.copyfileobj(f, click.get_binary_stream("stdout"))
+        shutil.rmtree(tmp, ignore_errors=True)
     if not silent:
         click.echo(f"scored {stats['rows']} rows ({stats['errors']} errors) in {stats['seconds']:.1f}s, {stats['rows_per_s'] or 0:.1f} rows/s, "
                    f"padding efficiency {stats['padding_efficiency']:.2f}, {stats['precision']} on {stats['device']} -> {', '.join(stats['outputs'])}", err=True)

@@ -1,0 +1,42 @@
+"""The embedded default bundle: loads, checksums match, clear sentences come out right."""
+
+import json
+import os
+
+import pytest
+
+from sentiscore.infer.bundle import default_bundle_dir, load_bundle, sha256_file
+from sentiscore.infer.scorer import Scorer
+
+pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(default_bundle_dir(), "sentiscore.json")), reason="default bundle not built into this checkout")
+
+
+def test_default_bundle_loads_and_checksums_match():
+    b = load_bundle("default")
+    for name, digest in b.meta["files"].items():
+        assert sha256_file(os.path.join(b.path, name)) == digest
+    assert b.labels == ["negative", "positive"] and b.meta["variants"]["int8"]["status"] == "ok"
+    size = sum(os.path.getsize(os.path.join(b.path, n)) for n in os.listdir(b.path))
+    assert size < 30 * 2**20
+    card = b.meta["card"]
+    assert {"data", "metrics", "intended_use", "limits", "licence"} <= set(card)
+
+
+def test_clear_sentences_come_out_right():
+    s = Scorer.load()  # default bundle, auto device
+    pos = ["The movie was fantastic! I loved it.", "Absolutely wonderful, I would recommend it to everyone.", "Great product, works perfectly."]
+    neg = ["This was a terrible waste of time.", "The food was awful and the staff were rude.", "It broke after one day. Do not buy."]
+    res = s.predict(pos + neg)
+    assert [r["label"] for r in res] == ["positive"] * 3 + ["negative"] * 3
+    assert all(r["score"] > 0.8 for r in res)
+
+
+def test_score_console_default_model(tmp_path):
+    from click.testing import CliRunner
+
+    from sentiscore.cli import cli
+
+    r = CliRunner().invoke(cli, ["predict", "--json", "The movie was fantastic! I loved it."])
+    assert r.exit_code == 0, r.output
+    row = json.loads(r.output.strip().splitlines()[-1])
+    assert row["label"] == "positive" and row["probs"]["positive"] > 0.9
