@@ -47,7 +47,7 @@ def _progress_bar(total: int | None, silent: bool):
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["auto", "fp32", "int8", "fp16"]), default="auto", show_default=True)
 @click.option("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: all cores).")
-@click.option("--max-tokens", type=int, default=8192, show_default=True, help="Token budget per micro-batch (rows x longest row).")
+@click.option("--max-tokens", type=int, default=None, help="Token budget per micro-batch (rows x longest row); default 8192 on CPU, 65536 on CUDA.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (inputs, bundle and options must be unchanged).")
 @click.option("--overwrite", is_flag=True, help="Replace existing output.")
 @click.option("--limit", type=int, default=None, help="Score only the first N rows.")

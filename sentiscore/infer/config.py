@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from sentiscore.errors import ConfigError
-from sentiscore.infer.scorer import DEFAULT_MAX_TOKENS
 
 
 @dataclass
@@ -22,7 +21,8 @@ class ScoreConfig:
     format: output format (parquet/csv/jsonl); None follows the output's extension.
     delimiter: CSV delimiter (default: ',' or tab for .tsv).
     device: auto/cpu/cuda. precision: auto/fp32/int8/fp16. threads: ORT intra-op threads
-        (default: all cores). max_tokens: token budget per micro-batch (rows x longest row).
+        (default: all cores). max_tokens: token budget per micro-batch (rows x longest row);
+        None = 8192 on CPU, 65536 on CUDA.
     resume / overwrite: what to do with existing output (exclusive).
     limit: score only the first N rows of all inputs together.
     strict: stop at the first bad row instead of writing an error column.
@@ -40,7 +40,7 @@ class ScoreConfig:
     device: str = "auto"
     precision: str = "auto"
     threads: int | None = None
-    max_tokens: int = DEFAULT_MAX_TOKENS
+    max_tokens: int | None = None
     resume: bool = False
     overwrite: bool = False
     limit: int | None = None
@@ -62,7 +62,7 @@ class ScoreConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"--{name} >= 1", str(value), f"drop --{name} or give a positive number")
-        if self.max_tokens < 16 or self.chunk_rows < 1:
+        if (self.max_tokens is not None and self.max_tokens < 16) or self.chunk_rows < 1:
             raise ConfigError("--max-tokens >= 16 and chunk_rows >= 1", f"{self.max_tokens}, {self.chunk_rows}", "use the defaults")
 
     def as_dict(self) -> dict:

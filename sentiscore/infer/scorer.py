@@ -20,9 +20,10 @@ from sentiscore.infer.batching import iter_micro_batches
 from sentiscore.infer.bundle import Bundle, load_bundle
 from sentiscore.infer.session import OrtRunner, resolve_device
 from sentiscore.infer.tokenize import TextEncoder
+from sentiscore.metrics import softmax
 
 log = logging.getLogger(__name__)
-DEFAULT_MAX_TOKENS = 8192
+DEFAULT_MAX_TOKENS = {"cpu": 8192, "cuda": 65536}  # measured: CUDA fp16 on IMDB 2.7x faster at 65536
 
 
 @dataclass
@@ -38,13 +39,6 @@ class ScoreStats:
 
     def as_dict(self) -> dict:
         return {"rows": self.rows, "errors": self.errors, "tokens": self.real_tokens, "computed_tokens": self.computed_tokens, "padding_efficiency": round(self.padding_efficiency, 4)}
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    z = logits.astype(np.float64) / temperature
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
 def output_names(labels: list[str], prefix: str = "") -> list[str]:
@@ -78,8 +72,8 @@ def _check_texts(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], lis
 class Scorer:
     """A loaded model ready to score. Build it with ``Scorer.load``."""
 
-    def __init__(self, bundle: Bundle, device: str, precision: str, threads: int | None = None, max_tokens: int = DEFAULT_MAX_TOKENS):
-        if max_tokens < 16:
+    def __init__(self, bundle: Bundle, device: str, precision: str, threads: int | None = None, max_tokens: int | None = None):
+        if max_tokens is not None and max_tokens < 16:
             raise ConfigError("--max-tokens >= 16", str(max_tokens), "use e.g. 8192")
         self.bundle = bundle
         self.device = resolve_device(device)
@@ -88,12 +82,12 @@ class Scorer:
         self.encoder = TextEncoder(bundle.tokenizer_path, bundle.max_length, bundle.truncation, bundle.meta.get("head_fraction", 0.25))
         self.labels = bundle.labels
         self.temperature = bundle.temperature
-        self.max_tokens = max(int(max_tokens), bundle.max_length)
+        self.max_tokens = max(int(max_tokens or DEFAULT_MAX_TOKENS[self.device]), bundle.max_length)
         self.stats = ScoreStats()
         log.info("loaded %s (%s, %s, T=%.3f)", bundle.path, self.precision, self.device, self.temperature)
 
     @classmethod
-    def load(cls, bundle: str = "default", device: str = "auto", precision: str = "auto", threads: int | None = None, max_tokens: int = DEFAULT_MAX_TOKENS, verify: bool = True) -> Scorer:
+    def load(cls, bundle: str = "default", device: str = "auto", precision: str = "auto", threads: int | None = None, max_tokens: int | None = None, verify: bool = True) -> Scorer:
         """Load a bundle directory (or 'default', the embedded model) for scoring."""
         return cls(load_bundle(bundle, verify=verify), device, precision, threads, max_tokens)
 
@@ -103,7 +97,7 @@ class Scorer:
         ids = self.encoder.encode(texts)
         for mb in iter_micro_batches(ids, self.max_tokens, self.encoder.pad_id):
             logits = self.runner.run(mb.input_ids, mb.attention_mask)
-            probs[mb.rows] = softmax(logits, self.temperature)
+            probs[mb.rows] = softmax(logits, self.temperature).astype(np.float32)
             self.stats.real_tokens += mb.real_tokens
             self.stats.computed_tokens += mb.computed_tokens
         return probs
