@@ -40,7 +40,15 @@ def sample_reviews(n: int = 300, seed: int = 0, num_labels: int = 2) -> list[tup
 
 def build_tokenizer(path: str, lowercase: bool = True, style: str = "bert"):
     """Train a tiny WordPiece tokenizer on the sample texts and save it as tokenizer.json."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] if style == "bert" else ["<pad>", "<unk>", "<s>", "</s>", "<mask>"]
     tok = Tokenizer(models.WordPiece(unk_token=specials[1]))

@@ -83,9 +83,8 @@ def quantize_int8(src: str, dst: str, per_channel: bool, weight_type: str, reduc
 def convert_fp16(src: str, dst: str) -> dict:
     """fp16 weights and activations for CUDA; int64 inputs and fp32 logits kept, and the
     numerically sensitive ops (softmax-like reductions, LayerNorm statistics) left in fp32."""
-    from onnxruntime.transformers.onnx_model import OnnxModel
-
     import onnx
+    from onnxruntime.transformers.onnx_model import OnnxModel
 
     model = OnnxModel(onnx.load(src))
     keep = ["SimplifiedLayerNormalization", "SkipSimplifiedLayerNormalization", "ReduceMean", "Pow", "Sqrt", "Softmax"]

@@ -25,7 +25,14 @@ import pyarrow as pa
 from sentiscore.errors import OutputExistsError, ResumeError
 from sentiscore.infer.config import ScoreConfig
 from sentiscore.infer.scorer import Scorer
-from sentiscore.io.readers import InputFile, count_rows, discover_inputs, fingerprint, iter_batches, read_schema
+from sentiscore.io.readers import (
+    InputFile,
+    count_rows,
+    discover_inputs,
+    fingerprint,
+    iter_batches,
+    read_schema,
+)
 from sentiscore.io.writers import PartWriter, concat_parts, extension, output_format
 
 log = logging.getLogger(__name__)
