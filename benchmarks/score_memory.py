@@ -41,7 +41,10 @@ def build_input(path: str, rows: int, data: str) -> None:
     for start in range(0, rows, 100_000):
         n = min(100_000, rows - start)
         long_mask = rng.random(n) < 0.01
-        texts = [imdb[rng.integers(len(imdb))] if is_long else sst[rng.integers(len(sst))] for is_long in long_mask]
+        texts = [
+            imdb[rng.integers(len(imdb))] if is_long else sst[rng.integers(len(sst))]
+            for is_long in long_mask
+        ]
         t = pa.table({"id": pa.array(np.arange(start, start + n)), "text": texts})
         writer = writer or pq.ParquetWriter(path, t.schema, compression="zstd")
         writer.write_table(t, row_group_size=50_000)
@@ -72,26 +75,61 @@ def main():
         done[0] += n
         while marks and done[0] >= marks[0]:
             cur, peak = rss_mb()
-            samples.append({"rows": marks.pop(0), "rss_mb": round(cur, 1), "peak_rss_mb": round(peak, 1), "seconds": round(time.perf_counter() - start, 1)})
+            samples.append(
+                {
+                    "rows": marks.pop(0),
+                    "rss_mb": round(cur, 1),
+                    "peak_rss_mb": round(peak, 1),
+                    "seconds": round(time.perf_counter() - start, 1),
+                }
+            )
 
-    stats = score_files([src], output=os.path.join(work, "out.parquet"), model=args.bundle, overwrite=True, progress=progress)
+    stats = score_files(
+        [src],
+        output=os.path.join(work, "out.parquet"),
+        model=args.bundle,
+        overwrite=True,
+        progress=progress,
+    )
     at = {s["rows"]: s for s in samples}
     r100k, r1m = at.get(100_000, samples[0])["rss_mb"], samples[-1]["rss_mb"]
     result = {
-        "date": str(date.today()), "machine": f"{platform.machine()}, {os.cpu_count()} cores", "command": f"python benchmarks/score_memory.py {args.bundle} --rows {args.rows}",
-        "bundle": args.bundle, "rows": args.rows, "rss_before_scoring_mb": round(base_rss, 1), "samples": samples, "stats": stats,
-        "peak_rss_mb": samples[-1]["peak_rss_mb"], "rss_100k_mb": r100k, "rss_end_mb": r1m, "growth_100k_to_end": round(r1m / r100k - 1, 4),
-        "pass_peak_under_1500mb": samples[-1]["peak_rss_mb"] < 1500, "pass_growth_within_20pct": abs(r1m / r100k - 1) <= 0.20,
+        "date": str(date.today()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "command": f"python benchmarks/score_memory.py {args.bundle} --rows {args.rows}",
+        "bundle": args.bundle,
+        "rows": args.rows,
+        "rss_before_scoring_mb": round(base_rss, 1),
+        "samples": samples,
+        "stats": stats,
+        "peak_rss_mb": samples[-1]["peak_rss_mb"],
+        "rss_100k_mb": r100k,
+        "rss_end_mb": r1m,
+        "growth_100k_to_end": round(r1m / r100k - 1, 4),
+        "pass_peak_under_1500mb": samples[-1]["peak_rss_mb"] < 1500,
+        "pass_growth_within_20pct": abs(r1m / r100k - 1) <= 0.20,
     }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out + ".json", "w") as f:
         json.dump(result, f, indent=2)
-    lines = [f"# Scoring memory ({result['date']}, {result['machine']})", "", f"`{result['command']}`", "",
-             f"{args.rows:,} rows, {stats['rows_per_s']} rows/s, {stats['seconds']} s, padding efficiency {stats['padding_efficiency']}, {stats['precision']} on {stats['device']}", "",
-             "| rows done | RSS MB | peak RSS MB | seconds |", "|---:|---:|---:|---:|"]
-    lines += [f"| {s['rows']:,} | {s['rss_mb']} | {s['peak_rss_mb']} | {s['seconds']} |" for s in samples]
-    lines += ["", f"Peak RSS {result['peak_rss_mb']} MB (goal < 1500: {'pass' if result['pass_peak_under_1500mb'] else 'FAIL'}); "
-              f"RSS at end vs 100k rows: {result['growth_100k_to_end']:+.1%} (goal within 20 %: {'pass' if result['pass_growth_within_20pct'] else 'FAIL'})."]
+    lines = [
+        f"# Scoring memory ({result['date']}, {result['machine']})",
+        "",
+        f"`{result['command']}`",
+        "",
+        f"{args.rows:,} rows, {stats['rows_per_s']} rows/s, {stats['seconds']} s, padding efficiency {stats['padding_efficiency']}, {stats['precision']} on {stats['device']}",
+        "",
+        "| rows done | RSS MB | peak RSS MB | seconds |",
+        "|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {s['rows']:,} | {s['rss_mb']} | {s['peak_rss_mb']} | {s['seconds']} |" for s in samples
+    ]
+    lines += [
+        "",
+        f"Peak RSS {result['peak_rss_mb']} MB (goal < 1500: {'pass' if result['pass_peak_under_1500mb'] else 'FAIL'}); "
+        f"RSS at end vs 100k rows: {result['growth_100k_to_end']:+.1%} (goal within 20 %: {'pass' if result['pass_growth_within_20pct'] else 'FAIL'}).",
+    ]
     with open(args.out + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

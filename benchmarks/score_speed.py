@@ -34,8 +34,15 @@ def pipeline_run(model_dir: str, texts: list[str], max_length: int) -> dict:
     seconds = time.perf_counter() - start
     label2id = model.config.label2id
     lengths = [len(x) for x in tok(texts, truncation=True, max_length=max_length)["input_ids"]]
-    computed = sum(len(lengths[i : i + 32]) * max(lengths[i : i + 32]) for i in range(0, len(lengths), 32))
-    return {"pred": np.asarray([label2id[o["label"]] for o in out]), "seconds": seconds, "tokens": sum(lengths), "computed_tokens": computed}
+    computed = sum(
+        len(lengths[i : i + 32]) * max(lengths[i : i + 32]) for i in range(0, len(lengths), 32)
+    )
+    return {
+        "pred": np.asarray([label2id[o["label"]] for o in out]),
+        "seconds": seconds,
+        "tokens": sum(lengths),
+        "computed_tokens": computed,
+    }
 
 
 def sentiscore_run(bundle: str, parquet: str, precision: str) -> dict:
@@ -51,15 +58,31 @@ def sentiscore_run(bundle: str, parquet: str, precision: str) -> dict:
         stats = score_files([parquet], output=out, prefix="pred_", scorer=scorer)
         seconds = time.perf_counter() - start
         pred = pq.read_table(out, columns=["pred_label_id"]).column(0).to_numpy()
-    return {"pred": pred, "seconds": seconds, "tokens": stats["tokens"], "computed_tokens": stats["computed_tokens"]}
+    return {
+        "pred": pred,
+        "seconds": seconds,
+        "tokens": stats["tokens"],
+        "computed_tokens": stats["computed_tokens"],
+    }
 
 
-def summarize(name: str, r: dict, labels: np.ndarray, base: dict | None, ref_pred: np.ndarray | None) -> dict:
+def summarize(
+    name: str, r: dict, labels: np.ndarray, base: dict | None, ref_pred: np.ndarray | None
+) -> dict:
     n = len(labels)
-    row = {"variant": name, "rows": n, "seconds": round(r["seconds"], 2), "rows_per_s": round(n / r["seconds"], 2), "tokens_per_s": round(r["tokens"] / r["seconds"], 1),
-           "padding_efficiency": round(r["tokens"] / r["computed_tokens"], 3), "accuracy": round(float((r["pred"] == labels).mean()), 4)}
+    row = {
+        "variant": name,
+        "rows": n,
+        "seconds": round(r["seconds"], 2),
+        "rows_per_s": round(n / r["seconds"], 2),
+        "tokens_per_s": round(r["tokens"] / r["seconds"], 1),
+        "padding_efficiency": round(r["tokens"] / r["computed_tokens"], 3),
+        "accuracy": round(float((r["pred"] == labels).mean()), 4),
+    }
     row["x_pipeline"] = round(base["seconds"] / r["seconds"], 2) if base else 1.0
-    row["agreement_with_pytorch"] = round(float((r["pred"] == ref_pred).mean()), 4) if ref_pred is not None else None
+    row["agreement_with_pytorch"] = (
+        round(float((r["pred"] == ref_pred).mean()), 4) if ref_pred is not None else None
+    )
     return row
 
 
@@ -92,15 +115,49 @@ def main():
     idx = np.random.default_rng(0).choice(imdb.num_rows, args.imdb_rows, replace=False)
     imdb_path = os.path.join(work, "imdb_sample.parquet")
     pq.write_table(imdb.take(np.sort(idx)).select(["text", "label"]), imdb_path)
-    rows = workload("SST-2 dev (872 rows)", f"{args.data}/sst2/dev.parquet", args.model_dir, args.bundle, max_length)
-    rows += workload(f"IMDB test half A ({args.imdb_rows}-row sample, max_length {max_length})", imdb_path, args.model_dir, args.bundle, max_length)
-    meta = {"date": str(date.today()), "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}", "command": "python benchmarks/score_speed.py " + " ".join(f"{a}" for a in [args.model_dir, args.bundle, "--imdb-rows", args.imdb_rows]),
-            "model": args.model_dir, "bundle": args.bundle}
+    rows = workload(
+        "SST-2 dev (872 rows)",
+        f"{args.data}/sst2/dev.parquet",
+        args.model_dir,
+        args.bundle,
+        max_length,
+    )
+    rows += workload(
+        f"IMDB test half A ({args.imdb_rows}-row sample, max_length {max_length})",
+        imdb_path,
+        args.model_dir,
+        args.bundle,
+        max_length,
+    )
+    meta = {
+        "date": str(date.today()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
+        "command": "python benchmarks/score_speed.py "
+        + " ".join(f"{a}" for a in [args.model_dir, args.bundle, "--imdb-rows", args.imdb_rows]),
+        "model": args.model_dir,
+        "bundle": args.bundle,
+    }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out + ".json", "w") as f:
         json.dump({**meta, "results": rows}, f, indent=2)
-    cols = ["workload", "variant", "rows_per_s", "x_pipeline", "tokens_per_s", "padding_efficiency", "accuracy", "agreement_with_pytorch"]
-    lines = [f"# Scoring speed ({meta['date']}, {meta['machine']})", "", f"`{meta['command']}`", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    cols = [
+        "workload",
+        "variant",
+        "rows_per_s",
+        "x_pipeline",
+        "tokens_per_s",
+        "padding_efficiency",
+        "accuracy",
+        "agreement_with_pytorch",
+    ]
+    lines = [
+        f"# Scoring speed ({meta['date']}, {meta['machine']})",
+        "",
+        f"`{meta['command']}`",
+        "",
+        "| " + " | ".join(cols) + " |",
+        "|" + "---|" * len(cols),
+    ]
     lines += ["| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows]
     with open(args.out + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")

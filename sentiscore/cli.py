@@ -22,16 +22,27 @@ log = logging.getLogger("sentiscore")
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record):
-        return json.dumps({"ts": round(record.created, 3), "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage()})
+        return json.dumps(
+            {
+                "ts": round(record.created, 3),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "msg": record.getMessage(),
+            }
+        )
 
 
 def setup_logging(verbose: bool, log_json: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_JsonFormatter() if log_json else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(
+        _JsonFormatter() if log_json else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
-    logging.getLogger("sentiscore").setLevel(logging.DEBUG if verbose else logging.INFO if log_json else logging.WARNING)
+    logging.getLogger("sentiscore").setLevel(
+        logging.DEBUG if verbose else logging.INFO if log_json else logging.WARNING
+    )
 
 
 class Group(click.Group):
@@ -53,7 +64,9 @@ class Group(click.Group):
 @click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(__version__, "--version", prog_name="sentiscore")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging, and full tracebacks on errors.")
-@click.option("--log-json", is_flag=True, help="Structured JSON log lines on stderr (for data jobs).")
+@click.option(
+    "--log-json", is_flag=True, help="Structured JSON log lines on stderr (for data jobs)."
+)
 @click.pass_context
 def cli(ctx, verbose: bool, log_json: bool):
     """sentiscore: fine-tune, export and score review sentiment.
@@ -67,7 +80,8 @@ def cli(ctx, verbose: bool, log_json: bool):
 
 
 def _register():
-    from sentiscore.cli_commands import evaluate_cmd, export_cmd, predict_cmd, score_cmd, train_cmd
+    from sentiscore.cli_build import export_cmd, train_cmd
+    from sentiscore.cli_commands import evaluate_cmd, predict_cmd, score_cmd
 
     for cmd in (score_cmd, predict_cmd, evaluate_cmd, export_cmd, train_cmd):
         cli.add_command(cmd)

@@ -23,7 +23,14 @@ class _Progress:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=self.total, unit="rows", file=sys.stderr, dynamic_ncols=True, smoothing=0.1, mininterval=0.5)
+            self.bar = tqdm(
+                total=self.total,
+                unit="rows",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                smoothing=0.1,
+                mininterval=0.5,
+            )
         self.bar.update(n)
 
     def close(self) -> None:
@@ -37,26 +44,99 @@ def _progress_bar(total: int | None, silent: bool):
 
 @click.command("score", context_settings=CONTEXT)
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-m", "--model", default="default", show_default=True, help="Bundle directory, or 'default' (the embedded model).")
-@click.option("-o", "--output", default=None, help="Output file, directory (one file per input), or - for stdout (CSV). Default: <stem>.scored.parquet beside each input.")
+@click.option(
+    "-m",
+    "--model",
+    default="default",
+    show_default=True,
+    help="Bundle directory, or 'default' (the embedded model).",
+)
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    help="Output file, directory (one file per input), or - for stdout (CSV). Default: <stem>.scored.parquet beside each input.",
+)
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--id-column", default=None, help="Column always kept in the output (e.g. a row id).")
-@click.option("--keep-columns", default="all", show_default=True, help="all, none, or a comma-separated list of input columns to keep.")
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "jsonl"]), default=None, help="Output format (default: from the output extension, else parquet).")
+@click.option(
+    "--keep-columns",
+    default="all",
+    show_default=True,
+    help="all, none, or a comma-separated list of input columns to keep.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["parquet", "csv", "jsonl"]),
+    default=None,
+    help="Output format (default: from the output extension, else parquet).",
+)
 @click.option("--delimiter", default=None, help="CSV delimiter (default ',' or tab for .tsv).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(["auto", "fp32", "int8", "fp16"]), default="auto", show_default=True)
-@click.option("--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: all cores).")
-@click.option("--max-tokens", type=int, default=None, help="Token budget per micro-batch (rows x longest row); default 8192 on CPU, 65536 on CUDA.")
-@click.option("--resume", is_flag=True, help="Continue an interrupted run (inputs, bundle and options must be unchanged).")
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "int8", "fp16"]),
+    default="auto",
+    show_default=True,
+)
+@click.option(
+    "--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: all cores)."
+)
+@click.option(
+    "--max-tokens",
+    type=int,
+    default=None,
+    help="Token budget per micro-batch (rows x longest row); default 8192 on CPU, 65536 on CUDA.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run (inputs, bundle and options must be unchanged).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace existing output.")
 @click.option("--limit", type=int, default=None, help="Score only the first N rows.")
-@click.option("--strict", is_flag=True, help="Stop at the first bad row instead of writing an error column.")
-@click.option("--prefix", default="", help="Prefix for prediction columns, e.g. pred_ when the input has its own 'label'.")
-@click.option("--chunk-rows", type=int, default=20000, show_default=True, help="Rows per output part (the unit of --resume).")
+@click.option(
+    "--strict", is_flag=True, help="Stop at the first bad row instead of writing an error column."
+)
+@click.option(
+    "--prefix",
+    default="",
+    help="Prefix for prediction columns, e.g. pred_ when the input has its own 'label'.",
+)
+@click.option(
+    "--chunk-rows",
+    type=int,
+    default=20000,
+    show_default=True,
+    help="Rows per output part (the unit of --resume).",
+)
 @click.option("--silent", is_flag=True, help="No progress bar and no summary line.")
 @click.option("--stats-json", default=None, help="Write the run summary as JSON here.")
-def score_cmd(inputs, model, output, text_column, id_column, keep_columns, fmt, delimiter, device, precision, threads, max_tokens, resume, overwrite, limit, strict, prefix, chunk_rows, silent, stats_json):
+def score_cmd(
+    inputs,
+    model,
+    output,
+    text_column,
+    id_column,
+    keep_columns,
+    fmt,
+    delimiter,
+    device,
+    precision,
+    threads,
+    max_tokens,
+    resume,
+    overwrite,
+    limit,
+    strict,
+    prefix,
+    chunk_rows,
+    silent,
+    stats_json,
+):
     """Score review files: every input row comes back once, in order, with label, score and
     prob_<label> columns (and an error column for rows that could not be scored).
 
@@ -73,8 +153,26 @@ def score_cmd(inputs, model, output, text_column, id_column, keep_columns, fmt, 
         tmp = tempfile.mkdtemp(prefix="sentiscore-")
         fmt = fmt or "csv"
         output = os.path.join(tmp, f"stdout.{fmt}")
-    cfg = ScoreConfig(model=model, output=output, text_column=text_column, id_column=id_column, keep_columns=keep_columns, format=fmt, delimiter=delimiter, device=device,
-                      precision=precision, threads=threads, max_tokens=max_tokens, resume=resume, overwrite=overwrite, limit=limit, strict=strict, prefix=prefix, chunk_rows=chunk_rows, stats_json=stats_json)
+    cfg = ScoreConfig(
+        model=model,
+        output=output,
+        text_column=text_column,
+        id_column=id_column,
+        keep_columns=keep_columns,
+        format=fmt,
+        delimiter=delimiter,
+        device=device,
+        precision=precision,
+        threads=threads,
+        max_tokens=max_tokens,
+        resume=resume,
+        overwrite=overwrite,
+        limit=limit,
+        strict=strict,
+        prefix=prefix,
+        chunk_rows=chunk_rows,
+        stats_json=stats_json,
+    )
     bar = _progress_bar(total_rows(discover_inputs(list(inputs), delimiter), limit), silent)
     try:
         stats = score_files(list(inputs), cfg, progress=bar.update if bar else None)
@@ -88,16 +186,30 @@ def score_cmd(inputs, model, output, text_column, id_column, keep_columns, fmt, 
             shutil.copyfileobj(f, click.get_binary_stream("stdout"))
         shutil.rmtree(tmp, ignore_errors=True)
     if not silent:
-        click.echo(f"scored {stats['rows']} rows ({stats['errors']} errors) in {stats['seconds']:.1f}s, {stats['rows_per_s'] or 0:.1f} rows/s, "
-                   f"padding efficiency {stats['padding_efficiency']:.2f}, {stats['precision']} on {stats['device']} -> {', '.join(stats['outputs'])}", err=True)
+        click.echo(
+            f"scored {stats['rows']} rows ({stats['errors']} errors) in {stats['seconds']:.1f}s, {stats['rows_per_s'] or 0:.1f} rows/s, "
+            f"padding efficiency {stats['padding_efficiency']:.2f}, {stats['precision']} on {stats['device']} -> {', '.join(stats['outputs'])}",
+            err=True,
+        )
 
 
 @click.command("predict", context_settings=CONTEXT)
 @click.argument("texts", nargs=-1)
-@click.option("-m", "--model", default="default", show_default=True, help="Bundle directory or 'default'.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(["auto", "fp32", "int8", "fp16"]), default="auto", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line instead of a table.")
+@click.option(
+    "-m", "--model", default="default", show_default=True, help="Bundle directory or 'default'."
+)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "int8", "fp16"]),
+    default="auto",
+    show_default=True,
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="One JSON object per line instead of a table."
+)
 def predict_cmd(texts, model, device, precision, as_json):
     """Predict the sentiment of TEXTS (or of each stdin line when none are given)."""
     from sentiscore.infer.scorer import Scorer
@@ -125,100 +237,44 @@ def predict_cmd(texts, model, device, precision, as_json):
 @click.argument("data", nargs=-1, required=True)
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--label-column", default="label", show_default=True)
-@click.option("-o", "--output", default=None, help="Directory for metrics.json and plots (default: <bundle>/eval-<data stem>).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(["auto", "fp32", "int8", "fp16"]), default="auto", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    help="Directory for metrics.json and plots (default: <bundle>/eval-<data stem>).",
+)
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "int8", "fp16"]),
+    default="auto",
+    show_default=True,
+)
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N rows.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots (no matplotlib needed).")
-def evaluate_cmd(bundle, data, text_column, label_column, output, device, precision, limit, no_plots):
+def evaluate_cmd(
+    bundle, data, text_column, label_column, output, device, precision, limit, no_plots
+):
     """Evaluate BUNDLE ('default' or a directory) on labeled DATA: accuracy, P/R/F1, ROC AUC,
     confusion matrix, ECE; writes metrics.json and plots."""
     from sentiscore.infer.evaluate import EvaluateConfig, evaluate_bundle
 
-    cfg = EvaluateConfig(bundle=bundle, data=list(data), text_column=text_column, label_column=label_column, output=output, device=device, precision=precision, limit=limit, plots=not no_plots)
+    cfg = EvaluateConfig(
+        bundle=bundle,
+        data=list(data),
+        text_column=text_column,
+        label_column=label_column,
+        output=output,
+        device=device,
+        precision=precision,
+        limit=limit,
+        plots=not no_plots,
+    )
     rep = evaluate_bundle(cfg)
     m = rep["metrics"]
     auc = f"{m['roc_auc']:.4f}" if m["roc_auc"] is not None else "n/a"
-    click.echo(f"accuracy {m['accuracy']:.4f}  macro-F1 {m['f1_macro']:.4f}  ROC AUC {auc}  ECE {m['ece']:.4f}  n={m['n']}  ({rep['precision']} on {rep['device']}) -> {rep['output']}")
-
-
-def _csv(value: str | None) -> tuple:
-    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
-
-
-@click.command("export", context_settings=CONTEXT)
-@click.argument("model")
-@click.option("-o", "--output", "out_dir", required=True, help="Bundle directory to write.")
-@click.option("--precision", default="fp32,int8", show_default=True, help="Comma-separated variants: fp32, int8, fp16.")
-@click.option("--opset", type=int, default=17, show_default=True)
-@click.option("--optimize", type=click.Choice(["O1", "O2", "O3"]), default="O2", show_default=True, help="O1: ORT basic only; O2: transformer fusions; O3: O2 + GELU approximation.")
-@click.option("--max-length", type=int, default=None, help="Default: from the training run, else the model's limit (<= 512).")
-@click.option("--truncation", type=click.Choice(["head", "head+tail"]), default=None, help="Default: from the training run, else head.")
-@click.option("--validate-with", default=None, help="Parquet/CSV/JSONL for the parity check (default: a built-in sample).")
-@click.option("--text-column", default="text", show_default=True)
-@click.option("--label-column", default=None, help="Labels in --validate-with enable accuracy gates and --calibrate.")
-@click.option("--samples", type=int, default=1000, show_default=True, help="Validation rows used.")
-@click.option("--calibrate", is_flag=True, help="Fit a softmax temperature on the labeled validation data.")
-@click.option("--per-channel/--no-per-channel", default=True, show_default=True, help="Per-channel int8 weights.")
-@click.option("--weight-type", type=click.Choice(["qint8", "quint8"]), default="qint8", show_default=True)
-@click.option("--exclude-nodes", multiple=True, help="Node-name patterns (fnmatch) kept fp32 in int8.")
-@click.option("--max-drop", type=float, default=0.5, show_default=True, help="Max int8 accuracy drop in points (labels given).")
-@click.option("--force", is_flag=True, help="Keep variants that fail the gate, marked failed.")
-def export_cmd(model, out_dir, precision, opset, optimize, max_length, truncation, validate_with, text_column, label_column, samples, calibrate, per_channel, weight_type, exclude_nodes, max_drop, force):
-    """Export MODEL (HF directory or hub id) to an ONNX bundle, gated by a parity report."""
-    from sentiscore.export.config import ExportConfig
-    from sentiscore.export.run import export_model
-
-    cfg = ExportConfig(precision=_csv(precision), opset=opset, optimize=optimize, max_length=max_length, truncation=truncation, validate_with=validate_with, text_column=text_column,
-                       label_column=label_column, samples=samples, calibrate=calibrate, per_channel=per_channel, weight_type=weight_type, exclude_nodes=tuple(exclude_nodes), max_drop=max_drop, force=force)
-    report = export_model(model, out_dir, cfg)
-    click.echo(report.table())
-    if report.failed and not force:
-        from sentiscore.errors import ParityError
-
-        raise ParityError("Every variant to pass the parity gate", f"failed: {', '.join(report.failed)}", report.advice())
-
-
-@click.command("train", context_settings=CONTEXT)
-@click.option("--model", required=True, help="Hub id or local directory of an encoder (bert-base-uncased, distilbert-base-uncased, ...).")
-@click.option("--data", multiple=True, required=True, help="Hub dataset (imdb, sst2, amazon_polarity, ...) or local files/dirs/globs; repeatable.")
-@click.option("--output", required=True, help="Run directory.")
-@click.option("--eval-data", multiple=True, help="Separate evaluation data (same forms as --data).")
-@click.option("--text-column", default=None)
-@click.option("--label-column", default=None)
-@click.option("--train-split", default="train", show_default=True)
-@click.option("--eval-split", default=None)
-@click.option("--validation-fraction", type=float, default=0.1, show_default=True)
-@click.option("--max-train-samples", type=int, default=None)
-@click.option("--max-eval-samples", type=int, default=None)
-@click.option("--lr", "learning_rate", type=float, default=2e-5, show_default=True)
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--eval-batch-size", type=int, default=64, show_default=True)
-@click.option("--epochs", type=float, default=3.0, show_default=True)
-@click.option("--weight-decay", type=float, default=0.01, show_default=True)
-@click.option("--warmup-ratio", type=float, default=0.06, show_default=True)
-@click.option("--scheduler", type=click.Choice(["linear", "cosine", "constant"]), default="linear", show_default=True)
-@click.option("--grad-accum", type=int, default=1, show_default=True)
-@click.option("--max-length", type=int, default=None, help="Default: p95 of training token lengths, capped by the model.")
-@click.option("--truncation", type=click.Choice(["head", "head+tail"]), default="head", show_default=True)
-@click.option("--label-smoothing", type=float, default=0.0, show_default=True)
-@click.option("--class-weights", is_flag=True, help="Weight the loss by inverse class frequency.")
-@click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--early-stopping", "early_stopping_patience", type=int, default=None, help="Patience in epochs.")
-@click.option("--metric-for-best", default="accuracy", show_default=True)
-@click.option("--gradient-checkpointing", is_flag=True)
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), default="auto", show_default=True)
-@click.option("--resume", is_flag=True, help="Continue from the last checkpoint in the run directory.")
-@click.option("--search", "search_trials", type=int, default=0, help="Run N random-search trials over lr, batch and epochs.")
-@click.option("--export", is_flag=True, help="Also write an int8 bundle with a calibrated temperature to RUN_DIR/bundle.")
-def train_cmd(**options):
-    """Fine-tune an encoder for sentiment; writes model/, metrics.json, plots/, predictions.parquet,
-    train_config.json and a model card (README.md) to --output."""
-    from sentiscore.trainer.config import TrainConfig
-    from sentiscore.trainer.run import train
-
-    options["data"] = list(options["data"])
-    options["eval_data"] = list(options["eval_data"]) or None
-    cfg = TrainConfig(**options, progress=True)
-    result = train(cfg)
-    click.echo(result["summary"] + (f"; bundle in {result['bundle']}" if result.get("bundle") else ""))
+    click.echo(
+        f"accuracy {m['accuracy']:.4f}  macro-F1 {m['f1_macro']:.4f}  ROC AUC {auc}  ECE {m['ece']:.4f}  n={m['n']}  ({rep['precision']} on {rep['device']}) -> {rep['output']}"
+    )

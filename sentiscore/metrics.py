@@ -70,7 +70,15 @@ def reliability(probs: np.ndarray, y: np.ndarray, bins: int = 10) -> list[dict]:
     for lo, hi in zip(edges[:-1], edges[1:]):
         sel = (conf > lo) & (conf <= hi)
         if sel.any():
-            out.append({"lo": float(lo), "hi": float(hi), "count": int(sel.sum()), "confidence": float(conf[sel].mean()), "accuracy": float((pred[sel] == y[sel]).mean())})
+            out.append(
+                {
+                    "lo": float(lo),
+                    "hi": float(hi),
+                    "count": int(sel.sum()),
+                    "confidence": float(conf[sel].mean()),
+                    "accuracy": float((pred[sel] == y[sel]).mean()),
+                }
+            )
     return out
 
 
@@ -106,7 +114,12 @@ def classification_report(y: np.ndarray, probs: np.ndarray, labels: list[str]) -
         p = tp / (tp + fp) if tp + fp else 0.0
         r = tp / (tp + fn) if tp + fn else 0.0
         f = 2 * p * r / (p + r) if p + r else 0.0
-        per_class[name] = {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(cm[i, :].sum())}
+        per_class[name] = {
+            "precision": float(p),
+            "recall": float(r),
+            "f1": float(f),
+            "support": int(cm[i, :].sum()),
+        }
     if k == 2:
         auc = roc_auc((y == 1).astype(np.int64), probs[:, 1])
     else:

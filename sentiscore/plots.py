@@ -65,7 +65,14 @@ def confusion_matrix(cm: list[list[int]], labels: list[str], path: str) -> str:
     ax.set_yticks(range(len(labels)), labels)
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
-            ax.text(j, i, str(m[i, j]), ha="center", va="center", color="white" if m[i, j] > m.max() / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(m[i, j]),
+                ha="center",
+                va="center",
+                color="white" if m[i, j] > m.max() / 2 else "black",
+            )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("Confusion matrix")
@@ -92,7 +99,14 @@ def reliability_diagram(probs: np.ndarray, y: np.ndarray, path: str) -> str:
     fig, ax = plt.subplots(figsize=(5, 5))
     bins = reliability(probs, y)
     if bins:
-        ax.bar([(b["lo"] + b["hi"]) / 2 for b in bins], [b["accuracy"] for b in bins], width=0.1, alpha=0.7, label="accuracy", edgecolor="black")
+        ax.bar(
+            [(b["lo"] + b["hi"]) / 2 for b in bins],
+            [b["accuracy"] for b in bins],
+            width=0.1,
+            alpha=0.7,
+            label="accuracy",
+            edgecolor="black",
+        )
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
     ax.set_xlabel("confidence")
     ax.set_ylabel("accuracy")
@@ -106,7 +120,9 @@ def evaluation_plots(y: np.ndarray, probs: np.ndarray, report: dict, out_dir: st
     os.makedirs(out_dir, exist_ok=True)
     labels = report["labels"]
     return [
-        confusion_matrix(report["confusion_matrix"], labels, os.path.join(out_dir, "confusion_matrix.png")),
+        confusion_matrix(
+            report["confusion_matrix"], labels, os.path.join(out_dir, "confusion_matrix.png")
+        ),
         roc(y, probs, labels, os.path.join(out_dir, "roc.png")),
         reliability_diagram(probs, y, os.path.join(out_dir, "reliability.png")),
     ]

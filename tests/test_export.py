@@ -24,7 +24,9 @@ def test_fp32_logits_match_torch(tiny_bundle, tiny_model_dir):
 
     enc = TextEncoder(f"{tiny_bundle}/tokenizer.json", 32)
     ids = enc.encode([t for t, _ in sample_reviews(40)])
-    ref = torch_logits(AutoModelForSequenceClassification.from_pretrained(tiny_model_dir), ids, enc.pad_id)
+    ref = torch_logits(
+        AutoModelForSequenceClassification.from_pretrained(tiny_model_dir), ids, enc.pad_id
+    )
     got, _ = onnx_logits(f"{tiny_bundle}/model.onnx", "cpu", ids, enc.pad_id)
     assert np.abs(got - ref).max() < 1e-4
 
@@ -34,26 +36,46 @@ def test_bundle_report_gates_and_fusions(tiny_bundle):
     report = json.loads(open(f"{tiny_bundle}/export_report.json").read())
     assert {v["precision"]: v["status"] for v in report["variants"]} == {"fp32": "ok", "int8": "ok"}
     assert meta["variants"]["int8"]["per_channel"] is True and meta["max_length"] == 32
-    assert report["fused_ops"].get("Attention", 0) == 2 and report["fused_ops"].get("SkipLayerNormalization", 0) >= 2
-    assert set(meta["files"]) == {"tokenizer.json", "model.onnx", "model.int8.onnx"} and meta["lowercase"] is True
+    assert (
+        report["fused_ops"].get("Attention", 0) == 2
+        and report["fused_ops"].get("SkipLayerNormalization", 0) >= 2
+    )
+    assert (
+        set(meta["files"]) == {"tokenizer.json", "model.onnx", "model.int8.onnx"}
+        and meta["lowercase"] is True
+    )
 
 
 def test_roundtrip_through_infer_with_labels_and_calibration(tiny_model_dir, tmp_path):
     rows = sample_reviews(80)
-    pq.write_table(pa.table({"text": [t for t, _ in rows], "label": [y for _, y in rows]}), tmp_path / "v.parquet")
-    cfg = ExportConfig(precision="fp32,int8,fp16", validate_with=str(tmp_path / "v.parquet"), label_column="label", calibrate=True, max_length=24, truncation="head+tail")
+    pq.write_table(
+        pa.table({"text": [t for t, _ in rows], "label": [y for _, y in rows]}),
+        tmp_path / "v.parquet",
+    )
+    cfg = ExportConfig(
+        precision="fp32,int8,fp16",
+        validate_with=str(tmp_path / "v.parquet"),
+        label_column="label",
+        calibrate=True,
+        max_length=24,
+        truncation="head+tail",
+    )
     report = export_model(tiny_model_dir, str(tmp_path / "b"), cfg)
     assert report.reference_accuracy is not None and report.temperature > 0 and not report.failed
     assert "fp16" in report.table() and report.variants[2].ece_calibrated is not None
     s = Scorer.load(str(tmp_path / "b"), device="cpu", precision="fp32")
-    assert s.encoder.truncation == "head+tail" and s.temperature == pytest.approx(report.temperature)
+    assert s.encoder.truncation == "head+tail" and s.temperature == pytest.approx(
+        report.temperature
+    )
     assert len(s.predict(["the film was great"])[0]["probs"]) == 2
 
 
 @pytest.mark.parametrize("arch", ["distilbert", "roberta"])
 def test_other_encoders(arch, tmp_path):
     model = build_tiny_model(str(tmp_path / arch), arch)
-    report = export_model(model, str(tmp_path / "b"), ExportConfig(precision="fp32,int8", max_length=32, samples=40))
+    report = export_model(
+        model, str(tmp_path / "b"), ExportConfig(precision="fp32,int8", max_length=32, samples=40)
+    )
     assert not report.failed and report.variants[0].max_abs_delta < 1e-4
     s = Scorer.load(str(tmp_path / "b"), device="cpu")
     has_tti = "token_type_ids" in s.runner.input_names
@@ -68,7 +90,9 @@ def test_failing_gate_exits_and_force_keeps_marked(tiny_model_dir, tmp_path):
     with pytest.raises(ParityError, match="int8 failed.*--exclude-nodes"):
         export_model(tiny_model_dir, str(tmp_path / "a"), strict)
     assert not os.path.exists(tmp_path / "a" / "model.int8.onnx")
-    forced = ExportConfig(precision="fp32,int8", max_length=32, samples=40, min_agreement_int8=1.01, force=True)
+    forced = ExportConfig(
+        precision="fp32,int8", max_length=32, samples=40, min_agreement_int8=1.01, force=True
+    )
     export_model(tiny_model_dir, str(tmp_path / "b"), forced)
     meta = json.loads((tmp_path / "b" / "sentiscore.json").read_text())
     assert meta["variants"]["int8"]["status"] == "failed"
@@ -87,7 +111,9 @@ def test_clear_errors(tiny_model_dir, tmp_path):
         export_model(str(no_tok), str(tmp_path / "o1"))
     gpt = tmp_path / "gpt"
     gpt.mkdir()
-    (gpt / "config.json").write_text(json.dumps({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]}))
+    (gpt / "config.json").write_text(
+        json.dumps({"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]})
+    )
     with pytest.raises(ExportError, match="model_type 'gpt2'"):
         export_model(str(gpt), str(tmp_path / "o2"))
     blocker = tmp_path / "file"

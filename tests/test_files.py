@@ -20,13 +20,17 @@ from sentiscore.testing import sample_reviews
 
 def _write(path, n=50, seed=0):
     rows = sample_reviews(n, seed=seed)
-    pq.write_table(pa.table({"id": list(range(n)), "text": [t for t, _ in rows]}), path, row_group_size=7)
+    pq.write_table(
+        pa.table({"id": list(range(n)), "text": [t for t, _ in rows]}), path, row_group_size=7
+    )
     return str(path)
 
 
 def test_default_output_beside_input_all_rows_in_order(tiny_bundle, tmp_path):
     src = _write(tmp_path / "reviews.parquet", 45)
-    stats = score_files([src], model=tiny_bundle, chunk_rows=10, stats_json=str(tmp_path / "s.json"))
+    stats = score_files(
+        [src], model=tiny_bundle, chunk_rows=10, stats_json=str(tmp_path / "s.json")
+    )
     out = pq.read_table(tmp_path / "reviews.scored.parquet")
     assert out.column("id").to_pylist() == list(range(45))
     assert stats["rows"] == 45 and stats["errors"] == 0 and 0 < stats["padding_efficiency"] <= 1
@@ -42,7 +46,14 @@ def test_output_formats_follow_extension(tiny_bundle, tmp_path, fmt):
     text = out.read_text().strip().splitlines()
     assert len(text) == (13 if fmt == "csv" else 12)
     if fmt == "jsonl":
-        assert set(json.loads(text[0])) >= {"id", "text", "label", "score", "prob_positive", "error"}
+        assert set(json.loads(text[0])) >= {
+            "id",
+            "text",
+            "label",
+            "score",
+            "prob_positive",
+            "error",
+        }
 
 
 def test_directory_output_multiple_inputs_and_limit(tiny_bundle, tmp_path):
@@ -68,7 +79,19 @@ def test_cli_score_csv_with_label_column_needs_prefix(tiny_bundle, tmp_path):
     p.write_text("id,text,label\n1,great film,pos\n2,,neg\n")
     r = CliRunner().invoke(cli, ["score", str(p), "-m", tiny_bundle, "--silent"])
     assert r.exit_code == 1 and "--prefix" in r.output
-    r = CliRunner().invoke(cli, ["score", str(p), "-m", tiny_bundle, "--prefix", "pred_", "--stats-json", str(tmp_path / "s.json")])
+    r = CliRunner().invoke(
+        cli,
+        [
+            "score",
+            str(p),
+            "-m",
+            tiny_bundle,
+            "--prefix",
+            "pred_",
+            "--stats-json",
+            str(tmp_path / "s.json"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     out = pq.read_table(tmp_path / "x.scored.parquet").to_pylist()
     assert [o["label"] for o in out] == ["pos", "neg"] and out[1]["pred_error"] == "text is empty"
@@ -87,7 +110,9 @@ def test_resume_after_kill_9_gives_identical_output(tiny_bundle, tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", _runner_code(src, tiny_bundle, out)])
     parts = out + ".parts"
     deadline = time.time() + 60
-    while time.time() < deadline and not (os.path.isdir(parts) and len([n for n in os.listdir(parts) if n.startswith("part-")]) >= 3):
+    while time.time() < deadline and not (
+        os.path.isdir(parts) and len([n for n in os.listdir(parts) if n.startswith("part-")]) >= 3
+    ):
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()

@@ -43,7 +43,15 @@ def test_error_message_says_expected_found_fix():
 
 
 def test_score_console_script_is_sentiscore_score():
-    out = subprocess.run([sys.executable, "-c", "import sys; sys.argv=['score','--help']; from sentiscore.cli import score_main; score_main()"], capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.argv=['score','--help']; from sentiscore.cli import score_main; score_main()",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0 and "--text-column" in out.stdout
 
 

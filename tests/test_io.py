@@ -37,12 +37,18 @@ def test_csv_tsv_gz_jsonl_parquet(tmp_path):
     (tmp_path / "b.tsv").write_text("id\ttext\n1\ttab separated\n")
     with gzip.open(tmp_path / "c.csv.gz", "wt") as f:
         f.write("id,text\n1,zipped\n")
-    (tmp_path / "d.jsonl").write_text("\n".join(json.dumps({"id": i, "text": f"t{i}"}) for i in range(5)) + "\n")
+    (tmp_path / "d.jsonl").write_text(
+        "\n".join(json.dumps({"id": i, "text": f"t{i}"}) for i in range(5)) + "\n"
+    )
     pq.write_table(pa.table({"text": ["p"] * 7}), tmp_path / "e.parquet")
     a = discover_inputs([str(tmp_path / "a.csv")])[0]
     assert _rows(a) == [{"id": "007", "text": "hello, world"}, {"id": "2", "text": "multi\nline"}]
-    assert _rows(discover_inputs([str(tmp_path / "b.tsv")])[0]) == [{"id": "1", "text": "tab separated"}]
-    assert _rows(discover_inputs([str(tmp_path / "c.csv.gz")])[0]) == [{"id": "1", "text": "zipped"}]
+    assert _rows(discover_inputs([str(tmp_path / "b.tsv")])[0]) == [
+        {"id": "1", "text": "tab separated"}
+    ]
+    assert _rows(discover_inputs([str(tmp_path / "c.csv.gz")])[0]) == [
+        {"id": "1", "text": "zipped"}
+    ]
     assert len(_rows(discover_inputs([str(tmp_path / "d.jsonl")])[0])) == 5
     e = discover_inputs([str(tmp_path / "e.parquet")])[0]
     assert len(_rows(e)) == 7 and count_rows(e) == 7 and count_rows(a) is None

@@ -22,8 +22,19 @@ def test_score_batch_keeps_every_row_in_order(scorer, reviews_rows):
     batch = pa.record_batch({"id": list(range(len(texts))), "text": texts})
     out = scorer.score_batch(batch)
     assert out.column("id").to_pylist() == list(range(len(texts)))
-    assert out.schema.names == ["id", "text", "label", "label_id", "score", "prob_negative", "prob_positive", "error"]
-    p = np.stack([out.column("prob_negative").to_numpy(), out.column("prob_positive").to_numpy()], 1)
+    assert out.schema.names == [
+        "id",
+        "text",
+        "label",
+        "label_id",
+        "score",
+        "prob_negative",
+        "prob_positive",
+        "error",
+    ]
+    p = np.stack(
+        [out.column("prob_negative").to_numpy(), out.column("prob_positive").to_numpy()], 1
+    )
     assert np.allclose(p.sum(1), 1, atol=1e-5)
     # fp32 rows scored one at a time give the same probabilities: order restored correctly.
     # (Dynamic int8 quantises activations per batch, so only fp32 is batch-independent.)
@@ -34,20 +45,38 @@ def test_score_batch_keeps_every_row_in_order(scorer, reviews_rows):
 
 
 def test_bad_rows_get_error_column_never_dropped(scorer):
-    batch = pa.record_batch({"text": pa.array(["good film", None, "", "   ", "bad film"], pa.string())})
+    batch = pa.record_batch(
+        {"text": pa.array(["good film", None, "", "   ", "bad film"], pa.string())}
+    )
     out = scorer.score_batch(batch).to_pylist()
     assert len(out) == 5
-    assert [r["error"] for r in out] == [None, "text is null", "text is empty", "text is empty", None]
-    assert out[1]["label"] is None and out[1]["prob_positive"] is None and out[0]["label"] in ("negative", "positive")
+    assert [r["error"] for r in out] == [
+        None,
+        "text is null",
+        "text is empty",
+        "text is empty",
+        None,
+    ]
+    assert (
+        out[1]["label"] is None
+        and out[1]["prob_positive"] is None
+        and out[0]["label"] in ("negative", "positive")
+    )
     ints = scorer.score_batch(pa.record_batch({"text": pa.array([1, 2])})).to_pylist()
     assert all("not a string" in r["error"] for r in ints)
-    raw = scorer.score_batch(pa.record_batch({"text": pa.array([b"ok text", b"\xff\xfe"], pa.binary())})).to_pylist()
+    raw = scorer.score_batch(
+        pa.record_batch({"text": pa.array([b"ok text", b"\xff\xfe"], pa.binary())})
+    ).to_pylist()
     assert raw[0]["error"] is None and raw[1]["error"] == "text is not valid UTF-8"
 
 
 def test_strict_stops_at_first_bad_row(scorer):
     with pytest.raises(BadRowError, match="row 11: text is null"):
-        scorer.score_batch(pa.record_batch({"text": pa.array(["fine", None], pa.string())}), strict=True, row_offset=10)
+        scorer.score_batch(
+            pa.record_batch({"text": pa.array(["fine", None], pa.string())}),
+            strict=True,
+            row_offset=10,
+        )
 
 
 def test_missing_column_and_clash(scorer):
@@ -58,7 +87,10 @@ def test_missing_column_and_clash(scorer):
         scorer.score_batch(batch, text_column="review")
     out = scorer.score_batch(batch, text_column="review", prefix="pred_")
     assert out.column("label").to_pylist() == [1] and "pred_label" in out.schema.names
-    assert scorer.score_batch(batch, text_column="review", keep_columns="none").schema.names[0] == "label"
+    assert (
+        scorer.score_batch(batch, text_column="review", keep_columns="none").schema.names[0]
+        == "label"
+    )
 
 
 def test_tokenizer_own_padding_and_truncation_are_ignored(tiny_bundle):
@@ -69,7 +101,9 @@ def test_tokenizer_own_padding_and_truncation_are_ignored(tiny_bundle):
     tok.enable_truncation(max_length=5)
     enc = TextEncoder(tok, max_length=16, truncation="head")
     ids = enc.encode(["great", "the movie was great " * 20])
-    assert len(ids[0]) == 3 and len(ids[1]) == 16  # [CLS] great [SEP]; cut at max_length, not 5 or 128
+    assert (
+        len(ids[0]) == 3 and len(ids[1]) == 16
+    )  # [CLS] great [SEP]; cut at max_length, not 5 or 128
 
 
 def test_head_tail_keeps_the_end(tiny_bundle):

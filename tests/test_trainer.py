@@ -26,27 +26,54 @@ def _data(path, n=48, num_labels=2, labels=None):
 
 def test_one_epoch_outputs_and_loss_goes_down(tiny_model_dir, tmp_path):
     data = _data(tmp_path / "d.parquet", 160)
-    cfg = TrainConfig(model=tiny_model_dir, data=[data], output=str(tmp_path / "run"), **{**FAST, "epochs": 4, "learning_rate": 3e-3, "warmup_ratio": 0.0})
+    cfg = TrainConfig(
+        model=tiny_model_dir,
+        data=[data],
+        output=str(tmp_path / "run"),
+        **{**FAST, "epochs": 4, "learning_rate": 3e-3, "warmup_ratio": 0.0},
+    )
     res = train(cfg)
     run = tmp_path / "run"
-    for name in ("model/model.safetensors", "model/tokenizer.json", "model/sentiscore_train.json", "metrics.json", "predictions.parquet", "train_config.json", "README.md"):
+    for name in (
+        "model/model.safetensors",
+        "model/tokenizer.json",
+        "model/sentiscore_train.json",
+        "metrics.json",
+        "predictions.parquet",
+        "train_config.json",
+        "README.md",
+    ):
         assert (run / name).exists(), name
     for png in ("loss", "accuracy", "confusion_matrix", "roc", "reliability"):
         assert (run / "plots" / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     losses = [h["loss"] for h in res["metrics"]["log_history"] if "loss" in h]
     assert losses[-1] < losses[0]
     m = json.loads((run / "metrics.json").read_text())
-    assert len(m["per_epoch"]) == 4 and {"accuracy", "f1_macro", "roc_auc", "ece", "confusion_matrix", "per_class"} <= set(m["final"])
+    assert len(m["per_epoch"]) == 4 and {
+        "accuracy",
+        "f1_macro",
+        "roc_auc",
+        "ece",
+        "confusion_matrix",
+        "per_class",
+    } <= set(m["final"])
     assert m["final"]["accuracy"] > 0.8  # the synthetic sentiment words are easy to learn
     preds = pq.read_table(run / "predictions.parquet")
-    agree = [a == b for a, b in zip(preds.column("pred").to_pylist(), preds.column("label").to_pylist())]
-    assert preds.num_rows == m["eval_rows"] and abs(sum(agree) / len(agree) - m["final"]["accuracy"]) < 1e-9
+    agree = [
+        a == b for a, b in zip(preds.column("pred").to_pylist(), preds.column("label").to_pylist())
+    ]
+    assert (
+        preds.num_rows == m["eval_rows"]
+        and abs(sum(agree) / len(agree) - m["final"]["accuracy"]) < 1e-9
+    )
     assert "## Intended use" in (run / "README.md").read_text()
 
 
 def test_string_labels_and_multiclass(tiny_model_dir, tmp_path):
     data = _data(tmp_path / "d.parquet", 60, num_labels=3, labels=["bad", "meh", "good"])
-    res = train(TrainConfig(model=tiny_model_dir, data=[data], output=str(tmp_path / "run"), **FAST))
+    res = train(
+        TrainConfig(model=tiny_model_dir, data=[data], output=str(tmp_path / "run"), **FAST)
+    )
     cfg = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
     assert cfg["id2label"] == {"0": "bad", "1": "good", "2": "meh"}
     assert len(res["metrics"]["final"]["confusion_matrix"]) == 3
@@ -54,32 +81,73 @@ def test_string_labels_and_multiclass(tiny_model_dir, tmp_path):
 
 def test_clear_errors(tiny_model_dir, tmp_path):
     data = _data(tmp_path / "d.parquet")
-    with pytest.raises(TrainingError, match=r"text column named 'body'.*columns \['review', 'sentiment'\]"):
-        train(TrainConfig(model=tiny_model_dir, data=[data], output=str(tmp_path / "a"), text_column="body"))
-    pq.write_table(pa.table({"text": ["good", "great", "fine"], "label": [1, 1, 1]}), tmp_path / "one.parquet")
+    with pytest.raises(
+        TrainingError, match=r"text column named 'body'.*columns \['review', 'sentiment'\]"
+    ):
+        train(
+            TrainConfig(
+                model=tiny_model_dir, data=[data], output=str(tmp_path / "a"), text_column="body"
+            )
+        )
+    pq.write_table(
+        pa.table({"text": ["good", "great", "fine"], "label": [1, 1, 1]}), tmp_path / "one.parquet"
+    )
     with pytest.raises(TrainingError, match="two classes"):
-        train(TrainConfig(model=tiny_model_dir, data=[str(tmp_path / "one.parquet")], output=str(tmp_path / "b")))
-    pq.write_table(pa.table({"text": pa.array([None, ""], pa.string()), "label": [0, 1]}), tmp_path / "empty.parquet")
+        train(
+            TrainConfig(
+                model=tiny_model_dir,
+                data=[str(tmp_path / "one.parquet")],
+                output=str(tmp_path / "b"),
+            )
+        )
+    pq.write_table(
+        pa.table({"text": pa.array([None, ""], pa.string()), "label": [0, 1]}),
+        tmp_path / "empty.parquet",
+    )
     with pytest.raises(TrainingError, match="0 usable rows"):
-        train(TrainConfig(model=tiny_model_dir, data=[str(tmp_path / "empty.parquet")], output=str(tmp_path / "c")))
+        train(
+            TrainConfig(
+                model=tiny_model_dir,
+                data=[str(tmp_path / "empty.parquet")],
+                output=str(tmp_path / "c"),
+            )
+        )
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["HF_DATASETS_OFFLINE"] = "1"
     with pytest.raises(TrainingError, match="Hub dataset 'no_such_dataset_xyz'"):
-        train(TrainConfig(model=tiny_model_dir, data=["no_such_dataset_xyz"], output=str(tmp_path / "d")))
+        train(
+            TrainConfig(
+                model=tiny_model_dir, data=["no_such_dataset_xyz"], output=str(tmp_path / "d")
+            )
+        )
 
 
 def test_resume_continues_from_checkpoint(tiny_model_dir, tmp_path):
     data = _data(tmp_path / "d.parquet")
     out = str(tmp_path / "run")
     train(TrainConfig(model=tiny_model_dir, data=[data], output=out, **FAST))
-    res = train(TrainConfig(model=tiny_model_dir, data=[data], output=out, resume=True, **{**FAST, "epochs": 2}))
+    res = train(
+        TrainConfig(
+            model=tiny_model_dir, data=[data], output=out, resume=True, **{**FAST, "epochs": 2}
+        )
+    )
     epochs = [h["epoch"] for h in res["metrics"]["log_history"] if "eval_loss" in h]
     assert epochs == [1.0, 2.0]  # epoch 1 came from the checkpoint's state, epoch 2 was trained now
 
 
 def test_search_runs_two_trials(tiny_model_dir, tmp_path):
     data = _data(tmp_path / "d.parquet")
-    res = train(TrainConfig(model=tiny_model_dir, data=[data], output=str(tmp_path / "run"), search_trials=2, search_space={"learning_rate": [1e-3, 5e-4], "epochs": [1]}, batch_size=8, max_length=32))
+    res = train(
+        TrainConfig(
+            model=tiny_model_dir,
+            data=[data],
+            output=str(tmp_path / "run"),
+            search_trials=2,
+            search_space={"learning_rate": [1e-3, 5e-4], "epochs": [1]},
+            batch_size=8,
+            max_length=32,
+        )
+    )
     assert len(res["trials"]) == 2 and res["best_trial"] in (1, 2)
     assert (tmp_path / "run" / "trials.md").read_text().count("\n") == 4
     assert (tmp_path / "run" / "model" / "model.safetensors").exists()

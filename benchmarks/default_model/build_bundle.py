@@ -34,16 +34,36 @@ ap.add_argument("--no-per-channel", action="store_true")
 args = ap.parse_args()
 
 os.makedirs(args.work, exist_ok=True)
-cfg = TrainConfig(model=args.model, data=[f"{args.data}/sst2/train.parquet", f"{args.data}/imdb/train.parquet"], output=args.work, validation_fraction=0.05, seed=42)
+cfg = TrainConfig(
+    model=args.model,
+    data=[f"{args.data}/sst2/train.parquet", f"{args.data}/imdb/train.parquet"],
+    output=args.work,
+    validation_fraction=0.05,
+    seed=42,
+)
 data = load_training_data(cfg)
 idx = list(range(len(data.eval.texts)))
 random.Random(0).shuffle(idx)
 idx = idx[: args.rows]
 val_path = os.path.join(args.work, "validation_sample.parquet")
-pq.write_table(pa.table({"text": [data.eval.texts[i] for i in idx], "label": [data.eval.labels[i] for i in idx]}), val_path)
+pq.write_table(
+    pa.table(
+        {"text": [data.eval.texts[i] for i in idx], "label": [data.eval.labels[i] for i in idx]}
+    ),
+    val_path,
+)
 t = time.time()
-ecfg = ExportConfig(precision=args.precision, validate_with=val_path, text_column="text", label_column="label", samples=args.rows, calibrate=True,
-                    exclude_nodes=tuple(args.exclude_nodes), per_channel=not args.no_per_channel, force=True)
+ecfg = ExportConfig(
+    precision=args.precision,
+    validate_with=val_path,
+    text_column="text",
+    label_column="label",
+    samples=args.rows,
+    calibrate=True,
+    exclude_nodes=tuple(args.exclude_nodes),
+    per_channel=not args.no_per_channel,
+    force=True,
+)
 report = export_model(args.model, args.out, ecfg)
 print(report.table())
 print(json.dumps({"export_seconds": round(time.time() - t, 1), "validation_rows": len(idx)}))

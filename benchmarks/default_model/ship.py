@@ -18,7 +18,9 @@ ap = argparse.ArgumentParser()
 ap.add_argument("bundle")
 ap.add_argument("--out", default="sentiscore/models/default")
 ap.add_argument("--version", required=True)
-ap.add_argument("--card", required=True, help="JSON with data, metrics, intended_use, limits, licence")
+ap.add_argument(
+    "--card", required=True, help="JSON with data, metrics, intended_use, limits, licence"
+)
 args = ap.parse_args()
 
 meta = json.load(open(os.path.join(args.bundle, MANIFEST)))
@@ -30,7 +32,9 @@ for name in ("model.int8.onnx", "tokenizer.json"):
     shutil.copy2(os.path.join(args.bundle, name), os.path.join(args.out, name))
 meta["variants"] = {"int8": meta["variants"]["int8"]}
 meta["version"] = args.version
-meta["files"] = {n: sha256_file(os.path.join(args.out, n)) for n in ("model.int8.onnx", "tokenizer.json")}
+meta["files"] = {
+    n: sha256_file(os.path.join(args.out, n)) for n in ("model.int8.onnx", "tokenizer.json")
+}
 meta["card"] = card
 with open(os.path.join(args.out, MANIFEST), "w") as f:
     json.dump(meta, f, indent=2)

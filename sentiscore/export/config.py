@@ -59,21 +59,35 @@ class ExportConfig:
             self.precision = tuple(p.strip() for p in self.precision.split(",") if p.strip())
         bad = [p for p in self.precision if p not in PRECISIONS]
         if bad or not self.precision:
-            raise ConfigError("--precision from fp32, int8, fp16", repr(self.precision), "e.g. --precision fp32,int8")
+            raise ConfigError(
+                "--precision from fp32, int8, fp16",
+                repr(self.precision),
+                "e.g. --precision fp32,int8",
+            )
         if "fp32" not in self.precision:
             self.precision = ("fp32", *self.precision)
         if self.optimize not in ("O1", "O2", "O3"):
             raise ConfigError("--optimize O1, O2 or O3", repr(self.optimize), "pick one of those")
         if self.truncation not in (None, "head", "head+tail"):
-            raise ConfigError("--truncation head or head+tail", repr(self.truncation), "pick one of those")
+            raise ConfigError(
+                "--truncation head or head+tail", repr(self.truncation), "pick one of those"
+            )
         if self.weight_type not in ("qint8", "quint8"):
-            raise ConfigError("--weight-type qint8 or quint8", repr(self.weight_type), "pick one of those")
+            raise ConfigError(
+                "--weight-type qint8 or quint8", repr(self.weight_type), "pick one of those"
+            )
         if self.max_length is not None and not 8 <= self.max_length <= 4096:
-            raise ConfigError("--max-length between 8 and 4096", str(self.max_length), "fix the option")
+            raise ConfigError(
+                "--max-length between 8 and 4096", str(self.max_length), "fix the option"
+            )
         if self.samples < 8:
             raise ConfigError("--samples >= 8", str(self.samples), "use more validation rows")
         if self.calibrate and not (self.validate_with and self.label_column):
-            raise ConfigError("--calibrate with labeled --validate-with data and --label-column", "no labeled data", "add both, or drop --calibrate")
+            raise ConfigError(
+                "--calibrate with labeled --validate-with data and --label-column",
+                "no labeled data",
+                "add both, or drop --calibrate",
+            )
         self.exclude_nodes = tuple(self.exclude_nodes)
 
     def as_dict(self) -> dict:

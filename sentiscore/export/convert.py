@@ -14,9 +14,29 @@ import shutil
 from sentiscore.errors import ExportError, require
 
 log = logging.getLogger(__name__)
-FUSED_OPS = ("Attention", "MultiHeadAttention", "LayerNormalization", "SkipLayerNormalization", "EmbedLayerNormalization", "BiasGelu", "Gelu", "FastGelu", "SkipSimplifiedLayerNormalization")
+FUSED_OPS = (
+    "Attention",
+    "MultiHeadAttention",
+    "LayerNormalization",
+    "SkipLayerNormalization",
+    "EmbedLayerNormalization",
+    "BiasGelu",
+    "Gelu",
+    "FastGelu",
+    "SkipSimplifiedLayerNormalization",
+)
 # ORT's fusion code knows BERT-shaped graphs; DistilBERT and RoBERTa export to the same shapes.
-ORT_MODEL_TYPE = {"bert": "bert", "distilbert": "bert", "roberta": "bert", "xlm-roberta": "bert", "camembert": "bert", "electra": "bert", "albert": "bert", "deberta-v2": "bert", "mpnet": "bert"}
+ORT_MODEL_TYPE = {
+    "bert": "bert",
+    "distilbert": "bert",
+    "roberta": "bert",
+    "xlm-roberta": "bert",
+    "camembert": "bert",
+    "electra": "bert",
+    "albert": "bert",
+    "deberta-v2": "bert",
+    "mpnet": "bert",
+}
 
 
 def export_onnx(model: str, work_dir: str, opset: int) -> str:
@@ -26,17 +46,35 @@ def export_onnx(model: str, work_dir: str, opset: int) -> str:
 
     raw_dir = os.path.join(work_dir, "raw")
     try:
-        main_export(model, raw_dir, task="text-classification", opset=opset, do_validation=False, library_name="transformers", framework="pt")
+        main_export(
+            model,
+            raw_dir,
+            task="text-classification",
+            opset=opset,
+            do_validation=False,
+            library_name="transformers",
+            framework="pt",
+        )
     except (ValueError, KeyError, NotImplementedError) as exc:
         first = str(exc).strip().splitlines()[0][:300]
-        raise ExportError("A BERT-family sequence classifier that optimum can export", first, "use a supported encoder (BERT, DistilBERT, RoBERTa, ...)") from exc
+        raise ExportError(
+            "A BERT-family sequence classifier that optimum can export",
+            first,
+            "use a supported encoder (BERT, DistilBERT, RoBERTa, ...)",
+        ) from exc
     path = os.path.join(raw_dir, "model.onnx")
     if not os.path.exists(path):
-        raise ExportError("optimum to write model.onnx", f"nothing at {path}", "re-run with --verbose and check the model")
+        raise ExportError(
+            "optimum to write model.onnx",
+            f"nothing at {path}",
+            "re-run with --verbose and check the model",
+        )
     return path
 
 
-def fuse(raw_path: str, out_path: str, model_type: str, num_heads: int, hidden_size: int, level: str) -> dict:
+def fuse(
+    raw_path: str, out_path: str, model_type: str, num_heads: int, hidden_size: int, level: str
+) -> dict:
     """Apply ORT transformer fusions (O2/O3) and return counts of fused operators."""
     if level == "O1":
         shutil.copyfile(raw_path, out_path)
@@ -47,7 +85,15 @@ def fuse(raw_path: str, out_path: str, model_type: str, num_heads: int, hidden_s
     ort_type = ORT_MODEL_TYPE.get(model_type, "bert")
     options = FusionOptions(ort_type)
     options.enable_gelu_approximation = level == "O3"
-    optimized = optimize_model(raw_path, model_type=ort_type, num_heads=num_heads, hidden_size=hidden_size, optimization_options=options, opt_level=0, use_gpu=False)
+    optimized = optimize_model(
+        raw_path,
+        model_type=ort_type,
+        num_heads=num_heads,
+        hidden_size=hidden_size,
+        optimization_options=options,
+        opt_level=0,
+        use_gpu=False,
+    )
     optimized.save_model_to_file(out_path)
     stats = optimized.get_fused_operator_statistics()
     return {k: int(v) for k, v in stats.items() if v and k in FUSED_OPS}
@@ -62,7 +108,9 @@ def count_ops(path: str) -> dict:
     return counts
 
 
-def quantize_int8(src: str, dst: str, per_channel: bool, weight_type: str, reduce_range: bool, exclude: tuple) -> dict:
+def quantize_int8(
+    src: str, dst: str, per_channel: bool, weight_type: str, reduce_range: bool, exclude: tuple
+) -> dict:
     """Dynamic int8 (weights int8, activations quantised at run time) for the CPU provider."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -72,12 +120,21 @@ def quantize_int8(src: str, dst: str, per_channel: bool, weight_type: str, reduc
     if exclude and not excluded:
         log.warning("--exclude-nodes %s matched no node", list(exclude))
     quantize_dynamic(
-        src, dst, per_channel=per_channel, reduce_range=reduce_range, weight_type=QuantType.QInt8 if weight_type == "qint8" else QuantType.QUInt8,
+        src,
+        dst,
+        per_channel=per_channel,
+        reduce_range=reduce_range,
+        weight_type=QuantType.QInt8 if weight_type == "qint8" else QuantType.QUInt8,
         nodes_to_exclude=excluded or None,
         # Needed on ORT-fused graphs: shape inference cannot type the com.microsoft ops.
         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
     )
-    return {"per_channel": per_channel, "weight_type": weight_type, "reduce_range": reduce_range, "excluded_nodes": excluded}
+    return {
+        "per_channel": per_channel,
+        "weight_type": weight_type,
+        "reduce_range": reduce_range,
+        "excluded_nodes": excluded,
+    }
 
 
 def convert_fp16(src: str, dst: str) -> dict:
@@ -87,8 +144,17 @@ def convert_fp16(src: str, dst: str) -> dict:
     from onnxruntime.transformers.onnx_model import OnnxModel
 
     model = OnnxModel(onnx.load(src))
-    keep = ["SimplifiedLayerNormalization", "SkipSimplifiedLayerNormalization", "ReduceMean", "Pow", "Sqrt", "Softmax"]
+    keep = [
+        "SimplifiedLayerNormalization",
+        "SkipSimplifiedLayerNormalization",
+        "ReduceMean",
+        "Pow",
+        "Sqrt",
+        "Softmax",
+    ]
     present = {n.op_type for n in model.model.graph.node}
-    model.convert_float_to_float16(keep_io_types=True, op_block_list=[op for op in keep if op in present])
+    model.convert_float_to_float16(
+        keep_io_types=True, op_block_list=[op for op in keep if op in present]
+    )
     model.save_model_to_file(dst)
     return {"keep_io_types": True, "fp32_ops": [op for op in keep if op in present]}

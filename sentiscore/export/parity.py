@@ -56,7 +56,11 @@ def load_validation(cfg: ExportConfig, label2id: dict) -> ValidationSet:
             names = batch.schema.names
             if cfg.text_column not in names or (cfg.label_column and cfg.label_column not in names):
                 missing = cfg.text_column if cfg.text_column not in names else cfg.label_column
-                raise ExportError(f"Column '{missing}' in {cfg.validate_with}", f"columns {names}", "pass --text-column / --label-column")
+                raise ExportError(
+                    f"Column '{missing}' in {cfg.validate_with}",
+                    f"columns {names}",
+                    "pass --text-column / --label-column",
+                )
             texts += batch.column(cfg.text_column).to_pylist()
             if cfg.label_column:
                 labels += batch.column(cfg.label_column).to_pylist()
@@ -78,25 +82,36 @@ def _label_id(value, label2id: dict) -> int:
     try:
         return int(value)
     except (TypeError, ValueError) as exc:
-        raise ExportError(f"Labels that are ids or one of {sorted(label2id)}", repr(value), "fix --label-column or the data") from exc
+        raise ExportError(
+            f"Labels that are ids or one of {sorted(label2id)}",
+            repr(value),
+            "fix --label-column or the data",
+        ) from exc
 
 
 def torch_logits(model, ids: list[np.ndarray], pad_id: int, max_tokens: int = 8192) -> np.ndarray:
     import torch
 
     out = np.zeros((len(ids), model.config.num_labels), dtype=np.float32)
-    names = {"input_ids", "attention_mask", "token_type_ids"} & set(model.forward.__code__.co_varnames)
+    names = {"input_ids", "attention_mask", "token_type_ids"} & set(
+        model.forward.__code__.co_varnames
+    )
     model.eval()
     with torch.no_grad():
         for mb in iter_micro_batches(ids, max_tokens, pad_id):
-            feeds = {"input_ids": torch.from_numpy(mb.input_ids), "attention_mask": torch.from_numpy(mb.attention_mask)}
+            feeds = {
+                "input_ids": torch.from_numpy(mb.input_ids),
+                "attention_mask": torch.from_numpy(mb.attention_mask),
+            }
             if "token_type_ids" in names:
                 feeds["token_type_ids"] = torch.zeros_like(feeds["input_ids"])
             out[mb.rows] = model(**feeds).logits.float().numpy()
     return out
 
 
-def onnx_logits(path: str, device: str, ids: list[np.ndarray], pad_id: int, max_tokens: int = 8192) -> tuple[np.ndarray, float]:
+def onnx_logits(
+    path: str, device: str, ids: list[np.ndarray], pad_id: int, max_tokens: int = 8192
+) -> tuple[np.ndarray, float]:
     """Logits and wall ms/row (after one warm-up batch)."""
     runner = OrtRunner(path, device)
     out = np.zeros((len(ids), 0), dtype=np.float32)
@@ -113,13 +128,32 @@ def onnx_logits(path: str, device: str, ids: list[np.ndarray], pad_id: int, max_
     return out, ms
 
 
-def compare(precision: str, path: str, ref: np.ndarray, ids: list[np.ndarray], pad_id: int, val: ValidationSet, cfg: ExportConfig, ref_acc: float | None) -> VariantResult:
+def compare(
+    precision: str,
+    path: str,
+    ref: np.ndarray,
+    ids: list[np.ndarray],
+    pad_id: int,
+    val: ValidationSet,
+    cfg: ExportConfig,
+    ref_acc: float | None,
+) -> VariantResult:
     device = "cuda" if precision == "fp16" and cuda_available() else "cpu"
     logits, ms = onnx_logits(path, device, ids, pad_id)
     delta = np.abs(logits - ref)
     agree = float((logits.argmax(1) == ref.argmax(1)).mean())
     acc = float((logits.argmax(1) == val.labels).mean()) if val.labels is not None else None
-    res = VariantResult(precision, os.path.basename(path), round(os.path.getsize(path) / 2**20, 2), float(delta.max()), float(delta.mean()), agree, acc, round(ms, 3), device)
+    res = VariantResult(
+        precision,
+        os.path.basename(path),
+        round(os.path.getsize(path) / 2**20, 2),
+        float(delta.max()),
+        float(delta.mean()),
+        agree,
+        acc,
+        round(ms, 3),
+        device,
+    )
     res.reasons = gate(res, cfg, ref_acc)
     res.status = "failed" if res.reasons else "ok"
     res._logits = logits  # for calibration reporting

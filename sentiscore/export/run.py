@@ -46,19 +46,28 @@ class ExportReport:
         return [v.precision for v in self.variants if v.status != "ok"]
 
     def advice(self) -> str:
-        return ("see export_report.json; for int8 try --exclude-nodes '*attention*' or a pattern of sensitive nodes, --per-channel, or --weight-type quint8; "
-                "for fp32 check the opset (--opset) and --optimize O1; --force keeps failed variants marked failed")
+        return (
+            "see export_report.json; for int8 try --exclude-nodes '*attention*' or a pattern of sensitive nodes, --per-channel, or --weight-type quint8; "
+            "for fp32 check the opset (--opset) and --optimize O1; --force keeps failed variants marked failed"
+        )
 
     def table(self) -> str:
         head = f"{'variant':<8}{'status':<8}{'max|dl|':>10}{'mean|dl|':>10}{'agree':>8}{'acc':>8}{'ECE':>7}{'MB':>8}{'ms/row':>9}  device"
-        lines = [f"bundle {self.bundle}  (validation: {self.validation}, {self.rows} rows, T={self.temperature:.3f})", head]
+        lines = [
+            f"bundle {self.bundle}  (validation: {self.validation}, {self.rows} rows, T={self.temperature:.3f})",
+            head,
+        ]
         for v in self.variants:
             acc = f"{v.accuracy:.4f}" if v.accuracy is not None else "-"
             e = f"{v.ece_calibrated:.3f}" if v.ece_calibrated is not None else "-"
-            lines.append(f"{v.precision:<8}{v.status:<8}{v.max_abs_delta:>10.2e}{v.mean_abs_delta:>10.2e}{v.agreement:>8.2%}{acc:>8}{e:>7}{v.size_mb:>8.1f}{v.ms_per_row:>9.2f}  {v.device}")
+            lines.append(
+                f"{v.precision:<8}{v.status:<8}{v.max_abs_delta:>10.2e}{v.mean_abs_delta:>10.2e}{v.agreement:>8.2%}{acc:>8}{e:>7}{v.size_mb:>8.1f}{v.ms_per_row:>9.2f}  {v.device}"
+            )
             lines += [f"    failed: {r}" for r in v.reasons]
         if self.fused_ops:
-            lines.append("fused ops: " + ", ".join(f"{k}={n}" for k, n in sorted(self.fused_ops.items())))
+            lines.append(
+                "fused ops: " + ", ".join(f"{k}={n}" for k, n in sorted(self.fused_ops.items()))
+            )
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
@@ -75,7 +84,11 @@ def _prepare_out(out_dir: str) -> None:
         open(probe, "w").close()
         os.remove(probe)
     except OSError as exc:
-        raise ExportError("A writable output directory", f"'{out_dir}': {exc.strerror or exc}", "choose another -o path or fix its permissions") from exc
+        raise ExportError(
+            "A writable output directory",
+            f"'{out_dir}': {exc.strerror or exc}",
+            "choose another -o path or fix its permissions",
+        ) from exc
 
 
 def _load_source(model: str):
@@ -83,15 +96,31 @@ def _load_source(model: str):
     try:
         config = transformers.AutoConfig.from_pretrained(model)
     except (OSError, ValueError) as exc:
-        raise ExportError(f"A Hugging Face model directory or hub id at '{model}'", str(exc).strip().splitlines()[0][:200], "check the path (it needs config.json)") from exc
+        raise ExportError(
+            f"A Hugging Face model directory or hub id at '{model}'",
+            str(exc).strip().splitlines()[0][:200],
+            "check the path (it needs config.json)",
+        ) from exc
     if config.model_type not in SUPPORTED:
-        raise ExportError(f"A supported encoder ({', '.join(SUPPORTED)})", f"model_type '{config.model_type}' in {model}", "export a BERT-family sequence classifier")
+        raise ExportError(
+            f"A supported encoder ({', '.join(SUPPORTED)})",
+            f"model_type '{config.model_type}' in {model}",
+            "export a BERT-family sequence classifier",
+        )
     try:
         tok = transformers.AutoTokenizer.from_pretrained(model, use_fast=True)
     except (OSError, ValueError, TypeError) as exc:
-        raise ExportError(f"A tokenizer saved with the model at '{model}'", str(exc).strip().splitlines()[0][:200], "save the tokenizer next to the model (tokenizer.save_pretrained)") from exc
+        raise ExportError(
+            f"A tokenizer saved with the model at '{model}'",
+            str(exc).strip().splitlines()[0][:200],
+            "save the tokenizer next to the model (tokenizer.save_pretrained)",
+        ) from exc
     if not getattr(tok, "is_fast", False):
-        raise ExportError("A fast tokenizer (tokenizer.json)", f"{type(tok).__name__}", "convert the tokenizer to a fast one and save it")
+        raise ExportError(
+            "A fast tokenizer (tokenizer.json)",
+            f"{type(tok).__name__}",
+            "convert the tokenizer to a fast one and save it",
+        )
     return config, tok
 
 
@@ -101,8 +130,17 @@ def _policy(model: str, cfg: ExportConfig, config, tok) -> dict:
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             meta = json.load(f)
-    cap = min(512, int(getattr(config, "max_position_embeddings", 512) or 512), int(tok.model_max_length if tok.model_max_length < 10**6 else 512))
-    return {"max_length": cfg.max_length or meta.get("max_length") or cap, "truncation": cfg.truncation or meta.get("truncation", "head"), "head_fraction": cfg.head_fraction or meta.get("head_fraction", 0.25), "train": meta}
+    cap = min(
+        512,
+        int(getattr(config, "max_position_embeddings", 512) or 512),
+        int(tok.model_max_length if tok.model_max_length < 10**6 else 512),
+    )
+    return {
+        "max_length": cfg.max_length or meta.get("max_length") or cap,
+        "truncation": cfg.truncation or meta.get("truncation", "head"),
+        "head_fraction": cfg.head_fraction or meta.get("head_fraction", 0.25),
+        "train": meta,
+    }
 
 
 def _write_tokenizer(tok, out_dir: str):
@@ -122,14 +160,23 @@ def _build(raw: str, out_dir: str, cfg: ExportConfig, config) -> tuple[dict, dic
     details = {"fp32": {"optimize": cfg.optimize}}
     if "int8" in cfg.precision:
         paths["int8"] = os.path.join(out_dir, FILES["int8"])
-        details["int8"] = convert.quantize_int8(paths["fp32"], paths["int8"], cfg.per_channel, cfg.weight_type, cfg.reduce_range, cfg.exclude_nodes)
+        details["int8"] = convert.quantize_int8(
+            paths["fp32"],
+            paths["int8"],
+            cfg.per_channel,
+            cfg.weight_type,
+            cfg.reduce_range,
+            cfg.exclude_nodes,
+        )
     if "fp16" in cfg.precision:
         paths["fp16"] = os.path.join(out_dir, FILES["fp16"])
         details["fp16"] = convert.convert_fp16(paths["fp32"], paths["fp16"])
     return paths, {"fused_ops": fused, "details": details}
 
 
-def _calibrate(report: ExportReport, ref: np.ndarray, labels: np.ndarray | None, calibrate: bool) -> None:
+def _calibrate(
+    report: ExportReport, ref: np.ndarray, labels: np.ndarray | None, calibrate: bool
+) -> None:
     if labels is None:
         return
     report.reference_accuracy = float((ref.argmax(1) == labels).mean())
@@ -154,36 +201,85 @@ def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> E
     finally:
         shutil.rmtree(work, ignore_errors=True)
     backend, lowercase = _write_tokenizer(tok, out_dir)
-    encoder = TextEncoder(backend, policy["max_length"], policy["truncation"], policy["head_fraction"])
+    encoder = TextEncoder(
+        backend, policy["max_length"], policy["truncation"], policy["head_fraction"]
+    )
     val = parity.load_validation(cfg, {v: k for k, v in config.id2label.items()})
     ids = encoder.encode(val.texts)
-    ref = parity.torch_logits(transformers.AutoModelForSequenceClassification.from_pretrained(model).float(), ids, encoder.pad_id)
+    ref = parity.torch_logits(
+        transformers.AutoModelForSequenceClassification.from_pretrained(model).float(),
+        ids,
+        encoder.pad_id,
+    )
     ref_acc = float((ref.argmax(1) == val.labels).mean()) if val.labels is not None else None
     report = ExportReport(out_dir, model, val.source, len(ids), built["fused_ops"])
-    report.variants = [parity.compare(p, paths[p], ref, ids, encoder.pad_id, val, cfg, ref_acc) for p in cfg.precision]
+    report.variants = [
+        parity.compare(p, paths[p], ref, ids, encoder.pad_id, val, cfg, ref_acc)
+        for p in cfg.precision
+    ]
     _calibrate(report, ref, val.labels, cfg.calibrate)
     _write_manifest(out_dir, model, config, policy, lowercase, report, built, cfg)
     log.info("\n%s", report.table())
     if report.failed and not cfg.force:
-        raise ParityError("Every variant to pass its parity gate", f"{', '.join(report.failed)} failed ({'; '.join(r for v in report.variants for r in v.reasons)})", report.advice())
+        raise ParityError(
+            "Every variant to pass its parity gate",
+            f"{', '.join(report.failed)} failed ({'; '.join(r for v in report.variants for r in v.reasons)})",
+            report.advice(),
+        )
     return report
 
 
-def _write_manifest(out_dir, model, config, policy, lowercase, report: ExportReport, built, cfg: ExportConfig) -> None:
+def _write_manifest(
+    out_dir, model, config, policy, lowercase, report: ExportReport, built, cfg: ExportConfig
+) -> None:
     variants = {}
     for v in report.variants:
         if v.status != "ok" and not cfg.force:
             os.remove(os.path.join(out_dir, v.file))  # a failed variant is never left usable
             continue
-        variants[v.precision] = {"file": v.file, "precision": v.precision, "status": v.status, **built["details"].get(v.precision, {}),
-                                 "parity": {"max_abs_delta": v.max_abs_delta, "agreement": v.agreement, "accuracy": v.accuracy, "ece": v.ece, "ece_calibrated": v.ece_calibrated, "ms_per_row_cpu": v.ms_per_row if v.device == "cpu" else None}}
-    files = {name: sha256_file(os.path.join(out_dir, name)) for name in ["tokenizer.json", *(v["file"] for v in variants.values())]}
+        variants[v.precision] = {
+            "file": v.file,
+            "precision": v.precision,
+            "status": v.status,
+            **built["details"].get(v.precision, {}),
+            "parity": {
+                "max_abs_delta": v.max_abs_delta,
+                "agreement": v.agreement,
+                "accuracy": v.accuracy,
+                "ece": v.ece,
+                "ece_calibrated": v.ece_calibrated,
+                "ms_per_row_cpu": v.ms_per_row if v.device == "cpu" else None,
+            },
+        }
+    files = {
+        name: sha256_file(os.path.join(out_dir, name))
+        for name in ["tokenizer.json", *(v["file"] for v in variants.values())]
+    }
     meta = {
-        "format": BUNDLE_FORMAT, "format_version": FORMAT_VERSION, "version": cfg.version, "sentiscore_version": __version__,
-        "labels": {str(i): config.id2label[i] for i in range(config.num_labels)}, "max_length": int(policy["max_length"]), "truncation": policy["truncation"],
-        "head_fraction": policy["head_fraction"], "lowercase": lowercase, "source_model": model, "source_revision": getattr(config, "_commit_hash", None),
-        "model_type": config.model_type, "temperature": report.temperature, "variants": variants, "fused_ops": report.fused_ops, "opset": cfg.opset,
-        "metrics": {"export": {"validation": report.validation, "rows": report.rows, "reference_accuracy": report.reference_accuracy}, "train": policy["train"].get("eval_metrics")},
+        "format": BUNDLE_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "version": cfg.version,
+        "sentiscore_version": __version__,
+        "labels": {str(i): config.id2label[i] for i in range(config.num_labels)},
+        "max_length": int(policy["max_length"]),
+        "truncation": policy["truncation"],
+        "head_fraction": policy["head_fraction"],
+        "lowercase": lowercase,
+        "source_model": model,
+        "source_revision": getattr(config, "_commit_hash", None),
+        "model_type": config.model_type,
+        "temperature": report.temperature,
+        "variants": variants,
+        "fused_ops": report.fused_ops,
+        "opset": cfg.opset,
+        "metrics": {
+            "export": {
+                "validation": report.validation,
+                "rows": report.rows,
+                "reference_accuracy": report.reference_accuracy,
+            },
+            "train": policy["train"].get("eval_metrics"),
+        },
         "files": files,
     }
     with open(os.path.join(out_dir, "export_report.json"), "w", encoding="utf-8") as f:

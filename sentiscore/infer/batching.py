@@ -28,7 +28,13 @@ class MicroBatch:
         return int(self.input_ids.size)
 
 
-def plan_batches(lengths: np.ndarray, max_tokens: int, max_rows: int = 256, min_efficiency: float = 0.8, min_rows: int = 8) -> list[np.ndarray]:
+def plan_batches(
+    lengths: np.ndarray,
+    max_tokens: int,
+    max_rows: int = 256,
+    min_efficiency: float = 0.8,
+    min_rows: int = 8,
+) -> list[np.ndarray]:
     """Group row positions, sorted by length, so that rows * longest <= max_tokens and, once a
     batch has ``min_rows`` rows, real tokens stay >= ``min_efficiency`` of computed tokens."""
     order = np.argsort(lengths, kind="stable")
@@ -41,7 +47,9 @@ def plan_batches(lengths: np.ndarray, max_tokens: int, max_rows: int = 256, min_
         # Rows are ascending in length, so the last row decides the padded width.
         while end < n and end - start < max_rows:
             width, rows = int(lengths[order[end]]), end - start + 1
-            if rows * width > max_tokens or (rows > min_rows and real + width < min_efficiency * rows * width):
+            if rows * width > max_tokens or (
+                rows > min_rows and real + width < min_efficiency * rows * width
+            ):
                 break
             real += width
             end += 1
@@ -51,7 +59,9 @@ def plan_batches(lengths: np.ndarray, max_tokens: int, max_rows: int = 256, min_
     return batches[::-1]
 
 
-def iter_micro_batches(ids: list[np.ndarray], max_tokens: int, pad_id: int = 0, max_rows: int = 256) -> Iterator[MicroBatch]:
+def iter_micro_batches(
+    ids: list[np.ndarray], max_tokens: int, pad_id: int = 0, max_rows: int = 256
+) -> Iterator[MicroBatch]:
     """Yield padded micro-batches covering every row of ``ids`` exactly once."""
     if not ids:
         return

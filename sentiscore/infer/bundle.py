@@ -27,7 +27,9 @@ DEVICES_FOR = {"fp32": ("cpu", "cuda"), "int8": ("cpu",), "fp16": ("cuda",)}
 
 
 def default_bundle_dir() -> str:
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "default")
+    return os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "default"
+    )
 
 
 def sha256_file(path: str) -> str:
@@ -87,7 +89,9 @@ class Bundle:
                 "export the bundle with a suitable --precision, or pick another --device",
             )
         if precision not in PRECISIONS:
-            raise BundleError("--precision to be auto, fp32, int8 or fp16", f"'{precision}'", "pick one of those")
+            raise BundleError(
+                "--precision to be auto, fp32, int8 or fp16", f"'{precision}'", "pick one of those"
+            )
         if device not in DEVICES_FOR[precision]:
             raise BundleError(
                 f"Precision '{precision}' runs on {'/'.join(DEVICES_FOR[precision])}",
@@ -96,7 +100,11 @@ class Bundle:
             )
         v = variants.get(precision)
         if not v:
-            raise BundleError(f"A '{precision}' variant in the bundle", f"only {sorted(variants)} in {self.path}", f"re-export with --precision {precision}")
+            raise BundleError(
+                f"A '{precision}' variant in the bundle",
+                f"only {sorted(variants)} in {self.path}",
+                f"re-export with --precision {precision}",
+            )
         if v.get("status", "ok") != "ok":
             raise BundleError(
                 f"The '{precision}' variant to have passed its parity check",
@@ -110,23 +118,41 @@ class Bundle:
         for name, digest in self.meta.get("files", {}).items():
             p = os.path.join(self.path, name)
             if not os.path.exists(p):
-                raise BundleError(f"Bundle file '{name}'", f"it is missing from {self.path}", "re-export the bundle")
+                raise BundleError(
+                    f"Bundle file '{name}'",
+                    f"it is missing from {self.path}",
+                    "re-export the bundle",
+                )
             if sha256_file(p) != digest:
                 raise BundleError(
-                    f"'{name}' to match the sha256 in {MANIFEST}", "a different checksum (file changed or corrupt)", "re-export or re-download the bundle"
+                    f"'{name}' to match the sha256 in {MANIFEST}",
+                    "a different checksum (file changed or corrupt)",
+                    "re-export or re-download the bundle",
                 )
 
 
 def _validate(meta: dict, path: str) -> None:
     if meta.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"{MANIFEST} with format '{BUNDLE_FORMAT}'", f"format {meta.get('format')!r} in {path}", "point --model at a directory written by 'sentiscore export'")
+        raise BundleError(
+            f"{MANIFEST} with format '{BUNDLE_FORMAT}'",
+            f"format {meta.get('format')!r} in {path}",
+            "point --model at a directory written by 'sentiscore export'",
+        )
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise BundleError(f"Bundle format version <= {FORMAT_VERSION}", f"version {meta.get('format_version')}", "upgrade sentiscore")
+        raise BundleError(
+            f"Bundle format version <= {FORMAT_VERSION}",
+            f"version {meta.get('format_version')}",
+            "upgrade sentiscore",
+        )
     for key in ("labels", "max_length", "variants"):
         if key not in meta:
-            raise BundleError(f"Key '{key}' in {MANIFEST}", f"it is missing in {path}", "re-export the bundle")
+            raise BundleError(
+                f"Key '{key}' in {MANIFEST}", f"it is missing in {path}", "re-export the bundle"
+            )
     if meta.get("truncation", "head") not in TRUNCATIONS:
-        raise BundleError(f"truncation in {TRUNCATIONS}", repr(meta.get("truncation")), "re-export the bundle")
+        raise BundleError(
+            f"truncation in {TRUNCATIONS}", repr(meta.get("truncation")), "re-export the bundle"
+        )
 
 
 def load_bundle(path: str = "default", verify: bool = True) -> Bundle:
@@ -134,17 +160,31 @@ def load_bundle(path: str = "default", verify: bool = True) -> Bundle:
     where = default_bundle_dir() if path in ("default", None) else str(path)
     manifest = os.path.join(where, MANIFEST)
     if not os.path.isdir(where):
-        raise BundleError("--model to be a bundle directory or 'default'", f"'{where}' is not a directory", "run 'sentiscore export' first")
+        raise BundleError(
+            "--model to be a bundle directory or 'default'",
+            f"'{where}' is not a directory",
+            "run 'sentiscore export' first",
+        )
     if not os.path.exists(manifest):
-        hint = "this install lacks the default model; reinstall sentiscore" if path == "default" else "point --model at a directory written by 'sentiscore export'"
+        hint = (
+            "this install lacks the default model; reinstall sentiscore"
+            if path == "default"
+            else "point --model at a directory written by 'sentiscore export'"
+        )
         raise BundleError(f"A {MANIFEST} in the bundle directory", f"none in '{where}'", hint)
     if not os.path.exists(os.path.join(where, "tokenizer.json")):
-        raise BundleError("tokenizer.json in the bundle directory", f"none in '{where}'", "re-export the bundle")
+        raise BundleError(
+            "tokenizer.json in the bundle directory", f"none in '{where}'", "re-export the bundle"
+        )
     try:
         with open(manifest, encoding="utf-8") as f:
             meta = json.load(f)
     except json.JSONDecodeError as exc:
-        raise BundleError(f"{MANIFEST} to be valid JSON", f"{exc.msg} at line {exc.lineno}", "re-export the bundle") from exc
+        raise BundleError(
+            f"{MANIFEST} to be valid JSON",
+            f"{exc.msg} at line {exc.lineno}",
+            "re-export the bundle",
+        ) from exc
     _validate(meta, where)
     bundle = Bundle(where, meta)
     if verify:

@@ -53,22 +53,41 @@ class ScoreConfig:
         if self.resume and self.overwrite:
             raise ConfigError("At most one of --resume and --overwrite", "both", "pick one")
         if self.format not in (None, "parquet", "csv", "jsonl"):
-            raise ConfigError("--format parquet, csv or jsonl", repr(self.format), "pick one of those")
+            raise ConfigError(
+                "--format parquet, csv or jsonl", repr(self.format), "pick one of those"
+            )
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError("--device auto, cpu or cuda", repr(self.device), "pick one of those")
         if self.precision not in ("auto", "fp32", "int8", "fp16"):
-            raise ConfigError("--precision auto, fp32, int8 or fp16", repr(self.precision), "pick one of those")
+            raise ConfigError(
+                "--precision auto, fp32, int8 or fp16", repr(self.precision), "pick one of those"
+            )
         for name in ("threads", "limit"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ConfigError(f"--{name} >= 1", str(value), f"drop --{name} or give a positive number")
+                raise ConfigError(
+                    f"--{name} >= 1", str(value), f"drop --{name} or give a positive number"
+                )
         if (self.max_tokens is not None and self.max_tokens < 16) or self.chunk_rows < 1:
-            raise ConfigError("--max-tokens >= 16 and chunk_rows >= 1", f"{self.max_tokens}, {self.chunk_rows}", "use the defaults")
+            raise ConfigError(
+                "--max-tokens >= 16 and chunk_rows >= 1",
+                f"{self.max_tokens}, {self.chunk_rows}",
+                "use the defaults",
+            )
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     def result_affecting(self) -> dict:
         """The options that change output content: a resume must use the same ones."""
-        keys = ("text_column", "id_column", "keep_columns", "precision", "limit", "prefix", "chunk_rows", "format")
+        keys = (
+            "text_column",
+            "id_column",
+            "keep_columns",
+            "precision",
+            "limit",
+            "prefix",
+            "chunk_rows",
+            "format",
+        )
         return {k: getattr(self, k) for k in keys}

@@ -58,7 +58,11 @@ def _label_ids(values: list, labels: list[str]) -> np.ndarray:
         elif isinstance(v, (int, np.integer)) and 0 <= int(v) < len(labels):
             out.append(int(v))
         else:
-            raise InputDataError(f"Labels that are ids 0..{len(labels) - 1} or one of {labels}", repr(v), "fix --label-column or map the labels")
+            raise InputDataError(
+                f"Labels that are ids 0..{len(labels) - 1} or one of {labels}",
+                repr(v),
+                "fix --label-column or map the labels",
+            )
     return np.asarray(out, dtype=np.int64)
 
 
@@ -67,20 +71,42 @@ def _collect(cfg: EvaluateConfig, scorer: Scorer) -> tuple[np.ndarray, np.ndarra
     for inp in discover_inputs(cfg.data):
         for batch in iter_batches(inp, batch_rows=4096):
             if cfg.label_column not in batch.schema.names:
-                raise InputDataError(f"A label column named '{cfg.label_column}'", f"columns {batch.schema.names}", "pass --label-column NAME")
+                raise InputDataError(
+                    f"A label column named '{cfg.label_column}'",
+                    f"columns {batch.schema.names}",
+                    "pass --label-column NAME",
+                )
             if left is not None:
                 batch = batch.slice(0, left)
                 left -= batch.num_rows
-            out = scorer.score_batch(batch.select([cfg.text_column] if cfg.text_column in batch.schema.names else batch.schema.names), cfg.text_column, keep_columns="none")
+            out = scorer.score_batch(
+                batch.select(
+                    [cfg.text_column]
+                    if cfg.text_column in batch.schema.names
+                    else batch.schema.names
+                ),
+                cfg.text_column,
+                keep_columns="none",
+            )
             ok = np.asarray([e is None for e in out.column("error").to_pylist()])
             skipped += int((~ok).sum())
-            p = np.stack([out.column(f"prob_{lab}").to_numpy(zero_copy_only=False) for lab in scorer.labels], axis=1)
+            p = np.stack(
+                [out.column(f"prob_{lab}").to_numpy(zero_copy_only=False) for lab in scorer.labels],
+                axis=1,
+            )
             probs.append(p[ok])
-            labels.append(_label_ids([v for v, good in zip(batch.column(cfg.label_column).to_pylist(), ok) if good], scorer.labels))
+            labels.append(
+                _label_ids(
+                    [v for v, good in zip(batch.column(cfg.label_column).to_pylist(), ok) if good],
+                    scorer.labels,
+                )
+            )
             if left == 0:
                 break
     if not probs or sum(len(p) for p in probs) == 0:
-        raise InputDataError("At least one scorable labeled row", "none", "check DATA and --text-column")
+        raise InputDataError(
+            "At least one scorable labeled row", "none", "check DATA and --text-column"
+        )
     return np.concatenate(probs), np.concatenate(labels), skipped
 
 
@@ -92,11 +118,27 @@ def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
     seconds = time.perf_counter() - start
     metrics = classification_report(y, probs, scorer.labels)
     stem = discover_inputs(cfg.data)[0].stem
-    out = cfg.output or (os.path.join(scorer.bundle.path, f"eval-{stem}") if cfg.bundle != "default" else f"eval-{stem}")
+    out = cfg.output or (
+        os.path.join(scorer.bundle.path, f"eval-{stem}")
+        if cfg.bundle != "default"
+        else f"eval-{stem}"
+    )
     os.makedirs(out, exist_ok=True)
-    report = {"bundle": scorer.bundle.path, "bundle_version": scorer.bundle.meta.get("version"), "data": list(cfg.data), "device": scorer.device, "precision": scorer.precision,
-              "temperature": scorer.temperature, "rows_skipped_bad_text": skipped, "seconds": round(seconds, 2), "rows_per_s": round(len(y) / seconds, 2) if seconds else None,
-              "padding_efficiency": round(scorer.stats.padding_efficiency, 4), "metrics": metrics, "output": out, "config": asdict(cfg)}
+    report = {
+        "bundle": scorer.bundle.path,
+        "bundle_version": scorer.bundle.meta.get("version"),
+        "data": list(cfg.data),
+        "device": scorer.device,
+        "precision": scorer.precision,
+        "temperature": scorer.temperature,
+        "rows_skipped_bad_text": skipped,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(len(y) / seconds, 2) if seconds else None,
+        "padding_efficiency": round(scorer.stats.padding_efficiency, 4),
+        "metrics": metrics,
+        "output": out,
+        "config": asdict(cfg),
+    }
     if cfg.plots:
         from sentiscore.plots import evaluation_plots
 

@@ -64,11 +64,17 @@ def plan_jobs(inputs: list[InputFile], cfg: ScoreConfig) -> list[Job]:
     names = [j.output for j in jobs]
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
-        raise OutputExistsError("One output file per input", f"several inputs map to {dup}", "pass -o FILE to combine them, or rename inputs")
+        raise OutputExistsError(
+            "One output file per input",
+            f"several inputs map to {dup}",
+            "pass -o FILE to combine them, or rename inputs",
+        )
     return jobs
 
 
-def _chunks(inputs: list[InputFile], rows: int, limit: int | None) -> Iterator[tuple[int, int, pa.RecordBatch]]:
+def _chunks(
+    inputs: list[InputFile], rows: int, limit: int | None
+) -> Iterator[tuple[int, int, pa.RecordBatch]]:
     """Yield (chunk index, row offset within its input, batch of <= rows rows), in order."""
     index, left = 0, limit
     for inp in inputs:
@@ -163,7 +169,11 @@ def _prepare_output(job: Job, manifest: dict, cfg: ScoreConfig) -> bool:
         log.info("%s is complete; nothing to resume", job.output)
         return False
     elif exists or parts:
-        raise OutputExistsError("No existing output", f"'{job.output if exists else job.parts_dir}' exists", "pass --resume to continue it or --overwrite to replace it")
+        raise OutputExistsError(
+            "No existing output",
+            f"'{job.output if exists else job.parts_dir}' exists",
+            "pass --resume to continue it or --overwrite to replace it",
+        )
     os.makedirs(job.parts_dir, exist_ok=True)
     tmp = os.path.join(job.parts_dir, MANIFEST_NAME + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
@@ -172,7 +182,9 @@ def _prepare_output(job: Job, manifest: dict, cfg: ScoreConfig) -> bool:
     return True
 
 
-def _run_job(job: Job, scorer: Scorer, cfg: ScoreConfig, limit: int | None, progress: Callable[[int], None]) -> int:
+def _run_job(
+    job: Job, scorer: Scorer, cfg: ScoreConfig, limit: int | None, progress: Callable[[int], None]
+) -> int:
     """Score one job; return rows written."""
     for inp in job.inputs:  # fail fast on a missing column or clash, before touching output
         scorer.check_columns(read_schema(inp), cfg.text_column, cfg.keep_columns, cfg.prefix)
@@ -181,7 +193,9 @@ def _run_job(job: Job, scorer: Scorer, cfg: ScoreConfig, limit: int | None, prog
     writer = PartWriter(job.parts_dir)
     keep = cfg.keep_columns
     if cfg.id_column and keep not in ("all", None):
-        keep = ",".join(dict.fromkeys([cfg.id_column, *(c for c in keep.split(",") if c and keep != "none")]))
+        keep = ",".join(
+            dict.fromkeys([cfg.id_column, *(c for c in keep.split(",") if c and keep != "none")])
+        )
     for index, offset, chunk in prefetch(_chunks(job.inputs, cfg.chunk_rows, limit)):
         if not writer.done(index):
             if cfg.id_column and cfg.id_column not in chunk.schema.names:
@@ -203,7 +217,13 @@ def total_rows(inputs: list[InputFile], limit: int | None) -> int | None:
     return total
 
 
-def score_files(inputs, cfg: ScoreConfig | None = None, progress: Callable[[int], None] | None = None, scorer: Scorer | None = None, **options) -> dict:
+def score_files(
+    inputs,
+    cfg: ScoreConfig | None = None,
+    progress: Callable[[int], None] | None = None,
+    scorer: Scorer | None = None,
+    **options,
+) -> dict:
     """Score files, directories or globs into output files. Returns the run summary.
 
     ``options`` are ScoreConfig fields, for ``score_files(["a.parquet"], output="out/")``.
@@ -212,7 +232,9 @@ def score_files(inputs, cfg: ScoreConfig | None = None, progress: Callable[[int]
     specs = [inputs] if isinstance(inputs, str) else list(inputs)
     files = discover_inputs(specs, cfg.delimiter)
     jobs = plan_jobs(files, cfg)
-    scorer = scorer or Scorer.load(cfg.model, cfg.device, cfg.precision, cfg.threads, cfg.max_tokens)
+    scorer = scorer or Scorer.load(
+        cfg.model, cfg.device, cfg.precision, cfg.threads, cfg.max_tokens
+    )
     progress = progress or (lambda n: None)
     start, written, left = time.perf_counter(), 0, cfg.limit
     for job in jobs:
@@ -223,8 +245,15 @@ def score_files(inputs, cfg: ScoreConfig | None = None, progress: Callable[[int]
             if left <= 0:
                 break
     seconds = time.perf_counter() - start
-    stats = {**scorer.stats.as_dict(), "rows_written": written, "seconds": round(seconds, 3), "rows_per_s": round(scorer.stats.rows / seconds, 2) if seconds else None,
-             "device": scorer.device, "precision": scorer.precision, "outputs": [j.output for j in jobs]}
+    stats = {
+        **scorer.stats.as_dict(),
+        "rows_written": written,
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(scorer.stats.rows / seconds, 2) if seconds else None,
+        "device": scorer.device,
+        "precision": scorer.precision,
+        "outputs": [j.output for j in jobs],
+    }
     if cfg.stats_json:
         with open(cfg.stats_json, "w", encoding="utf-8") as f:
             json.dump(stats, f, indent=2)

@@ -23,7 +23,10 @@ from sentiscore.infer.tokenize import TextEncoder
 from sentiscore.metrics import softmax
 
 log = logging.getLogger(__name__)
-DEFAULT_MAX_TOKENS = {"cpu": 8192, "cuda": 65536}  # measured: CUDA fp16 on IMDB 2.7x faster at 65536
+DEFAULT_MAX_TOKENS = {
+    "cpu": 8192,
+    "cuda": 65536,
+}  # measured: CUDA fp16 on IMDB 2.7x faster at 65536
 
 
 @dataclass
@@ -38,11 +41,20 @@ class ScoreStats:
         return self.real_tokens / self.computed_tokens if self.computed_tokens else 1.0
 
     def as_dict(self) -> dict:
-        return {"rows": self.rows, "errors": self.errors, "tokens": self.real_tokens, "computed_tokens": self.computed_tokens, "padding_efficiency": round(self.padding_efficiency, 4)}
+        return {
+            "rows": self.rows,
+            "errors": self.errors,
+            "tokens": self.real_tokens,
+            "computed_tokens": self.computed_tokens,
+            "padding_efficiency": round(self.padding_efficiency, 4),
+        }
 
 
 def output_names(labels: list[str], prefix: str = "") -> list[str]:
-    return [f"{prefix}{n}" for n in ("label", "label_id", "score", *[f"prob_{lab}" for lab in labels], "error")]
+    return [
+        f"{prefix}{n}"
+        for n in ("label", "label_id", "score", *[f"prob_{lab}" for lab in labels], "error")
+    ]
 
 
 def _check_texts(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], list[str | None]]:
@@ -50,7 +62,10 @@ def _check_texts(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], lis
     t = col.type
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         values = col.to_pylist()
-        errs = [("text is null" if v is None else "text is empty" if not v.strip() else None) for v in values]
+        errs = [
+            ("text is null" if v is None else "text is empty" if not v.strip() else None)
+            for v in values
+        ]
         return [v if e is None else None for v, e in zip(values, errs)], errs
     if pa.types.is_binary(t) or pa.types.is_large_binary(t):
         texts, errs = [], []
@@ -72,22 +87,44 @@ def _check_texts(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], lis
 class Scorer:
     """A loaded model ready to score. Build it with ``Scorer.load``."""
 
-    def __init__(self, bundle: Bundle, device: str, precision: str, threads: int | None = None, max_tokens: int | None = None):
+    def __init__(
+        self,
+        bundle: Bundle,
+        device: str,
+        precision: str,
+        threads: int | None = None,
+        max_tokens: int | None = None,
+    ):
         if max_tokens is not None and max_tokens < 16:
             raise ConfigError("--max-tokens >= 16", str(max_tokens), "use e.g. 8192")
         self.bundle = bundle
         self.device = resolve_device(device)
         self.precision, self.model_path = bundle.choose(self.device, precision)
         self.runner = OrtRunner(self.model_path, self.device, threads)
-        self.encoder = TextEncoder(bundle.tokenizer_path, bundle.max_length, bundle.truncation, bundle.meta.get("head_fraction", 0.25))
+        self.encoder = TextEncoder(
+            bundle.tokenizer_path,
+            bundle.max_length,
+            bundle.truncation,
+            bundle.meta.get("head_fraction", 0.25),
+        )
         self.labels = bundle.labels
         self.temperature = bundle.temperature
         self.max_tokens = max(int(max_tokens or DEFAULT_MAX_TOKENS[self.device]), bundle.max_length)
         self.stats = ScoreStats()
-        log.info("loaded %s (%s, %s, T=%.3f)", bundle.path, self.precision, self.device, self.temperature)
+        log.info(
+            "loaded %s (%s, %s, T=%.3f)", bundle.path, self.precision, self.device, self.temperature
+        )
 
     @classmethod
-    def load(cls, bundle: str = "default", device: str = "auto", precision: str = "auto", threads: int | None = None, max_tokens: int | None = None, verify: bool = True) -> Scorer:
+    def load(
+        cls,
+        bundle: str = "default",
+        device: str = "auto",
+        precision: str = "auto",
+        threads: int | None = None,
+        max_tokens: int | None = None,
+        verify: bool = True,
+    ) -> Scorer:
         """Load a bundle directory (or 'default', the embedded model) for scoring."""
         return cls(load_bundle(bundle, verify=verify), device, precision, threads, max_tokens)
 
@@ -111,14 +148,26 @@ class Scorer:
             if row["error"]:
                 results.append({"label": None, "score": None, "probs": None, "error": row["error"]})
             else:
-                results.append({"label": row["label"], "score": row["score"], "probs": {lab: row[f"prob_{lab}"] for lab in self.labels}})
+                results.append(
+                    {
+                        "label": row["label"],
+                        "score": row["score"],
+                        "probs": {lab: row[f"prob_{lab}"] for lab in self.labels},
+                    }
+                )
         return results
 
-    def check_columns(self, schema: pa.Schema, text_column: str = "text", keep_columns="all", prefix: str = "") -> list[str]:
+    def check_columns(
+        self, schema: pa.Schema, text_column: str = "text", keep_columns="all", prefix: str = ""
+    ) -> list[str]:
         """Validate the text column and name clashes; return the input columns to keep."""
         names = schema.names
         if text_column not in names:
-            raise InputDataError(f"A text column named '{text_column}'", f"columns {names}", "pass --text-column NAME")
+            raise InputDataError(
+                f"A text column named '{text_column}'",
+                f"columns {names}",
+                "pass --text-column NAME",
+            )
         keep = _keep_list(keep_columns, names)
         clash = sorted(set(keep) & set(output_names(self.labels, prefix)))
         if clash:
@@ -129,16 +178,32 @@ class Scorer:
             )
         return keep
 
-    def score_batch(self, batch: pa.RecordBatch, text_column: str = "text", keep_columns="all", prefix: str = "", strict: bool = False, row_offset: int = 0) -> pa.RecordBatch:
+    def score_batch(
+        self,
+        batch: pa.RecordBatch,
+        text_column: str = "text",
+        keep_columns="all",
+        prefix: str = "",
+        strict: bool = False,
+        row_offset: int = 0,
+    ) -> pa.RecordBatch:
         """Score one RecordBatch; return kept input columns + prediction columns, same rows, same order."""
         keep = self.check_columns(batch.schema, text_column, keep_columns, prefix)
         texts, errors = _check_texts(batch.column(text_column))
         if strict:
             bad = next((i for i, e in enumerate(errors) if e), None)
             if bad is not None:
-                raise BadRowError("Every row to have non-empty string text (--strict)", f"row {row_offset + bad}: {errors[bad]}", "fix the data or drop --strict to get an error column")
+                raise BadRowError(
+                    "Every row to have non-empty string text (--strict)",
+                    f"row {row_offset + bad}: {errors[bad]}",
+                    "fix the data or drop --strict to get an error column",
+                )
         valid = [i for i, e in enumerate(errors) if e is None]
-        probs = self.probabilities([texts[i] for i in valid]) if valid else np.zeros((0, len(self.labels)), np.float32)
+        probs = (
+            self.probabilities([texts[i] for i in valid])
+            if valid
+            else np.zeros((0, len(self.labels)), np.float32)
+        )
         self.stats.rows += batch.num_rows
         self.stats.errors += batch.num_rows - len(valid)
         return self._assemble(batch, keep, prefix, valid, probs, errors)
@@ -153,7 +218,9 @@ class Scorer:
         score = full.max(axis=1)
         labels_arr = pa.array(self.labels, type=pa.string())
         cols = {name: batch.column(name) for name in keep}
-        cols[f"{prefix}label"] = pa.DictionaryArray.from_arrays(pa.array(label_id, mask=mask), labels_arr).cast(pa.string())
+        cols[f"{prefix}label"] = pa.DictionaryArray.from_arrays(
+            pa.array(label_id, mask=mask), labels_arr
+        ).cast(pa.string())
         cols[f"{prefix}label_id"] = pa.array(label_id, mask=mask)
         cols[f"{prefix}score"] = pa.array(score, mask=mask)
         for j, lab in enumerate(self.labels):
@@ -167,8 +234,16 @@ def _keep_list(keep_columns, names: list[str]) -> list[str]:
         return list(names)
     if keep_columns == "none":
         return []
-    wanted = [c.strip() for c in keep_columns.split(",")] if isinstance(keep_columns, str) else list(keep_columns)
+    wanted = (
+        [c.strip() for c in keep_columns.split(",")]
+        if isinstance(keep_columns, str)
+        else list(keep_columns)
+    )
     missing = [c for c in wanted if c not in names]
     if missing:
-        raise InputDataError("--keep-columns to name existing columns", f"{missing} not in {names}", "fix the list, or use all / none")
+        raise InputDataError(
+            "--keep-columns to name existing columns",
+            f"{missing} not in {names}",
+            "fix the list, or use all / none",
+        )
     return wanted

@@ -23,7 +23,11 @@ def _ort():
     try:
         import onnxruntime as ort
     except ImportError as exc:  # pragma: no cover
-        raise SentiscoreError("onnxruntime (CPU) or onnxruntime-gpu to be installed", "neither imports", "pip install onnxruntime, or pip install 'sentiscore[gpu]'") from exc
+        raise SentiscoreError(
+            "onnxruntime (CPU) or onnxruntime-gpu to be installed",
+            "neither imports",
+            "pip install onnxruntime, or pip install 'sentiscore[gpu]'",
+        ) from exc
     return ort
 
 
@@ -63,7 +67,9 @@ def resolve_device(device: str) -> str:
         return "cpu"
     if cuda_available():
         if len(installed_ort_packages()) > 1:
-            log.warning("both onnxruntime and onnxruntime-gpu are installed; keep only onnxruntime-gpu")
+            log.warning(
+                "both onnxruntime and onnxruntime-gpu are installed; keep only onnxruntime-gpu"
+            )
         log.info("device %s: using CUDAExecutionProvider", device)
         return "cuda"
     if device == "cuda":
@@ -103,16 +109,30 @@ class OrtRunner:
         self.device = device
         so = _options(threads)
         if device == "cuda":
-            providers = [("CUDAExecutionProvider", {"device_id": 0, "arena_extend_strategy": "kSameAsRequested"}), "CPUExecutionProvider"]
+            providers = [
+                (
+                    "CUDAExecutionProvider",
+                    {"device_id": 0, "arena_extend_strategy": "kSameAsRequested"},
+                ),
+                "CPUExecutionProvider",
+            ]
         else:
             providers = ["CPUExecutionProvider"]
         try:
             self.session = ort.InferenceSession(model_path, sess_options=so, providers=providers)
         except Exception as exc:  # noqa: BLE001 - ORT raises several unrelated types
-            raise DeviceError(f"ONNX Runtime to load '{os.path.basename(model_path)}' on {device}", str(exc).splitlines()[0], "re-export the bundle or try --device cpu") from exc
+            raise DeviceError(
+                f"ONNX Runtime to load '{os.path.basename(model_path)}' on {device}",
+                str(exc).splitlines()[0],
+                "re-export the bundle or try --device cpu",
+            ) from exc
         active = self.session.get_providers()
         if device == "cuda" and active[0] != "CUDAExecutionProvider":
-            raise DeviceError("The session to run on CUDAExecutionProvider", f"ONNX Runtime fell back to {active}", "check the CUDA and cuDNN libraries, or use --device cpu")
+            raise DeviceError(
+                "The session to run on CUDAExecutionProvider",
+                f"ONNX Runtime fell back to {active}",
+                "check the CUDA and cuDNN libraries, or use --device cpu",
+            )
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_name = self.session.get_outputs()[0].name
 
@@ -133,7 +153,9 @@ class OrtRunner:
         ort = _ort()
         binding = self.session.io_binding()
         for name, arr in feeds.items():
-            binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(arr), "cuda", 0))
+            binding.bind_ortvalue_input(
+                name, ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(arr), "cuda", 0)
+            )
         binding.bind_output(self.output_name, "cuda", 0)
         self.session.run_with_iobinding(binding)
         return np.asarray(binding.copy_outputs_to_cpu()[0], dtype=np.float32)

@@ -22,7 +22,11 @@ def load_tokenizer(path: str):
     try:
         tok = Tokenizer.from_file(path)
     except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception
-        raise BundleError("A valid tokenizer.json", f"'{path}': {str(exc).splitlines()[0]}", "re-export the bundle") from exc
+        raise BundleError(
+            "A valid tokenizer.json",
+            f"'{path}': {str(exc).splitlines()[0]}",
+            "re-export the bundle",
+        ) from exc
     tok.no_padding()
     tok.no_truncation()
     return tok
@@ -42,9 +46,17 @@ def _special_frame(tok) -> tuple[list[int], list[int]]:
 class TextEncoder:
     """Turns texts into int64 id arrays of at most ``max_length`` tokens, unpadded."""
 
-    def __init__(self, tokenizer, max_length: int, truncation: str = "head", head_fraction: float = DEFAULT_HEAD_FRACTION):
+    def __init__(
+        self,
+        tokenizer,
+        max_length: int,
+        truncation: str = "head",
+        head_fraction: float = DEFAULT_HEAD_FRACTION,
+    ):
         if truncation not in ("head", "head+tail"):
-            raise ConfigError("truncation to be 'head' or 'head+tail'", repr(truncation), "pick one of those")
+            raise ConfigError(
+                "truncation to be 'head' or 'head+tail'", repr(truncation), "pick one of those"
+            )
         self.tok = load_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
         self.tok.no_padding()
         self.tok.no_truncation()
@@ -52,7 +64,11 @@ class TextEncoder:
         self.max_length = int(max_length)
         self.budget = self.max_length - len(self.prefix) - len(self.suffix)
         if self.budget < 2:
-            raise ConfigError("max_length to leave room for text after special tokens", f"max_length={max_length}", "use a larger max_length")
+            raise ConfigError(
+                "max_length to leave room for text after special tokens",
+                f"max_length={max_length}",
+                "use a larger max_length",
+            )
         self.truncation = truncation
         self.head = max(1, int(round(self.budget * head_fraction)))
         self.pad_id = self._pad_id()

@@ -94,7 +94,11 @@ def _expand_local(spec: str) -> list[str]:
         return sorted(p for p in found if ".scored." not in p and "/." not in p[len(spec) :])
     if os.path.isfile(spec):
         return [spec]
-    raise InputDataError("Each INPUT must be an existing file, directory or glob", f"'{spec}' does not exist", "check the path")
+    raise InputDataError(
+        "Each INPUT must be an existing file, directory or glob",
+        f"'{spec}' does not exist",
+        "check the path",
+    )
 
 
 def _expand_uri(spec: str) -> list[str]:
@@ -105,21 +109,37 @@ def _expand_uri(spec: str) -> list[str]:
     scheme = spec.split("://", 1)[0]
     if info.type == fs.FileType.Directory:
         sel = fs.FileSelector(root, recursive=True)
-        return sorted(f"{scheme}://{i.path}" for i in filesystem.get_file_info(sel) if i.is_file and detect_format(i.path))
+        return sorted(
+            f"{scheme}://{i.path}"
+            for i in filesystem.get_file_info(sel)
+            if i.is_file and detect_format(i.path)
+        )
     if info.type == fs.FileType.File:
         return [spec]
-    raise InputDataError("Each INPUT must be an existing file or directory", f"'{spec}' does not exist", "check the URI")
+    raise InputDataError(
+        "Each INPUT must be an existing file or directory",
+        f"'{spec}' does not exist",
+        "check the URI",
+    )
 
 
-def discover_inputs(specs: list[str] | tuple[str, ...], delimiter: str | None = None) -> list[InputFile]:
+def discover_inputs(
+    specs: list[str] | tuple[str, ...], delimiter: str | None = None
+) -> list[InputFile]:
     """Expand files, directories and globs into a sorted, de-duplicated list of inputs."""
     if not specs:
-        raise InputDataError("At least one INPUT file, directory or glob", "none", "pass e.g. reviews.parquet")
+        raise InputDataError(
+            "At least one INPUT file, directory or glob", "none", "pass e.g. reviews.parquet"
+        )
     paths: list[str] = []
     for spec in specs:
         found = _expand_uri(spec) if _is_uri(spec) else _expand_local(str(spec))
         if not found:
-            raise InputDataError("INPUT to match at least one .parquet/.csv/.tsv/.jsonl file", f"nothing matched '{spec}'", "check the pattern or directory")
+            raise InputDataError(
+                "INPUT to match at least one .parquet/.csv/.tsv/.jsonl file",
+                f"nothing matched '{spec}'",
+                "check the pattern or directory",
+            )
         paths += [p for p in found if p not in paths]
     return [_make_input(p, delimiter) for p in paths]
 
@@ -152,7 +172,9 @@ def read_schema(inp: InputFile) -> pa.Schema:
     """Schema of the input (reads only the first block for CSV/JSONL)."""
     for batch in iter_batches(inp, batch_rows=16):
         return batch.schema
-    raise InputDataError("Input to contain a header and at least one row", f"'{inp.path}' is empty", "check the file")
+    raise InputDataError(
+        "Input to contain a header and at least one row", f"'{inp.path}' is empty", "check the file"
+    )
 
 
 def iter_batches(inp: InputFile, batch_rows: int = 8192) -> Iterator[pa.RecordBatch]:
@@ -167,7 +189,9 @@ def iter_batches(inp: InputFile, batch_rows: int = 8192) -> Iterator[pa.RecordBa
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputDataError(
-            f"A readable {inp.format} file", f"'{inp.path}': {first}", "check the file's encoding (UTF-8) and format"
+            f"A readable {inp.format} file",
+            f"'{inp.path}': {first}",
+            "check the file's encoding (UTF-8) and format",
         ) from exc
 
 
@@ -200,7 +224,9 @@ def _iter_csv_raw(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
     # Everything as string: ids like 007 must survive, and the scorer checks the text itself.
     with _open_stream(inp) as f:
         header = _csv_header(inp)
-        conv = csv.ConvertOptions(column_types={name: pa.string() for name in header}, strings_can_be_null=False)
+        conv = csv.ConvertOptions(
+            column_types={name: pa.string() for name in header}, strings_can_be_null=False
+        )
         for batch in csv.open_csv(f, read_options=read, parse_options=parse, convert_options=conv):
             yield from _rebatch(batch, batch_rows)
 
@@ -252,4 +278,9 @@ def fingerprint(inp: InputFile) -> dict:
         if st.st_size > 1 << 16:
             f.seek(max(st.st_size - (1 << 16), 1 << 16))
             h.update(f.read())
-    return {"path": os.path.abspath(inp.path), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256_ends": h.hexdigest()}
+    return {
+        "path": os.path.abspath(inp.path),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "sha256_ends": h.hexdigest(),
+    }

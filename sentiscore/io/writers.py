@@ -24,7 +24,9 @@ def output_format(path: str, explicit: str | None = None) -> str:
     """The output format: the explicit one, else from the extension, else Parquet."""
     if explicit:
         if explicit not in OUTPUT_FORMATS:
-            raise ConfigError("--format to be parquet, csv or jsonl", f"'{explicit}'", "pick one of those")
+            raise ConfigError(
+                "--format to be parquet, csv or jsonl", f"'{explicit}'", "pick one of those"
+            )
         return explicit
     from sentiscore.io.readers import detect_format
 
@@ -90,7 +92,11 @@ class PartWriter:
         atomic_write(self.path(index), [batch], "parquet", batch.schema)
 
     def parts(self) -> list[str]:
-        names = sorted(n for n in os.listdir(self.parts_dir) if n.startswith("part-") and n.endswith(".parquet"))
+        names = sorted(
+            n
+            for n in os.listdir(self.parts_dir)
+            if n.startswith("part-") and n.endswith(".parquet")
+        )
         return [os.path.join(self.parts_dir, n) for n in names]
 
 
@@ -107,7 +113,11 @@ def concat_parts(part_paths: list[str], out_path: str, fmt: str) -> int:
     def batches():
         for p in part_paths:
             for b in pq.ParquetFile(p).iter_batches(batch_size=8192):
-                yield b if b.schema.equals(schema) else pa.Table.from_batches([b]).cast(schema).to_batches()[0]
+                yield (
+                    b
+                    if b.schema.equals(schema)
+                    else pa.Table.from_batches([b]).cast(schema).to_batches()[0]
+                )
 
     parent = os.path.dirname(os.path.abspath(out_path))
     os.makedirs(parent, exist_ok=True)

@@ -63,7 +63,13 @@ class TrainConfig:
     precision: str = "auto"
     resume: bool = False
     search_trials: int = 0
-    search_space: dict = field(default_factory=lambda: {"learning_rate": [1e-5, 2e-5, 3e-5, 5e-5], "batch_size": [16, 32], "epochs": [2, 3, 4]})
+    search_space: dict = field(
+        default_factory=lambda: {
+            "learning_rate": [1e-5, 2e-5, 3e-5, 5e-5],
+            "batch_size": [16, 32],
+            "epochs": [2, 3, 4],
+        }
+    )
     export: bool = False
     logging_steps: int = 50
     progress: bool = False
@@ -74,19 +80,43 @@ class TrainConfig:
         if isinstance(self.eval_data, str):
             self.eval_data = [self.eval_data]
         if not self.data:
-            raise ConfigError("--data with at least one dataset", "none", "pass --data imdb or --data reviews.parquet")
+            raise ConfigError(
+                "--data with at least one dataset",
+                "none",
+                "pass --data imdb or --data reviews.parquet",
+            )
         checks = [
             (self.learning_rate > 0, "--lr > 0", self.learning_rate),
             (self.batch_size >= 1, "--batch-size >= 1", self.batch_size),
             (self.epochs > 0, "--epochs > 0", self.epochs),
-            (0 < self.validation_fraction < 1, "--validation-fraction in (0, 1)", self.validation_fraction),
+            (
+                0 < self.validation_fraction < 1,
+                "--validation-fraction in (0, 1)",
+                self.validation_fraction,
+            ),
             (0 <= self.warmup_ratio < 1, "--warmup-ratio in [0, 1)", self.warmup_ratio),
             (0 <= self.label_smoothing < 1, "--label-smoothing in [0, 1)", self.label_smoothing),
             (self.grad_accum >= 1, "--grad-accum >= 1", self.grad_accum),
-            (self.scheduler in ("linear", "cosine", "constant"), "--scheduler linear, cosine or constant", self.scheduler),
-            (self.truncation in ("head", "head+tail"), "--truncation head or head+tail", self.truncation),
-            (self.precision in ("auto", "fp32", "bf16", "fp16"), "--precision auto, fp32, bf16 or fp16", self.precision),
-            (self.max_length is None or 8 <= self.max_length <= 4096, "--max-length between 8 and 4096", self.max_length),
+            (
+                self.scheduler in ("linear", "cosine", "constant"),
+                "--scheduler linear, cosine or constant",
+                self.scheduler,
+            ),
+            (
+                self.truncation in ("head", "head+tail"),
+                "--truncation head or head+tail",
+                self.truncation,
+            ),
+            (
+                self.precision in ("auto", "fp32", "bf16", "fp16"),
+                "--precision auto, fp32, bf16 or fp16",
+                self.precision,
+            ),
+            (
+                self.max_length is None or 8 <= self.max_length <= 4096,
+                "--max-length between 8 and 4096",
+                self.max_length,
+            ),
             (0 < self.head_fraction < 1, "head_fraction in (0, 1)", self.head_fraction),
             (self.search_trials >= 0, "--search >= 0", self.search_trials),
         ]
@@ -96,7 +126,11 @@ class TrainConfig:
         for name in ("max_train_samples", "max_eval_samples", "early_stopping_patience"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} >= 1", str(value), "drop it or give a positive number")
+                raise ConfigError(
+                    f"--{name.replace('_', '-')} >= 1",
+                    str(value),
+                    "drop it or give a positive number",
+                )
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -16,8 +16,25 @@ from sentiscore.trainer.config import TrainConfig
 
 log = logging.getLogger(__name__)
 TEXT_NAMES = ("text", "sentence", "review", "content", "review_text", "comment", "body", "document")
-LABEL_NAMES = ("label", "labels", "sentiment", "polarity", "stars", "star_rating", "rating", "score", "target")
-HUB_ALIASES = {"sst2": ("glue", "sst2"), "glue/sst2": ("glue", "sst2"), "sst-2": ("glue", "sst2"), "imdb": ("imdb", None), "amazon_polarity": ("amazon_polarity", None), "yelp_polarity": ("yelp_polarity", None)}
+LABEL_NAMES = (
+    "label",
+    "labels",
+    "sentiment",
+    "polarity",
+    "stars",
+    "star_rating",
+    "rating",
+    "score",
+    "target",
+)
+HUB_ALIASES = {
+    "sst2": ("glue", "sst2"),
+    "glue/sst2": ("glue", "sst2"),
+    "sst-2": ("glue", "sst2"),
+    "imdb": ("imdb", None),
+    "amazon_polarity": ("amazon_polarity", None),
+    "yelp_polarity": ("yelp_polarity", None),
+}
 
 
 @dataclass
@@ -38,18 +55,29 @@ def _is_local(spec: str) -> bool:
 
     from sentiscore.io.readers import detect_format
 
-    return os.path.exists(spec) or any(c in spec for c in "*?[") or detect_format(spec) is not None or spec.startswith(("s3://", "gs://", "file://"))
+    return (
+        os.path.exists(spec)
+        or any(c in spec for c in "*?[")
+        or detect_format(spec) is not None
+        or spec.startswith(("s3://", "gs://", "file://"))
+    )
 
 
 def _pick(names: list[str], wanted: str | None, candidates: tuple, what: str, option: str) -> str:
     if wanted:
         if wanted not in names:
-            raise TrainingError(f"A {what} column named '{wanted}'", f"columns {names}", f"pass {option} with one of those")
+            raise TrainingError(
+                f"A {what} column named '{wanted}'",
+                f"columns {names}",
+                f"pass {option} with one of those",
+            )
         return wanted
     for c in candidates:
         if c in names:
             return c
-    raise TrainingError(f"A {what} column (one of {list(candidates)})", f"columns {names}", f"pass {option} NAME")
+    raise TrainingError(
+        f"A {what} column (one of {list(candidates)})", f"columns {names}", f"pass {option} NAME"
+    )
 
 
 def _from_table_columns(columns: dict, cfg: TrainConfig) -> Split:
@@ -84,20 +112,34 @@ def _load_hub(spec: str, split: str, cfg: TrainConfig) -> tuple[Split, list[str]
     try:
         import datasets
     except ImportError as exc:
-        raise TrainingError("The 'datasets' package for hub datasets", "it is not installed", "pip install 'sentiscore[train]'") from exc
+        raise TrainingError(
+            "The 'datasets' package for hub datasets",
+            "it is not installed",
+            "pip install 'sentiscore[train]'",
+        ) from exc
     name, sub = HUB_ALIASES.get(spec.lower(), (spec, None))
     try:
         ds = datasets.load_dataset(name, sub, split=split)
     except Exception as exc:  # noqa: BLE001 - hub errors come in many types
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise TrainingError(f"Hub dataset '{spec}' split '{split}' to load", first, "check the name and your network, or pass local files (Parquet/CSV/JSONL)") from exc
+        raise TrainingError(
+            f"Hub dataset '{spec}' split '{split}' to load",
+            first,
+            "check the name and your network, or pass local files (Parquet/CSV/JSONL)",
+        ) from exc
     part = _from_table_columns({c: ds[c] for c in ds.column_names}, cfg)
-    feat = ds.features.get(cfg.label_column or _pick(ds.column_names, None, LABEL_NAMES, "label", "--label-column"))
+    feat = ds.features.get(
+        cfg.label_column or _pick(ds.column_names, None, LABEL_NAMES, "label", "--label-column")
+    )
     return part, list(feat.names) if hasattr(feat, "names") else None
 
 
 def _clean(split: Split, where: str) -> Split:
-    keep = [i for i, (t, y) in enumerate(zip(split.texts, split.labels)) if isinstance(t, str) and t.strip() and y is not None]
+    keep = [
+        i
+        for i, (t, y) in enumerate(zip(split.texts, split.labels))
+        if isinstance(t, str) and t.strip() and y is not None
+    ]
     dropped = len(split.texts) - len(keep)
     if dropped:
         log.warning("%s: removed %d rows with null/empty text or null label", where, dropped)
@@ -107,7 +149,9 @@ def _clean(split: Split, where: str) -> Split:
 def map_labels(values: list, known_names: list[str] | None) -> tuple[list[int], list[str]]:
     """Map raw labels to ids 0..K-1. Ints 0..K-1 stay; other ints and strings are sorted."""
     uniq = sorted(set(values), key=lambda v: (str(type(v)), v))
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in uniq) and uniq == list(range(len(uniq))):
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in uniq) and uniq == list(
+        range(len(uniq))
+    ):
         k = len(uniq)
         if known_names and len(known_names) >= k:
             return list(values), list(known_names)
@@ -135,14 +179,19 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
         k = max(1, int(round(len(rows) * fraction))) if len(rows) > 1 else 0
         eval_idx += rows[:k]
         train_idx += rows[k:]
-    pick = lambda idx: Split([split.texts[i] for i in sorted(idx)], [split.labels[i] for i in sorted(idx)])  # noqa: E731
+    def pick(idx: list[int]) -> Split:
+        idx = sorted(idx)
+        return Split([split.texts[i] for i in idx], [split.labels[i] for i in idx])
+
     return pick(train_idx), pick(eval_idx)
 
 
 def _load(specs: list[str], split: str, cfg: TrainConfig) -> tuple[Split, list[str] | None]:
     local = [s for s in specs if _is_local(s)]
     if local and len(local) != len(specs):
-        raise TrainingError("--data to be all local files or all hub datasets", f"{specs}", "use one kind per run")
+        raise TrainingError(
+            "--data to be all local files or all hub datasets", f"{specs}", "use one kind per run"
+        )
     if local:
         return _load_local(local, cfg), None
     parts, names = [], None
@@ -154,7 +203,12 @@ def _load(specs: list[str], split: str, cfg: TrainConfig) -> tuple[Split, list[s
 
 def _hub_eval_split(spec: str) -> str | None:
     name = HUB_ALIASES.get(spec.lower(), (spec, None))
-    return {"glue": "validation", "imdb": "test", "amazon_polarity": "test", "yelp_polarity": "test"}.get(name[0])
+    return {
+        "glue": "validation",
+        "imdb": "test",
+        "amazon_polarity": "test",
+        "yelp_polarity": "test",
+    }.get(name[0])
 
 
 def load_training_data(cfg: TrainConfig) -> TrainData:
@@ -162,16 +216,30 @@ def load_training_data(cfg: TrainConfig) -> TrainData:
     train, names = _load(cfg.data, cfg.train_split, cfg)
     train = _clean(train, "train")
     if not train.texts:
-        raise TrainingError("Training data with at least one labeled row", "0 usable rows", "check --data and the text/label columns")
+        raise TrainingError(
+            "Training data with at least one labeled row",
+            "0 usable rows",
+            "check --data and the text/label columns",
+        )
     eval_split = None
     if cfg.eval_data:
         eval_split = _clean(_load(cfg.eval_data, cfg.eval_split or "validation", cfg)[0], "eval")
-    elif cfg.eval_split or (not _is_local(cfg.data[0]) and len(cfg.data) == 1 and _hub_eval_split(cfg.data[0])):
-        eval_split = _clean(_load(cfg.data, cfg.eval_split or _hub_eval_split(cfg.data[0]), cfg)[0], "eval")
-    all_ids, label_names = map_labels(train.labels + (eval_split.labels if eval_split else []), names)
+    elif cfg.eval_split or (
+        not _is_local(cfg.data[0]) and len(cfg.data) == 1 and _hub_eval_split(cfg.data[0])
+    ):
+        eval_split = _clean(
+            _load(cfg.data, cfg.eval_split or _hub_eval_split(cfg.data[0]), cfg)[0], "eval"
+        )
+    all_ids, label_names = map_labels(
+        train.labels + (eval_split.labels if eval_split else []), names
+    )
     train = Split(train.texts, all_ids[: len(train.texts)])
     if len(set(train.labels)) < 2:
-        raise TrainingError("At least two classes in the training labels", f"only {label_names}", "check --label-column and the data")
+        raise TrainingError(
+            "At least two classes in the training labels",
+            f"only {label_names}",
+            "check --label-column and the data",
+        )
     if eval_split is None:
         train, eval_split = stratified_split(train, cfg.validation_fraction, cfg.seed)
     else:
@@ -179,6 +247,13 @@ def load_training_data(cfg: TrainConfig) -> TrainData:
     train = _subset(train, cfg.max_train_samples, cfg.seed)
     eval_split = _subset(eval_split, cfg.max_eval_samples, cfg.seed)
     if not eval_split.texts:
-        raise TrainingError("A non-empty evaluation split", "0 rows", "add data or lower --validation-fraction")
-    log.info("data: %d train rows, %d eval rows, labels %s", len(train.texts), len(eval_split.texts), label_names)
+        raise TrainingError(
+            "A non-empty evaluation split", "0 rows", "add data or lower --validation-fraction"
+        )
+    log.info(
+        "data: %d train rows, %d eval rows, labels %s",
+        len(train.texts),
+        len(eval_split.texts),
+        label_names,
+    )
     return TrainData(train, eval_split, label_names)

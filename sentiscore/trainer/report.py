@@ -28,8 +28,17 @@ def per_epoch(history: list[dict]) -> list[dict]:
     prev = 0.0
     for h in evals:
         ep = h["epoch"]
-        losses = [x["loss"] for x in history if "loss" in x and prev < x.get("epoch", 0) <= ep + 1e-9]
-        rows.append({"epoch": round(ep, 3), "train_loss": float(np.mean(losses)) if losses else None, "eval_loss": h["eval_loss"], "eval_accuracy": h.get("eval_accuracy")})
+        losses = [
+            x["loss"] for x in history if "loss" in x and prev < x.get("epoch", 0) <= ep + 1e-9
+        ]
+        rows.append(
+            {
+                "epoch": round(ep, 3),
+                "train_loss": float(np.mean(losses)) if losses else None,
+                "eval_loss": h["eval_loss"],
+                "eval_accuracy": h.get("eval_accuracy"),
+            }
+        )
         prev = ep
     return rows
 
@@ -49,7 +58,16 @@ def _predictions(data, probs: np.ndarray, path: str) -> None:
     pq.write_table(pa.table(cols), path, compression="zstd")
 
 
-def write_run(cfg: TrainConfig, data, trainer, tok, max_length: int, logits: np.ndarray, result, runtime: float) -> dict:
+def write_run(
+    cfg: TrainConfig,
+    data,
+    trainer,
+    tok,
+    max_length: int,
+    logits: np.ndarray,
+    result,
+    runtime: float,
+) -> dict:
     from sentiscore import plots
 
     out = cfg.output
@@ -71,7 +89,15 @@ def write_run(cfg: TrainConfig, data, trainer, tok, max_length: int, logits: np.
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "log_history": history,
     }
-    meta = {"max_length": max_length, "truncation": cfg.truncation, "head_fraction": cfg.head_fraction, "labels": data.label_names, "eval_metrics": {k: final[k] for k in ("accuracy", "f1_macro", "roc_auc", "ece")}, "source_model": cfg.model, "sentiscore_version": __version__}
+    meta = {
+        "max_length": max_length,
+        "truncation": cfg.truncation,
+        "head_fraction": cfg.head_fraction,
+        "labels": data.label_names,
+        "eval_metrics": {k: final[k] for k in ("accuracy", "f1_macro", "roc_auc", "ece")},
+        "source_model": cfg.model,
+        "sentiscore_version": __version__,
+    }
     with open(os.path.join(model_dir, TRAIN_META), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=2)
     with open(os.path.join(out, "metrics.json"), "w", encoding="utf-8") as f:
@@ -93,29 +119,35 @@ def write_run(cfg: TrainConfig, data, trainer, tok, max_length: int, logits: np.
 
 def model_card(cfg: TrainConfig, data, metrics: dict) -> str:
     f = metrics["final"]
-    rows = "\n".join(f"| {n} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |" for n, c in f["per_class"].items())
+    rows = "\n".join(
+        f"| {n} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} | {c['support']} |"
+        for n, c in f["per_class"].items()
+    )
     auc = f"{f['roc_auc']:.4f}" if f["roc_auc"] is not None else "n/a"
-    epochs = "\n".join(f"| {e['epoch']} | {e['train_loss'] if e['train_loss'] is None else round(e['train_loss'], 4)} | {e['eval_loss']:.4f} | {e['eval_accuracy']:.4f} |" for e in metrics["per_epoch"])
+    epochs = "\n".join(
+        f"| {e['epoch']} | {e['train_loss'] if e['train_loss'] is None else round(e['train_loss'], 4)} | {e['eval_loss']:.4f} | {e['eval_accuracy']:.4f} |"
+        for e in metrics["per_epoch"]
+    )
     return f"""# Sentiment classifier fine-tuned with sentiscore {__version__}
 
 ## Data
-- Training data: {', '.join(cfg.data)} ({metrics['train_rows']} rows after cleaning{', subset' if cfg.max_train_samples else ''})
-- Evaluation: {', '.join(cfg.eval_data) if cfg.eval_data else (cfg.eval_split or f'{cfg.validation_fraction:.0%} stratified split of train (seed {cfg.seed})')} ({metrics['eval_rows']} rows)
-- Labels: {', '.join(f'{i} = {n}' for i, n in enumerate(data.label_names))}
+- Training data: {", ".join(cfg.data)} ({metrics["train_rows"]} rows after cleaning{", subset" if cfg.max_train_samples else ""})
+- Evaluation: {", ".join(cfg.eval_data) if cfg.eval_data else (cfg.eval_split or f"{cfg.validation_fraction:.0%} stratified split of train (seed {cfg.seed})")} ({metrics["eval_rows"]} rows)
+- Labels: {", ".join(f"{i} = {n}" for i, n in enumerate(data.label_names))}
 
 ## Training
 - Base model: `{cfg.model}`
 - lr {cfg.learning_rate}, batch {cfg.batch_size} x accumulation {cfg.grad_accum}, {cfg.epochs} epochs, weight decay {cfg.weight_decay},
   warmup {cfg.warmup_ratio}, {cfg.scheduler} schedule, label smoothing {cfg.label_smoothing}, seed {cfg.seed}
-- max_length {metrics['max_length']} with `{cfg.truncation}` truncation; dynamic padding, length-grouped batches
-- Runtime {metrics['runtime_s']} s on {platform.machine()} ({metrics['train_samples_per_s'] or 0:.1f} samples/s)
+- max_length {metrics["max_length"]} with `{cfg.truncation}` truncation; dynamic padding, length-grouped batches
+- Runtime {metrics["runtime_s"]} s on {platform.machine()} ({metrics["train_samples_per_s"] or 0:.1f} samples/s)
 
 | epoch | train loss | eval loss | eval accuracy |
 |---|---|---|---|
 {epochs}
 
 ## Metrics (evaluation split, best checkpoint)
-accuracy **{f['accuracy']:.4f}**, macro F1 {f['f1_macro']:.4f}, ROC AUC {auc}, ECE {f['ece']:.4f}
+accuracy **{f["accuracy"]:.4f}**, macro F1 {f["f1_macro"]:.4f}, ROC AUC {auc}, ECE {f["ece"]:.4f}
 
 | class | precision | recall | F1 | support |
 |---|---|---|---|---|

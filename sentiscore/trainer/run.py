@@ -32,24 +32,42 @@ def _load_model(cfg: TrainConfig, label_names: list[str]):
     try:
         tok = transformers.AutoTokenizer.from_pretrained(cfg.model, use_fast=True)
         model = transformers.AutoModelForSequenceClassification.from_pretrained(
-            cfg.model, num_labels=len(label_names), id2label=id2label, label2id={v: k for k, v in id2label.items()}, ignore_mismatched_sizes=True
+            cfg.model,
+            num_labels=len(label_names),
+            id2label=id2label,
+            label2id={v: k for k, v in id2label.items()},
+            ignore_mismatched_sizes=True,
         )
     except OSError as exc:
         first = str(exc).strip().splitlines()[0][:200]
-        raise TrainingError(f"Model '{cfg.model}' to load (hub id or local directory)", first, "check the name/path, or pass a local model directory when offline") from exc
+        raise TrainingError(
+            f"Model '{cfg.model}' to load (hub id or local directory)",
+            first,
+            "check the name/path, or pass a local model directory when offline",
+        ) from exc
     model = model.float()  # checkpoints saved in fp16/bf16 train in fp32 (autocast does the rest)
     if not getattr(tok, "is_fast", False):
-        raise TrainingError("A fast (tokenizers-backed) tokenizer", f"{type(tok).__name__} for {cfg.model}", "use a model that ships tokenizer.json")
+        raise TrainingError(
+            "A fast (tokenizers-backed) tokenizer",
+            f"{type(tok).__name__} for {cfg.model}",
+            "use a model that ships tokenizer.json",
+        )
     return tok, model
 
 
 def choose_max_length(encoder_lengths: list[int], cfg: TrainConfig, model) -> int:
-    cap = min(MODEL_MAX, int(getattr(model.config, "max_position_embeddings", MODEL_MAX) or MODEL_MAX))
+    cap = min(
+        MODEL_MAX, int(getattr(model.config, "max_position_embeddings", MODEL_MAX) or MODEL_MAX)
+    )
     if getattr(model.config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
         cap = min(cap, MODEL_MAX)  # position offset of 2 is already inside 514
     if cfg.max_length:
         if cfg.max_length > cap:
-            raise TrainingError(f"--max-length <= {cap} for this model", str(cfg.max_length), f"use --max-length {cap} or less")
+            raise TrainingError(
+                f"--max-length <= {cap} for this model",
+                str(cfg.max_length),
+                f"use --max-length {cap} or less",
+            )
         return cfg.max_length
     p95 = int(np.percentile(encoder_lengths, 95)) if encoder_lengths else cap
     return int(min(cap, max(16, -(-p95 // 8) * 8)))
@@ -57,9 +75,21 @@ def choose_max_length(encoder_lengths: list[int], cfg: TrainConfig, model) -> in
 
 def _encode(tok, texts: list[str], labels: list[int], max_length: int, cfg: TrainConfig):
     datasets = require("datasets", "train", "Training")
-    encoder = TextEncoder(tok.backend_tokenizer.__class__.from_str(tok.backend_tokenizer.to_str()), max_length, cfg.truncation, cfg.head_fraction)
+    encoder = TextEncoder(
+        tok.backend_tokenizer.__class__.from_str(tok.backend_tokenizer.to_str()),
+        max_length,
+        cfg.truncation,
+        cfg.head_fraction,
+    )
     ids = encoder.encode(texts)
-    return datasets.Dataset.from_dict({"input_ids": [x.tolist() for x in ids], "attention_mask": [[1] * len(x) for x in ids], "labels": labels, "length": [len(x) for x in ids]})
+    return datasets.Dataset.from_dict(
+        {
+            "input_ids": [x.tolist() for x in ids],
+            "attention_mask": [[1] * len(x) for x in ids],
+            "labels": labels,
+            "length": [len(x) for x in ids],
+        }
+    )
 
 
 def _precision_flags(cfg: TrainConfig) -> dict:
@@ -67,9 +97,15 @@ def _precision_flags(cfg: TrainConfig) -> dict:
 
     want = cfg.precision
     if want == "auto":
-        want = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if torch.cuda.is_available() else "fp32"
+        want = (
+            ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
+            if torch.cuda.is_available()
+            else "fp32"
+        )
     if want in ("bf16", "fp16") and not torch.cuda.is_available():
-        raise TrainingError(f"A CUDA GPU for --precision {want}", "none available", "use --precision auto or fp32")
+        raise TrainingError(
+            f"A CUDA GPU for --precision {want}", "none available", "use --precision auto or fp32"
+        )
     return {"bf16": want == "bf16", "fp16": want == "fp16"}
 
 
@@ -77,12 +113,28 @@ def training_arguments(cfg: TrainConfig, n_train: int):
     transformers = require("transformers", "train", "Training")
     params = inspect.signature(transformers.TrainingArguments.__init__).parameters
     kwargs = dict(
-        output_dir=os.path.join(cfg.output, "checkpoints"), learning_rate=cfg.learning_rate, per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.eval_batch_size, num_train_epochs=cfg.epochs, weight_decay=cfg.weight_decay, warmup_ratio=cfg.warmup_ratio,
-        lr_scheduler_type=cfg.scheduler, gradient_accumulation_steps=cfg.grad_accum, label_smoothing_factor=cfg.label_smoothing, seed=cfg.seed,
-        save_strategy="epoch", save_total_limit=2, load_best_model_at_end=True, metric_for_best_model=cfg.metric_for_best,
-        greater_is_better=not cfg.metric_for_best.endswith("loss"), logging_steps=max(1, min(cfg.logging_steps, n_train // max(cfg.batch_size, 1) or 1)),
-        report_to="none", disable_tqdm=not cfg.progress, gradient_checkpointing=cfg.gradient_checkpointing, dataloader_num_workers=0, **_precision_flags(cfg),
+        output_dir=os.path.join(cfg.output, "checkpoints"),
+        learning_rate=cfg.learning_rate,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.eval_batch_size,
+        num_train_epochs=cfg.epochs,
+        weight_decay=cfg.weight_decay,
+        warmup_ratio=cfg.warmup_ratio,
+        lr_scheduler_type=cfg.scheduler,
+        gradient_accumulation_steps=cfg.grad_accum,
+        label_smoothing_factor=cfg.label_smoothing,
+        seed=cfg.seed,
+        save_strategy="epoch",
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model=cfg.metric_for_best,
+        greater_is_better=not cfg.metric_for_best.endswith("loss"),
+        logging_steps=max(1, min(cfg.logging_steps, n_train // max(cfg.batch_size, 1) or 1)),
+        report_to="none",
+        disable_tqdm=not cfg.progress,
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        dataloader_num_workers=0,
+        **_precision_flags(cfg),
     )
     kwargs["eval_strategy" if "eval_strategy" in params else "evaluation_strategy"] = "epoch"
     if "warmup_ratio" not in params:  # transformers 5: warmup_steps takes a ratio when < 1
@@ -116,8 +168,15 @@ def _trainer_class(class_weights):
         def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
             labels = inputs.pop("labels")
             outputs = model(**inputs)
-            weight = torch.tensor(class_weights, dtype=outputs.logits.dtype, device=outputs.logits.device)
-            loss = torch.nn.functional.cross_entropy(outputs.logits, labels, weight=weight, label_smoothing=self.args.label_smoothing_factor)
+            weight = torch.tensor(
+                class_weights, dtype=outputs.logits.dtype, device=outputs.logits.device
+            )
+            loss = torch.nn.functional.cross_entropy(
+                outputs.logits,
+                labels,
+                weight=weight,
+                label_smoothing=self.args.label_smoothing_factor,
+            )
             return (loss, outputs) if return_outputs else loss
 
     return WeightedTrainer
@@ -131,12 +190,33 @@ def _class_weights(labels: list[int], k: int) -> list[float]:
 def _build_trainer(cfg: TrainConfig, data: TrainData, tok, model, train_ds, eval_ds):
     transformers = require("transformers", "train", "Training")
     args = training_arguments(cfg, len(train_ds))
-    weights = _class_weights(data.train.labels, len(data.label_names)) if cfg.class_weights else None
+    weights = (
+        _class_weights(data.train.labels, len(data.label_names)) if cfg.class_weights else None
+    )
     cls = _trainer_class(weights)
-    callbacks = [transformers.EarlyStoppingCallback(cfg.early_stopping_patience)] if cfg.early_stopping_patience else []
-    tok_kw = "processing_class" if "processing_class" in inspect.signature(transformers.Trainer.__init__).parameters else "tokenizer"
-    collator = transformers.DataCollatorWithPadding(tok, pad_to_multiple_of=8 if torch_cuda() else None)
-    return cls(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds, data_collator=collator, compute_metrics=_compute_metrics, callbacks=callbacks, **{tok_kw: tok})
+    callbacks = (
+        [transformers.EarlyStoppingCallback(cfg.early_stopping_patience)]
+        if cfg.early_stopping_patience
+        else []
+    )
+    tok_kw = (
+        "processing_class"
+        if "processing_class" in inspect.signature(transformers.Trainer.__init__).parameters
+        else "tokenizer"
+    )
+    collator = transformers.DataCollatorWithPadding(
+        tok, pad_to_multiple_of=8 if torch_cuda() else None
+    )
+    return cls(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        data_collator=collator,
+        compute_metrics=_compute_metrics,
+        callbacks=callbacks,
+        **{tok_kw: tok},
+    )
 
 
 def torch_cuda() -> bool:
@@ -165,12 +245,22 @@ def train(cfg: TrainConfig) -> dict:
         return search(cfg)
     os.makedirs(cfg.output, exist_ok=True)
     if not os.access(cfg.output, os.W_OK):
-        raise TrainingError("A writable --output directory", f"'{cfg.output}' is not writable", "choose another path")
+        raise TrainingError(
+            "A writable --output directory",
+            f"'{cfg.output}' is not writable",
+            "choose another path",
+        )
     require("torch", "train", "Training")
     data = load_training_data(cfg)
     tok, model = _load_model(cfg, data.label_names)
-    probe = TextEncoder(tok.backend_tokenizer.__class__.from_str(tok.backend_tokenizer.to_str()), MODEL_MAX * 8, "head")
-    max_length = choose_max_length([len(x) for x in probe.encode(data.train.texts[:5000])], cfg, model)
+    probe = TextEncoder(
+        tok.backend_tokenizer.__class__.from_str(tok.backend_tokenizer.to_str()),
+        MODEL_MAX * 8,
+        "head",
+    )
+    max_length = choose_max_length(
+        [len(x) for x in probe.encode(data.train.texts[:5000])], cfg, model
+    )
     train_ds = _encode(tok, data.train.texts, data.train.labels, max_length, cfg)
     eval_ds = _encode(tok, data.eval.texts, data.eval.labels, max_length, cfg)
     if cfg.gradient_checkpointing:
@@ -182,7 +272,9 @@ def train(cfg: TrainConfig) -> dict:
     logits = predict_logits(trainer.model, eval_ds, cfg.eval_batch_size, trainer.data_collator)
     from sentiscore.trainer.report import write_run
 
-    out = write_run(cfg, data, trainer, tok, max_length, np.asarray(logits, dtype=np.float32), result, runtime)
+    out = write_run(
+        cfg, data, trainer, tok, max_length, np.asarray(logits, dtype=np.float32), result, runtime
+    )
     if cfg.export:
         out["bundle"] = export_run(cfg, out)
     return out
@@ -195,7 +287,14 @@ def export_run(cfg: TrainConfig, result: dict) -> str:
 
     bundle = os.path.join(cfg.output, "bundle")
     preds = os.path.join(cfg.output, "predictions.parquet")
-    ecfg = ExportConfig(precision=("fp32", "int8"), validate_with=preds, text_column="text", label_column="label", calibrate=True, force=True)
+    ecfg = ExportConfig(
+        precision=("fp32", "int8"),
+        validate_with=preds,
+        text_column="text",
+        label_column="label",
+        calibrate=True,
+        force=True,
+    )
     export_model(result["model_dir"], bundle, ecfg)
     return bundle
 
@@ -206,13 +305,17 @@ def predict_logits(model, ds, batch_size: int, collator) -> np.ndarray:
     import torch
 
     model.eval()
-    cols = ds.remove_columns([c for c in ds.column_names if c not in ("input_ids", "attention_mask")])
+    cols = ds.remove_columns(
+        [c for c in ds.column_names if c not in ("input_ids", "attention_mask")]
+    )
     out = []
     with torch.no_grad():
         for start in range(0, len(cols), batch_size):
             batch = collator([cols[i] for i in range(start, min(start + batch_size, len(cols)))])
             batch = {k: v.to(model.device) for k, v in batch.items()}
-            with torch.autocast(model.device.type, enabled=model.device.type == "cuda", dtype=torch.bfloat16):
+            with torch.autocast(
+                model.device.type, enabled=model.device.type == "cuda", dtype=torch.bfloat16
+            ):
                 out.append(model(**batch).logits.float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, model.config.num_labels), np.float32)
 

@@ -38,7 +38,15 @@ def search(cfg: TrainConfig) -> dict:
         result = train(trial_cfg)
         final = result["metrics"]["final"]
         score = final.get(cfg.metric_for_best.removeprefix("eval_"), final["accuracy"])
-        row = {"trial": n, **params, cfg.metric_for_best: score, "accuracy": final["accuracy"], "f1_macro": final["f1_macro"], "runtime_s": result["metrics"]["runtime_s"], "output": out}
+        row = {
+            "trial": n,
+            **params,
+            cfg.metric_for_best: score,
+            "accuracy": final["accuracy"],
+            "f1_macro": final["f1_macro"],
+            "runtime_s": result["metrics"]["runtime_s"],
+            "output": out,
+        }
         trials.append(row)
         log.info("trial %d %s -> %s %.4f", n, params, cfg.metric_for_best, score)
         if best is None or (score > best[0] if higher else score < best[0]):
@@ -46,13 +54,32 @@ def search(cfg: TrainConfig) -> dict:
     _write_table(cfg, trials)
     _, n, result = best
     src = os.path.join(cfg.output, "trials", f"trial-{n}")
-    for name in ("model", "plots", "metrics.json", "predictions.parquet", "train_config.json", "README.md"):
+    for name in (
+        "model",
+        "plots",
+        "metrics.json",
+        "predictions.parquet",
+        "train_config.json",
+        "README.md",
+    ):
         dst = os.path.join(cfg.output, name)
         if os.path.isdir(dst):
             shutil.rmtree(dst)
-        (shutil.copytree if os.path.isdir(os.path.join(src, name)) else shutil.copy2)(os.path.join(src, name), dst)
-    result = {**result, "model_dir": os.path.join(cfg.output, "model"), "output": cfg.output, "trials": trials, "best_trial": n}
-    result["summary"] = f"best of {len(trials)} trials: trial {n}; " + result["summary"].split("; model in")[0] + f"; model in {result['model_dir']}"
+        (shutil.copytree if os.path.isdir(os.path.join(src, name)) else shutil.copy2)(
+            os.path.join(src, name), dst
+        )
+    result = {
+        **result,
+        "model_dir": os.path.join(cfg.output, "model"),
+        "output": cfg.output,
+        "trials": trials,
+        "best_trial": n,
+    }
+    result["summary"] = (
+        f"best of {len(trials)} trials: trial {n}; "
+        + result["summary"].split("; model in")[0]
+        + f"; model in {result['model_dir']}"
+    )
     if cfg.export:
         from sentiscore.trainer.run import export_run
 
@@ -65,6 +92,14 @@ def _write_table(cfg: TrainConfig, trials: list[dict]) -> None:
         json.dump(trials, f, indent=2)
     keys = [k for k in trials[0] if k != "output"]
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(f"{t[k]:.4f}" if isinstance(t[k], float) and k not in ("learning_rate",) else str(t[k]) for k in keys) + " |" for t in trials]
+    lines += [
+        "| "
+        + " | ".join(
+            f"{t[k]:.4f}" if isinstance(t[k], float) and k not in ("learning_rate",) else str(t[k])
+            for k in keys
+        )
+        + " |"
+        for t in trials
+    ]
     with open(os.path.join(cfg.output, "trials.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")

@@ -21,16 +21,35 @@ def _scorer(bundle: str, device: str, precision: str, threads: int | None):
     return _SCORERS[key]
 
 
-def output_schema(input_schema: pa.Schema, labels: list[str], text_column: str, keep_columns="all", prefix: str = "") -> pa.Schema:
+def output_schema(
+    input_schema: pa.Schema,
+    labels: list[str],
+    text_column: str,
+    keep_columns="all",
+    prefix: str = "",
+) -> pa.Schema:
     from sentiscore.infer.scorer import _keep_list
 
     fields = [input_schema.field(n) for n in _keep_list(keep_columns, input_schema.names)]
-    fields += [pa.field(f"{prefix}label", pa.string()), pa.field(f"{prefix}label_id", pa.int32()), pa.field(f"{prefix}score", pa.float32())]
+    fields += [
+        pa.field(f"{prefix}label", pa.string()),
+        pa.field(f"{prefix}label_id", pa.int32()),
+        pa.field(f"{prefix}score", pa.float32()),
+    ]
     fields += [pa.field(f"{prefix}prob_{lab}", pa.float32()) for lab in labels]
     return pa.schema([*fields, pa.field(f"{prefix}error", pa.string())])
 
 
-def score_dataframe(df, bundle: str = "default", text_column: str = "text", keep_columns="all", prefix: str = "", device: str = "cpu", precision: str = "auto", threads: int | None = 1):
+def score_dataframe(
+    df,
+    bundle: str = "default",
+    text_column: str = "text",
+    keep_columns="all",
+    prefix: str = "",
+    device: str = "cpu",
+    precision: str = "auto",
+    threads: int | None = 1,
+):
     """Return a Spark DataFrame with the prediction columns appended."""
     require("pyspark", "spark", "Scoring on Spark")
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
@@ -46,6 +65,10 @@ def score_dataframe(df, bundle: str = "default", text_column: str = "text", keep
     def run(batches):
         s = _scorer(bundle, device, precision, threads)
         for batch in batches:
-            yield s.score_batch(batch, text_column, keep_columns, prefix).cast(out_schema) if hasattr(pa.RecordBatch, "cast") else s.score_batch(batch, text_column, keep_columns, prefix)
+            yield (
+                s.score_batch(batch, text_column, keep_columns, prefix).cast(out_schema)
+                if hasattr(pa.RecordBatch, "cast")
+                else s.score_batch(batch, text_column, keep_columns, prefix)
+            )
 
     return df.mapInArrow(run, from_arrow_schema(out_schema))
