@@ -188,7 +188,7 @@ def score_cmd(
     if not silent:
         click.echo(
             f"scored {stats['rows']} rows ({stats['errors']} errors) in {stats['seconds']:.1f}s, {stats['rows_per_s'] or 0:.1f} rows/s, "
-            f"padding efficiency {stats['padding_efficiency']:.2f}, {stats['precision']} on {stats['device']} -> {', '.join(stats['outputs'])}",
+            f"padding efficiency {stats['padding_efficiency']:.2f}, {stats['precision']} on {stats['device']} -> {'stdout' if to_stdout else ', '.join(stats['outputs'])}",
             err=True,
         )
 

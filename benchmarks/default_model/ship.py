@@ -4,7 +4,8 @@ The full bundle (fp32 + int8 + fp16, ~150 MB) stays out of the repository; the s
 holds model.int8.onnx, tokenizer.json, sentiscore.json (int8 only, fresh sha256s, card) and
 README.md. Bump --version whenever the weights change: every re-commit grows the repository.
 
-usage: python benchmarks/default_model/ship.py FULL_BUNDLE --version 1.0.0 --card card.json
+usage: python benchmarks/default_model/ship.py FULL_BUNDLE --version 1.0.0 \
+           --card benchmarks/default_model/card.json.in --evals benchmarks/default_model/results
 """
 
 import argparse
@@ -18,13 +19,37 @@ ap = argparse.ArgumentParser()
 ap.add_argument("bundle")
 ap.add_argument("--out", default="sentiscore/models/default")
 ap.add_argument("--version", required=True)
-ap.add_argument(
-    "--card", required=True, help="JSON with data, metrics, intended_use, limits, licence"
-)
+ap.add_argument("--card", required=True, help="JSON with data, training, intended_use, limits, licence")
+ap.add_argument("--evals", required=True, help="directory of <set>_<precision>.json from `sentiscore evaluate`")
 args = ap.parse_args()
+
+
+def metrics_from(evals: str) -> dict:
+    out = {}
+    for name in sorted(os.listdir(evals)):
+        if name.endswith(".json"):
+            m = json.load(open(os.path.join(evals, name)))["metrics"]
+            out[name[:-5]] = {k: round(m[k], 4) for k in ("accuracy", "f1_macro", "roc_auc", "ece")} | {"n": m["n"]}
+    return out
+
+
+def markdown(card: dict, version: str) -> str:
+    rows = "\n".join(
+        f"| {k} | {v['n']} | {v['accuracy']:.2%} | {v['f1_macro']:.4f} | {v['roc_auc']:.4f} | {v['ece']:.4f} |"
+        for k, v in card["metrics"].items()
+    )
+    return (
+        f"# {card['name']} (bundle {version})\n\n## Data\n{card['data']}\n\n## Training\n{card['training']}\n\n"
+        "## Metrics (`sentiscore evaluate`, CPU)\n| set_precision | rows | accuracy | macro F1 | ROC AUC | ECE |\n"
+        f"|---|---|---|---|---|---|\n{rows}\n\n## Intended use\n{card['intended_use']}\n\n## Limits\n{card['limits']}\n\n"
+        f"## Bias, privacy, transparency\n{card['bias_privacy_transparency']}\n\n## Licence lineage\n{card['licence']}\n"
+    )
+
 
 meta = json.load(open(os.path.join(args.bundle, MANIFEST)))
 card = json.load(open(args.card))
+card["metrics"] = metrics_from(args.evals)
+card["markdown"] = markdown(card, args.version)
 if os.path.isdir(args.out):
     shutil.rmtree(args.out)
 os.makedirs(args.out)
@@ -35,7 +60,7 @@ meta["version"] = args.version
 meta["files"] = {
     n: sha256_file(os.path.join(args.out, n)) for n in ("model.int8.onnx", "tokenizer.json")
 }
-meta["card"] = card
+meta["card"] = {k: v for k, v in card.items() if k != "markdown"}
 with open(os.path.join(args.out, MANIFEST), "w") as f:
     json.dump(meta, f, indent=2)
 with open(os.path.join(args.out, "README.md"), "w") as f:

@@ -182,24 +182,26 @@ def _prepare_output(job: Job, manifest: dict, cfg: ScoreConfig) -> bool:
     return True
 
 
+def _keep_with_id(cfg: ScoreConfig):
+    """--keep-columns, with --id-column always among the kept columns."""
+    if not cfg.id_column or cfg.keep_columns in ("all", None):
+        return cfg.keep_columns
+    rest = [] if cfg.keep_columns == "none" else [c.strip() for c in cfg.keep_columns.split(",")]
+    return list(dict.fromkeys([cfg.id_column, *rest]))
+
+
 def _run_job(
     job: Job, scorer: Scorer, cfg: ScoreConfig, limit: int | None, progress: Callable[[int], None]
 ) -> int:
     """Score one job; return rows written."""
+    keep = _keep_with_id(cfg)
     for inp in job.inputs:  # fail fast on a missing column or clash, before touching output
-        scorer.check_columns(read_schema(inp), cfg.text_column, cfg.keep_columns, cfg.prefix)
+        scorer.check_columns(read_schema(inp), cfg.text_column, keep, cfg.prefix)
     if not _prepare_output(job, _manifest(job, scorer, cfg), cfg):
         return 0
     writer = PartWriter(job.parts_dir)
-    keep = cfg.keep_columns
-    if cfg.id_column and keep not in ("all", None):
-        keep = ",".join(
-            dict.fromkeys([cfg.id_column, *(c for c in keep.split(",") if c and keep != "none")])
-        )
     for index, offset, chunk in prefetch(_chunks(job.inputs, cfg.chunk_rows, limit)):
         if not writer.done(index):
-            if cfg.id_column and cfg.id_column not in chunk.schema.names:
-                scorer.check_columns(chunk.schema, cfg.id_column)
             out = scorer.score_batch(chunk, cfg.text_column, keep, cfg.prefix, cfg.strict, offset)
             writer.write(index, out)
         progress(chunk.num_rows)
