@@ -32,7 +32,7 @@ def plan_batches(
     lengths: np.ndarray,
     max_tokens: int,
     max_rows: int = 256,
-    min_efficiency: float = 0.8,
+    min_efficiency: float = 0.95,
     min_rows: int = 8,
 ) -> list[np.ndarray]:
     """Group row positions, sorted by length, so that rows * longest <= max_tokens and, once a
