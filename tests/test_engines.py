@@ -21,9 +21,8 @@ def test_ray_score_dataset(tiny_bundle, rows):
     ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
     try:
         ds = ray.data.from_arrow(pa.Table.from_pylist(rows))
-        out = (
-            score_dataset(ds, tiny_bundle, precision="fp32", batch_size=8).to_arrow().sort_by("id")
-        )
+        scored = score_dataset(ds, tiny_bundle, precision="fp32", batch_size=8)
+        out = pa.Table.from_pylist(scored.take_all()).sort_by("id")
     finally:
         ray.shutdown()
     assert out.column("id").to_pylist() == list(range(31))
@@ -36,16 +35,24 @@ def test_ray_score_dataset(tiny_bundle, rows):
     )
 
 
-def test_spark_score_dataframe(tiny_bundle, rows):
+def test_spark_score_dataframe(tiny_bundle, rows, monkeypatch):
     pytest.importorskip("pyspark")
+    import sys
+
+    # Spark's Python workers must run an interpreter that has sentiscore installed.
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
+    monkeypatch.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     from sentiscore.infer.engines.spark import score_dataframe
+
+    import sys
 
     spark = (
         SparkSession.builder.master("local[2]")
         .appName("sentiscore-test")
         .config("spark.ui.enabled", "false")
+        .config("spark.pyspark.python", sys.executable)
         .getOrCreate()
     )
     try:

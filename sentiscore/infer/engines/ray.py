@@ -54,12 +54,12 @@ def score_dataset(
     batch_size: int = 4096,
 ):
     """Return a Ray Dataset with the prediction columns appended (lazy, like any Ray op)."""
-    require("ray.data", "ray", "Scoring on Ray Data")
+    ray_data = require("ray.data", "ray", "Scoring on Ray Data")
     return ds.map_batches(
         _ScoreActor,
         fn_constructor_args=(bundle, device, precision, threads, text_column, keep_columns, prefix),
         batch_format="pyarrow",
         batch_size=batch_size,
-        concurrency=actors,
+        compute=ray_data.ActorPoolStrategy(size=actors),
         num_gpus=1 if device == "cuda" else 0,
     )
