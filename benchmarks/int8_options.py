@@ -43,21 +43,53 @@ def main():
     ids = enc.encode(t.column("text").to_pylist())
     fp32 = os.path.join(b.path, "model.onnx")
     ref, ref_ms = onnx_logits(fp32, "cpu", ids, enc.pad_id)
-    rows = [{"variant": "fp32 (fused)", "accuracy": float((ref.argmax(1) == y).mean()), "agreement": 1.0, "ms_per_row": ref_ms, "speedup": 1.0, "mb": os.path.getsize(fp32) / 2**20}]
+    rows = [
+        {
+            "variant": "fp32 (fused)",
+            "accuracy": float((ref.argmax(1) == y).mean()),
+            "agreement": 1.0,
+            "ms_per_row": ref_ms,
+            "speedup": 1.0,
+            "mb": os.path.getsize(fp32) / 2**20,
+        }
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for name, wt, pc, rr in OPTIONS:
             path = os.path.join(tmp, "q.onnx")
             quantize_int8(fp32, path, pc, wt, rr, ())
             logits, ms = onnx_logits(path, "cpu", ids, enc.pad_id)
-            rows.append({"variant": name, "accuracy": float((logits.argmax(1) == y).mean()), "agreement": float((logits.argmax(1) == ref.argmax(1)).mean()),
-                         "ms_per_row": ms, "speedup": ref_ms / ms, "mb": os.path.getsize(path) / 2**20})
-    meta = {"date": str(date.today()), "machine": f"{platform.machine()}, {os.cpu_count()} cores (AVX2, no VNNI)", "bundle": args.bundle, "data": args.data, "rows": len(y),
-            "command": f"python benchmarks/int8_options.py {args.bundle} {args.data}"}
+            rows.append(
+                {
+                    "variant": name,
+                    "accuracy": float((logits.argmax(1) == y).mean()),
+                    "agreement": float((logits.argmax(1) == ref.argmax(1)).mean()),
+                    "ms_per_row": ms,
+                    "speedup": ref_ms / ms,
+                    "mb": os.path.getsize(path) / 2**20,
+                }
+            )
+    meta = {
+        "date": str(date.today()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores (AVX2, no VNNI)",
+        "bundle": args.bundle,
+        "data": args.data,
+        "rows": len(y),
+        "command": f"python benchmarks/int8_options.py {args.bundle} {args.data}",
+    }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     json.dump({**meta, "results": rows}, open(args.out + ".json", "w"), indent=2)
-    lines = [f"# Dynamic int8 options ({meta['date']}, {meta['machine']})", "", f"`{meta['command']}` ({len(y)} rows)", "",
-             "| variant | accuracy | agreement with fp32 | ms/row | speed vs fp32 | MB |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['variant']} | {r['accuracy']:.2%} | {r['agreement']:.2%} | {r['ms_per_row']:.2f} | {r['speedup']:.2f}x | {r['mb']:.1f} |" for r in rows]
+    lines = [
+        f"# Dynamic int8 options ({meta['date']}, {meta['machine']})",
+        "",
+        f"`{meta['command']}` ({len(y)} rows)",
+        "",
+        "| variant | accuracy | agreement with fp32 | ms/row | speed vs fp32 | MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['variant']} | {r['accuracy']:.2%} | {r['agreement']:.2%} | {r['ms_per_row']:.2f} | {r['speedup']:.2f}x | {r['mb']:.1f} |"
+        for r in rows
+    ]
     open(args.out + ".md", "w").write("\n".join(lines) + "\n")
     print("\n".join(lines))
 

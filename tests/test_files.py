@@ -142,9 +142,21 @@ def test_resume_of_complete_output_is_a_no_op(tiny_bundle, tmp_path):
 
 def test_id_column_is_always_kept(tiny_bundle, tmp_path):
     src = _write(tmp_path / "in.parquet", 6)
-    score_files([src], model=tiny_bundle, output=str(tmp_path / "o.parquet"), keep_columns="none", id_column="id")
+    score_files(
+        [src],
+        model=tiny_bundle,
+        output=str(tmp_path / "o.parquet"),
+        keep_columns="none",
+        id_column="id",
+    )
     assert pq.read_table(tmp_path / "o.parquet").column_names[:2] == ["id", "label"]
     from sentiscore.errors import InputDataError
 
     with pytest.raises(InputDataError, match="--keep-columns to name existing columns"):
-        score_files([src], model=tiny_bundle, output=str(tmp_path / "p.parquet"), id_column="row_id", keep_columns="text")
+        score_files(
+            [src],
+            model=tiny_bundle,
+            output=str(tmp_path / "p.parquet"),
+            id_column="row_id",
+            keep_columns="text",
+        )

@@ -19,8 +19,12 @@ ap = argparse.ArgumentParser()
 ap.add_argument("bundle")
 ap.add_argument("--out", default="sentiscore/models/default")
 ap.add_argument("--version", required=True)
-ap.add_argument("--card", required=True, help="JSON with data, training, intended_use, limits, licence")
-ap.add_argument("--evals", required=True, help="directory of <set>_<precision>.json from `sentiscore evaluate`")
+ap.add_argument(
+    "--card", required=True, help="JSON with data, training, intended_use, limits, licence"
+)
+ap.add_argument(
+    "--evals", required=True, help="directory of <set>_<precision>.json from `sentiscore evaluate`"
+)
 args = ap.parse_args()
 
 
@@ -29,7 +33,9 @@ def metrics_from(evals: str) -> dict:
     for name in sorted(os.listdir(evals)):
         if name.endswith(".json"):
             m = json.load(open(os.path.join(evals, name)))["metrics"]
-            out[name[:-5]] = {k: round(m[k], 4) for k in ("accuracy", "f1_macro", "roc_auc", "ece")} | {"n": m["n"]}
+            out[name[:-5]] = {
+                k: round(m[k], 4) for k in ("accuracy", "f1_macro", "roc_auc", "ece")
+            } | {"n": m["n"]}
     return out
 
 

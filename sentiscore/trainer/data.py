@@ -179,6 +179,7 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
         k = max(1, int(round(len(rows) * fraction))) if len(rows) > 1 else 0
         eval_idx += rows[:k]
         train_idx += rows[k:]
+
     def pick(idx: list[int]) -> Split:
         idx = sorted(idx)
         return Split([split.texts[i] for i in idx], [split.labels[i] for i in idx])
