@@ -13,7 +13,6 @@ import platform
 import tempfile
 from datetime import date
 
-import numpy as np
 import pyarrow.parquet as pq
 
 from sentiscore.export.convert import quantize_int8

@@ -42,11 +42,11 @@ def test_spark_score_dataframe(tiny_bundle, rows, monkeypatch):
     # Spark's Python workers must run an interpreter that has sentiscore installed.
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
     monkeypatch.setenv("PYSPARK_DRIVER_PYTHON", sys.executable)
+    import sys
+
     from pyspark.sql import SparkSession
 
     from sentiscore.infer.engines.spark import score_dataframe
-
-    import sys
 
     spark = (
         SparkSession.builder.master("local[2]")
