@@ -68,7 +68,7 @@ def main():
         build_input(src, args.rows, args.data)
     base_rss = rss_mb()[0]
     samples, done = [], [0]
-    marks = sorted({10_000, 100_000, 250_000, 500_000, 750_000, args.rows})
+    marks = sorted({10_000, 100_000, 200_000, 300_000, 400_000, 500_000, 600_000, 700_000, 800_000, 900_000, args.rows})
     start = time.perf_counter()
 
     def progress(n):
@@ -83,6 +83,8 @@ def main():
                     "seconds": round(time.perf_counter() - start, 1),
                 }
             )
+            with open(args.out + ".partial.json", "w") as f:  # survives an interrupted run
+                json.dump({"rows_total": args.rows, "samples": samples}, f, indent=2)
 
     stats = score_files(
         [src],
