@@ -58,14 +58,21 @@ def main():
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--work", default=None)
     ap.add_argument("--out", default="benchmarks/results/score_memory")
+    ap.add_argument("--build-only", action="store_true", help="only write the input file")
     args = ap.parse_args()
     from sentiscore.infer.files import score_files
 
     work = args.work or tempfile.mkdtemp()
     os.makedirs(work, exist_ok=True)
     src = os.path.join(work, "reviews_1m.parquet")
-    if not os.path.exists(src):
+    if args.build_only:
         build_input(src, args.rows, args.data)
+        return
+    if not os.path.exists(src):  # built in a child process, so its memory is not counted here
+        import subprocess
+        import sys
+
+        subprocess.run([sys.executable, __file__, args.bundle, "--rows", str(args.rows), "--data", args.data, "--work", work, "--build-only"], check=True)
     base_rss = rss_mb()[0]
     samples, done = [], [0]
     marks = sorted({10_000, 100_000, 200_000, 300_000, 400_000, 500_000, 600_000, 700_000, 800_000, 900_000, args.rows})
