@@ -11,6 +11,20 @@ import sys
 import click
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+DEVICE = click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="auto uses CUDA when onnxruntime-gpu offers it; cuda never falls back silently.",
+)
+PRECISION = click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "int8", "fp16"]),
+    default="auto",
+    show_default=True,
+    help="Bundle variant; auto = int8 on CPU, fp16 on CUDA, else fp32.",
+)
 
 
 class _Progress:
@@ -73,15 +87,8 @@ def _progress_bar(total: int | None, silent: bool):
     help="Output format (default: from the output extension, else parquet).",
 )
 @click.option("--delimiter", default=None, help="CSV delimiter (default ',' or tab for .tsv).")
-@click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
-)
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "fp32", "int8", "fp16"]),
-    default="auto",
-    show_default=True,
-)
+@DEVICE
+@PRECISION
 @click.option(
     "--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: all cores)."
 )
@@ -198,15 +205,8 @@ def score_cmd(
 @click.option(
     "-m", "--model", default="default", show_default=True, help="Bundle directory or 'default'."
 )
-@click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
-)
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "fp32", "int8", "fp16"]),
-    default="auto",
-    show_default=True,
-)
+@DEVICE
+@PRECISION
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON object per line instead of a table."
 )
@@ -243,15 +243,8 @@ def predict_cmd(texts, model, device, precision, as_json):
     default=None,
     help="Directory for metrics.json and plots (default: <bundle>/eval-<data stem>).",
 )
-@click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
-)
-@click.option(
-    "--precision",
-    type=click.Choice(["auto", "fp32", "int8", "fp16"]),
-    default="auto",
-    show_default=True,
-)
+@DEVICE
+@PRECISION
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N rows.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots (no matplotlib needed).")
 def evaluate_cmd(
