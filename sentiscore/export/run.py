@@ -22,7 +22,7 @@ from sentiscore.errors import ExportError, ParityError, require
 from sentiscore.export import convert, parity
 from sentiscore.export.config import ExportConfig
 from sentiscore.infer.bundle import BUNDLE_FORMAT, FORMAT_VERSION, MANIFEST, sha256_file
-from sentiscore.infer.tokenize import TextEncoder
+from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
 from sentiscore.metrics import ece, fit_temperature, softmax
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def _policy(model: str, cfg: ExportConfig, config, tok) -> dict:
 
 
 def _write_tokenizer(tok, out_dir: str):
-    backend = tok.backend_tokenizer.__class__.from_str(tok.backend_tokenizer.to_str())
+    backend = copy_tokenizer(tok.backend_tokenizer)
     backend.no_padding()
     backend.no_truncation()
     backend.save(os.path.join(out_dir, "tokenizer.json"))

@@ -32,6 +32,12 @@ def load_tokenizer(path: str):
     return tok
 
 
+def copy_tokenizer(tok):
+    """An independent copy of a ``tokenizers.Tokenizer`` (e.g. a HF fast tokenizer's backend),
+    so switching its padding/truncation off does not change the original."""
+    return tok.__class__.from_str(tok.to_str())
+
+
 def _special_frame(tok) -> tuple[list[int], list[int]]:
     """Token ids the post-processor puts before and after a single sequence."""
     probe = "hello"

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from sentiscore.errors import TrainingError, require
-from sentiscore.infer.tokenize import TextEncoder
+from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
 from sentiscore.trainer.config import TrainConfig
 from sentiscore.trainer.data import TrainData, load_training_data
 
@@ -76,7 +76,7 @@ def choose_max_length(encoder_lengths: list[int], cfg: TrainConfig, model) -> in
 def _encode(tok, texts: list[str], labels: list[int], max_length: int, cfg: TrainConfig):
     datasets = require("datasets", "train", "Training")
     encoder = TextEncoder(
-        tok.backend_tokenizer.__class__.from_str(tok.backend_tokenizer.to_str()),
+        copy_tokenizer(tok.backend_tokenizer),
         max_length,
         cfg.truncation,
         cfg.head_fraction,
@@ -254,7 +254,7 @@ def train(cfg: TrainConfig) -> dict:
     data = load_training_data(cfg)
     tok, model = _load_model(cfg, data.label_names)
     probe = TextEncoder(
-        tok.backend_tokenizer.__class__.from_str(tok.backend_tokenizer.to_str()),
+        copy_tokenizer(tok.backend_tokenizer),
         MODEL_MAX * 8,
         "head",
     )

@@ -65,10 +65,6 @@ def score_dataframe(
     def run(batches):
         s = _scorer(bundle, device, precision, threads)
         for batch in batches:
-            yield (
-                s.score_batch(batch, text_column, keep_columns, prefix).cast(out_schema)
-                if hasattr(pa.RecordBatch, "cast")
-                else s.score_batch(batch, text_column, keep_columns, prefix)
-            )
+            yield s.score_batch(batch, text_column, keep_columns, prefix).cast(out_schema)
 
     return df.mapInArrow(run, from_arrow_schema(out_schema))
