@@ -148,6 +148,14 @@ def export_cmd(
 @click.option("--train-split", default="train", show_default=True)
 @click.option("--eval-split", default=None)
 @click.option("--validation-fraction", type=float, default=0.1, show_default=True)
+@click.option(
+    "--holdout",
+    type=click.Choice(["rows", "sentences"]),
+    default="rows",
+    show_default=True,
+    help="How the validation split is carved: random rows, or whole sentences with their "
+    "phrases dropped from training (phrase-level data such as SST-2).",
+)
 @click.option("--max-train-samples", type=int, default=None)
 @click.option("--max-eval-samples", type=int, default=None)
 @click.option("--lr", "learning_rate", type=float, default=2e-5, show_default=True)

@@ -22,6 +22,9 @@ class TrainConfig:
     text_column / label_column: None detects common names.
     train_split / eval_split: hub split names; eval_split None uses validation/test when the
         dataset has one, else ``validation_fraction`` of train (stratified, seeded).
+    holdout: how that validation split is carved: ``rows`` (random rows) or ``sentences``
+        (for phrase-level data such as SST-2: whole sentences, with every training row that is
+        part of one dropped, so validation measures unseen sentences; see ``holdout``).
     max_train_samples / max_eval_samples: subset sizes (seeded random subset).
     max_length: None = p95 of training token lengths, capped by the model (<= 512).
     truncation: head, or head+tail (keeps the start and the end of long texts).
@@ -41,6 +44,7 @@ class TrainConfig:
     train_split: str = "train"
     eval_split: str | None = None
     validation_fraction: float = 0.1
+    holdout: str = "rows"
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
     learning_rate: float = 2e-5
@@ -101,6 +105,11 @@ class TrainConfig:
                 self.scheduler in ("linear", "cosine", "constant"),
                 "--scheduler linear, cosine or constant",
                 self.scheduler,
+            ),
+            (
+                self.holdout in ("rows", "sentences"),
+                "--holdout rows or sentences",
+                self.holdout,
             ),
             (
                 self.truncation in ("head", "head+tail"),

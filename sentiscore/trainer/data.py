@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sentiscore.errors import InputDataError, TrainingError
 from sentiscore.trainer.config import TrainConfig
+from sentiscore.trainer.holdout import sentence_holdout
 
 log = logging.getLogger(__name__)
 TEXT_NAMES = ("text", "sentence", "review", "content", "review_text", "comment", "body", "document")
@@ -164,8 +165,7 @@ def map_labels(values: list, known_names: list[str] | None) -> tuple[list[int], 
 def _subset(split: Split, n: int | None, seed: int) -> Split:
     if n is None or n >= len(split.texts):
         return split
-    idx = sorted(random.Random(seed).sample(range(len(split.texts)), n))
-    return Split([split.texts[i] for i in idx], [split.labels[i] for i in idx])
+    return _rows(split, sorted(random.Random(seed).sample(range(len(split.texts)), n)))
 
 
 def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
@@ -179,12 +179,16 @@ def stratified_split(split: Split, fraction: float, seed: int) -> tuple[Split, S
         k = max(1, int(round(len(rows) * fraction))) if len(rows) > 1 else 0
         eval_idx += rows[:k]
         train_idx += rows[k:]
+    return _rows(split, sorted(train_idx)), _rows(split, sorted(eval_idx))
 
-    def pick(idx: list[int]) -> Split:
-        idx = sorted(idx)
-        return Split([split.texts[i] for i in idx], [split.labels[i] for i in idx])
 
-    return pick(train_idx), pick(eval_idx)
+def _rows(split: Split, idx: list[int]) -> Split:
+    return Split([split.texts[i] for i in idx], [split.labels[i] for i in idx])
+
+
+def _sentence_split(split: Split, fraction: float, seed: int) -> tuple[Split, Split]:
+    train_idx, eval_idx, _ = sentence_holdout(split.texts, split.labels, fraction, seed)
+    return _rows(split, train_idx), _rows(split, eval_idx)
 
 
 def _load(specs: list[str], split: str, cfg: TrainConfig) -> tuple[Split, list[str] | None]:
@@ -241,7 +245,9 @@ def load_training_data(cfg: TrainConfig) -> TrainData:
             f"only {label_names}",
             "check --label-column and the data",
         )
-    if eval_split is None:
+    if eval_split is None and cfg.holdout == "sentences":
+        train, eval_split = _sentence_split(train, cfg.validation_fraction, cfg.seed)
+    elif eval_split is None:
         train, eval_split = stratified_split(train, cfg.validation_fraction, cfg.seed)
     else:
         eval_split = Split(eval_split.texts, all_ids[len(train.texts) :])
