@@ -2,8 +2,10 @@
 `transformers.pipeline("text-classification", batch_size=32, truncation=True)` on the same
 fine-tuned model and data, measured in one run on this machine (ratios, not absolute times).
 
+Each variant runs ``--repeats`` times, interleaved with the others; the median pass counts.
+
 usage: python benchmarks/score_speed.py HF_MODEL_DIR BUNDLE_DIR [--data ../shared/data]
-       [--imdb-rows 500] [--out benchmarks/results/score_speed]
+       [--imdb-rows 500] [--repeats 3] [--out benchmarks/results/score_speed]
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import numpy as np
 import pyarrow.parquet as pq
 
 
-def pipeline_run(model_dir: str, texts: list[str], max_length: int) -> dict:
+def pipeline_runner(model_dir: str, texts: list[str], max_length: int):
+    """A callable timing one pass of the transformers pipeline over ``texts`` (load excluded)."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
@@ -29,41 +32,64 @@ def pipeline_run(model_dir: str, texts: list[str], max_length: int) -> dict:
     model = AutoModelForSequenceClassification.from_pretrained(model_dir).float()
     clf = pipeline("text-classification", model=model, tokenizer=tok, device=-1)
     clf(texts[:4], batch_size=4, truncation=True, max_length=max_length)  # warm-up
-    start = time.perf_counter()
-    out = clf(texts, batch_size=32, truncation=True, max_length=max_length)
-    seconds = time.perf_counter() - start
     label2id = model.config.label2id
     lengths = [len(x) for x in tok(texts, truncation=True, max_length=max_length)["input_ids"]]
     computed = sum(
         len(lengths[i : i + 32]) * max(lengths[i : i + 32]) for i in range(0, len(lengths), 32)
     )
-    return {
-        "pred": np.asarray([label2id[o["label"]] for o in out]),
-        "seconds": seconds,
-        "tokens": sum(lengths),
-        "computed_tokens": computed,
-    }
+
+    def run() -> dict:
+        start = time.perf_counter()
+        out = clf(texts, batch_size=32, truncation=True, max_length=max_length)
+        seconds = time.perf_counter() - start
+        return {
+            "pred": np.asarray([label2id[o["label"]] for o in out]),
+            "seconds": seconds,
+            "tokens": sum(lengths),
+            "computed_tokens": computed,
+        }
+
+    return run
 
 
-def sentiscore_run(bundle: str, parquet: str, precision: str) -> dict:
+def sentiscore_runner(bundle: str, parquet: str, precision: str):
+    """A callable timing one ``score_files`` pass, Parquet in and out (load excluded)."""
     from sentiscore.infer.files import score_files
     from sentiscore.infer.scorer import Scorer
 
     scorer = Scorer.load(bundle, device="cpu", precision=precision)
     scorer.predict(["warm up"])
-    scorer.stats.__init__()
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "out.parquet")
-        start = time.perf_counter()
-        stats = score_files([parquet], output=out, prefix="pred_", scorer=scorer)
-        seconds = time.perf_counter() - start
-        pred = pq.read_table(out, columns=["pred_label_id"]).column(0).to_numpy()
-    return {
-        "pred": pred,
-        "seconds": seconds,
-        "tokens": stats["tokens"],
-        "computed_tokens": stats["computed_tokens"],
-    }
+
+    def run() -> dict:
+        scorer.stats.__init__()
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.parquet")
+            start = time.perf_counter()
+            stats = score_files([parquet], output=out, prefix="pred_", scorer=scorer)
+            seconds = time.perf_counter() - start
+            pred = pq.read_table(out, columns=["pred_label_id"]).column(0).to_numpy()
+        return {
+            "pred": pred,
+            "seconds": seconds,
+            "tokens": stats["tokens"],
+            "computed_tokens": stats["computed_tokens"],
+        }
+
+    return run
+
+
+def timed(runners: dict, repeats: int) -> dict:
+    """Run every runner ``repeats`` times, interleaved (so drift hits all alike); keep the
+    median pass of each, with all pass times."""
+    passes: dict = {name: [] for name in runners}
+    for _ in range(repeats):
+        for name, run in runners.items():
+            passes[name].append(run())
+    out = {}
+    for name, runs in passes.items():
+        runs.sort(key=lambda r: r["seconds"])
+        out[name] = {**runs[len(runs) // 2], "all_seconds": [round(r["seconds"], 3) for r in runs]}
+    return out
 
 
 def summarize(
@@ -74,6 +100,7 @@ def summarize(
         "variant": name,
         "rows": n,
         "seconds": round(r["seconds"], 2),
+        "all_seconds": r["all_seconds"],
         "rows_per_s": round(n / r["seconds"], 2),
         "tokens_per_s": round(r["tokens"] / r["seconds"], 1),
         "padding_efficiency": round(r["tokens"] / r["computed_tokens"], 3),
@@ -86,14 +113,19 @@ def summarize(
     return row
 
 
-def workload(name: str, parquet: str, model_dir: str, bundle: str, max_length: int) -> list[dict]:
+def workload(
+    name: str, parquet: str, model_dir: str, bundle: str, max_length: int, repeats: int
+) -> list[dict]:
     t = pq.read_table(parquet)
     texts, labels = t.column("text").to_pylist(), t.column("label").to_numpy()
-    base = pipeline_run(model_dir, texts, max_length)
-    rows = [summarize("transformers pipeline (PyTorch fp32, bs 32)", base, labels, None, None)]
+    base_name = "transformers pipeline (PyTorch fp32, bs 32)"
+    runners = {base_name: pipeline_runner(model_dir, texts, max_length)}
     for precision in ("fp32", "int8"):
-        r = sentiscore_run(bundle, parquet, precision)
-        rows.append(summarize(f"sentiscore score ({precision})", r, labels, base, base["pred"]))
+        runners[f"sentiscore score ({precision})"] = sentiscore_runner(bundle, parquet, precision)
+    res = timed(runners, repeats)
+    base = res[base_name]
+    rows = [summarize(base_name, base, labels, None, None)]
+    rows += [summarize(k, r, labels, base, base["pred"]) for k, r in res.items() if k != base_name]
     for r in rows:
         r["workload"] = name
     return rows
@@ -105,6 +137,7 @@ def main():
     ap.add_argument("bundle")
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--imdb-rows", type=int, default=500)
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved passes; medians kept")
     ap.add_argument("--out", default="benchmarks/results/score_speed")
     args = ap.parse_args()
     from sentiscore.infer.bundle import load_bundle
@@ -121,6 +154,7 @@ def main():
         args.model_dir,
         args.bundle,
         max_length,
+        args.repeats,
     )
     rows += workload(
         f"IMDB test half A ({args.imdb_rows}-row sample, max_length {max_length})",
@@ -128,12 +162,23 @@ def main():
         args.model_dir,
         args.bundle,
         max_length,
+        args.repeats,
     )
     meta = {
         "date": str(date.today()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",
         "command": "python benchmarks/score_speed.py "
-        + " ".join(f"{a}" for a in [args.model_dir, args.bundle, "--imdb-rows", args.imdb_rows]),
+        + " ".join(
+            f"{a}"
+            for a in [
+                args.model_dir,
+                args.bundle,
+                "--imdb-rows",
+                args.imdb_rows,
+                "--repeats",
+                args.repeats,
+            ]
+        ),
         "model": args.model_dir,
         "bundle": args.bundle,
     }
