@@ -90,7 +90,10 @@ def _progress_bar(total: int | None, silent: bool):
 @DEVICE
 @PRECISION
 @click.option(
-    "--threads", type=int, default=None, help="ONNX Runtime intra-op threads (default: all cores)."
+    "--threads",
+    type=int,
+    default=None,
+    help="CPU threads for ONNX Runtime (default: all cores; on CPU shared by two concurrent micro-batches).",
 )
 @click.option(
     "--max-tokens",

@@ -160,3 +160,13 @@ def test_bundle_checksum_and_format_checks(tiny_bundle, tmp_path):
         load_bundle(str(copy), verify=False)
     with pytest.raises(BundleError, match="not a directory"):
         load_bundle(str(tmp_path / "none"))
+
+
+def test_concurrent_streams_match_one_stream(tiny_bundle, reviews_rows):
+    texts = [t for t, _ in reviews_rows] * 3
+    two = Scorer.load(tiny_bundle, device="cpu", precision="int8", threads=2, max_tokens=64)
+    one = Scorer.load(tiny_bundle, device="cpu", precision="int8", threads=1, max_tokens=64)
+    assert (two.runner.streams, one.runner.streams) == (2, 1)
+    # Small budget: many micro-batches in flight; each row must come back exactly once, and
+    # batch composition (which int8 results depend on) must not depend on the streams.
+    assert np.array_equal(two.probabilities(texts), one.probabilities(texts))

@@ -119,8 +119,7 @@ def onnx_logits(
     if batches:
         runner.run(batches[-1].input_ids, batches[-1].attention_mask)  # warm-up on the shortest
     start = time.perf_counter()
-    for mb in batches:
-        logits = runner.run(mb.input_ids, mb.attention_mask)
+    for mb, logits in runner.run_all(batches):
         if out.shape[1] == 0:
             out = np.zeros((len(ids), logits.shape[1]), dtype=np.float32)
         out[mb.rows] = logits

@@ -132,8 +132,8 @@ class Scorer:
         """Class probabilities (n, num_labels) for valid, non-empty strings."""
         probs = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         ids = self.encoder.encode(texts)
-        for mb in iter_micro_batches(ids, self.max_tokens, self.encoder.pad_id):
-            logits = self.runner.run(mb.input_ids, mb.attention_mask)
+        batches = iter_micro_batches(ids, self.max_tokens, self.encoder.pad_id)
+        for mb, logits in self.runner.run_all(batches):
             probs[mb.rows] = softmax(logits, self.temperature).astype(np.float32)
             self.stats.real_tokens += mb.real_tokens
             self.stats.computed_tokens += mb.computed_tokens
