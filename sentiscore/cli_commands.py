@@ -99,7 +99,7 @@ def _progress_bar(total: int | None, silent: bool):
     "--max-tokens",
     type=int,
     default=None,
-    help="Token budget per micro-batch (rows x longest row); default 8192 on CPU, 65536 on CUDA.",
+    help="Token budget per micro-batch (rows x longest row); default 4096 on CPU, 65536 on CUDA.",
 )
 @click.option(
     "--resume",
