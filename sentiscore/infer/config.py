@@ -20,9 +20,11 @@ class ScoreConfig:
         and non-null; it is always kept. keep_columns: "all", "none" or "a,b".
     format: output format (parquet/csv/jsonl); None follows the output's extension.
     delimiter: CSV delimiter (default: ',' or tab for .tsv).
-    device: auto/cpu/cuda. precision: auto/fp32/int8/fp16. threads: CPU threads for ONNX
-        Runtime (default: all cores), shared by two concurrent micro-batch streams on CPU. max_tokens: token budget per micro-batch (rows x longest row);
-        None = 4096 on CPU, 65536 on CUDA.
+    device: auto/cpu/cuda. precision: auto/fp32/int8/fp16.
+    threads: CPU threads for ONNX Runtime (default: all cores), shared by two concurrent
+        micro-batch streams on CPU.
+    max_tokens: token budget per micro-batch (rows x longest row); None = 4096 on CPU,
+        65536 on CUDA.
     resume / overwrite: what to do with existing output (exclusive).
     limit: score only the first N rows of all inputs together.
     strict: stop at the first bad row instead of writing an error column.
