@@ -181,6 +181,14 @@ def export_cmd(
     "--truncation", type=click.Choice(["head", "head+tail"]), default="head", show_default=True
 )
 @click.option("--label-smoothing", type=float, default=0.0, show_default=True)
+@click.option(
+    "--layer-decay",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Layer-wise learning-rate decay: the head trains at --lr, each layer below at this "
+    "factor times the one above (1.0 = off; 0.8 suits small encoders at a higher --lr).",
+)
 @click.option("--class-weights", is_flag=True, help="Weight the loss by inverse class frequency.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option(

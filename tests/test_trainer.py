@@ -151,3 +151,43 @@ def test_search_runs_two_trials(tiny_model_dir, tmp_path):
     assert len(res["trials"]) == 2 and res["best_trial"] in (1, 2)
     assert (tmp_path / "run" / "trials.md").read_text().count("\n") == 4
     assert (tmp_path / "run" / "model" / "model.safetensors").exists()
+
+
+def test_layer_decay_groups_scale_by_depth(tiny_model_dir):
+    from transformers import AutoModelForSequenceClassification
+
+    from sentiscore.trainer.optim import layer_decay_groups
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
+    n = model.config.num_hidden_layers
+    groups = layer_decay_groups(model, 1e-3, 0.5, 0.01)
+    lr_of = {id(p): (g["lr"], g["weight_decay"]) for g in groups for p in g["params"]}
+    params = dict(model.named_parameters())
+    assert len(lr_of) == len(params) == sum(len(g["params"]) for g in groups)
+    assert lr_of[id(params["classifier.weight"])] == (1e-3, 0.01)
+    assert groups[0]["lr"] == 1e-3  # the head's group comes first (the Trainer logs it)
+    emb = params["bert.embeddings.word_embeddings.weight"]
+    assert lr_of[id(emb)][0] == pytest.approx(1e-3 * 0.5 ** (n + 1))
+    top = params[f"bert.encoder.layer.{n - 1}.output.dense.weight"]
+    assert lr_of[id(top)] == (pytest.approx(1e-3 * 0.5), 0.01)
+    norm = params["bert.encoder.layer.0.output.LayerNorm.weight"]
+    assert lr_of[id(norm)] == (pytest.approx(1e-3 * 0.5**n), 0.0)
+
+
+def test_train_with_layer_decay(tiny_model_dir, tmp_path):
+    data = _data(tmp_path / "d.parquet")
+    res = train(
+        TrainConfig(
+            model=tiny_model_dir,
+            data=[data],
+            output=str(tmp_path / "run"),
+            layer_decay=0.8,
+            **{**FAST, "warmup_ratio": 0.0},
+        )
+    )
+    rates = [h["learning_rate"] for h in res["metrics"]["log_history"] if "learning_rate" in h]
+    assert rates and max(rates) <= FAST["learning_rate"]  # head rate = --lr, linear decay
+    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert saved["layer_decay"] == 0.8
+    with pytest.raises(Exception, match="layer-decay"):
+        TrainConfig(model="m", data=["d"], output="o", layer_decay=0.0)

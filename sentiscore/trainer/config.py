@@ -28,6 +28,8 @@ class TrainConfig:
     max_train_samples / max_eval_samples: subset sizes (seeded random subset).
     max_length: None = p95 of training token lengths, capped by the model (<= 512).
     truncation: head, or head+tail (keeps the start and the end of long texts).
+    layer_decay: layer-wise learning-rate decay; the head trains at ``learning_rate``, each
+        encoder layer below at this factor times the one above, embeddings last (1.0 = off).
     precision: auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16 or fp16.
     early_stopping_patience: epochs without improvement of ``metric_for_best`` before stopping;
         the best checkpoint is always the one kept.
@@ -59,6 +61,7 @@ class TrainConfig:
     truncation: str = "head"
     head_fraction: float = 0.25
     label_smoothing: float = 0.0
+    layer_decay: float = 1.0
     class_weights: bool = False
     seed: int = 42
     early_stopping_patience: int | None = None
@@ -100,6 +103,7 @@ class TrainConfig:
             ),
             (0 <= self.warmup_ratio < 1, "--warmup-ratio in [0, 1)", self.warmup_ratio),
             (0 <= self.label_smoothing < 1, "--label-smoothing in [0, 1)", self.label_smoothing),
+            (0 < self.layer_decay <= 1, "--layer-decay in (0, 1]", self.layer_decay),
             (self.grad_accum >= 1, "--grad-accum >= 1", self.grad_accum),
             (
                 self.scheduler in ("linear", "cosine", "constant"),

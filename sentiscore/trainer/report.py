@@ -132,13 +132,13 @@ def model_card(cfg: TrainConfig, data, metrics: dict) -> str:
 
 ## Data
 - Training data: {", ".join(cfg.data)} ({metrics["train_rows"]} rows after cleaning{", subset" if cfg.max_train_samples else ""})
-- Evaluation: {", ".join(cfg.eval_data) if cfg.eval_data else (cfg.eval_split or f"{cfg.validation_fraction:.0%} stratified split of train (seed {cfg.seed})")} ({metrics["eval_rows"]} rows)
+- Evaluation: {", ".join(cfg.eval_data) if cfg.eval_data else (cfg.eval_split or f"{cfg.validation_fraction:.0%} stratified split of train by {cfg.holdout} (seed {cfg.seed})")} ({metrics["eval_rows"]} rows)
 - Labels: {", ".join(f"{i} = {n}" for i, n in enumerate(data.label_names))}
 
 ## Training
 - Base model: `{cfg.model}`
 - lr {cfg.learning_rate}, batch {cfg.batch_size} x accumulation {cfg.grad_accum}, {cfg.epochs} epochs, weight decay {cfg.weight_decay},
-  warmup {cfg.warmup_ratio}, {cfg.scheduler} schedule, label smoothing {cfg.label_smoothing}, seed {cfg.seed}
+  warmup {cfg.warmup_ratio}, {cfg.scheduler} schedule, label smoothing {cfg.label_smoothing}, layer-wise lr decay {cfg.layer_decay}, seed {cfg.seed}
 - max_length {metrics["max_length"]} with `{cfg.truncation}` truncation; dynamic padding, length-grouped batches
 - Runtime {metrics["runtime_s"]} s on {platform.machine()} ({metrics["train_samples_per_s"] or 0:.1f} samples/s)
 

@@ -207,9 +207,18 @@ def _build_trainer(cfg: TrainConfig, data: TrainData, tok, model, train_ds, eval
     collator = transformers.DataCollatorWithPadding(
         tok, pad_to_multiple_of=8 if torch_cuda() else None
     )
+    optimizers = (None, None)
+    if cfg.layer_decay < 1:
+        from sentiscore.trainer.optim import build_optimizer
+
+        optimizers = (
+            build_optimizer(model, cfg.learning_rate, cfg.layer_decay, cfg.weight_decay),
+            None,
+        )
     return cls(
         model=model,
         args=args,
+        optimizers=optimizers,
         train_dataset=train_ds,
         eval_dataset=eval_ds,
         data_collator=collator,
