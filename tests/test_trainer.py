@@ -153,7 +153,7 @@ def test_search_runs_two_trials(tiny_model_dir, tmp_path):
     assert (tmp_path / "run" / "model" / "model.safetensors").exists()
 
 
-def test_layer_decay_groups_scale_by_depth(tiny_model_dir):
+def test_layer_decay_groups_scale_by_depth(tiny_model_dir, tmp_path):
     from transformers import AutoModelForSequenceClassification
 
     from sentiscore.trainer.optim import layer_decay_groups
@@ -172,6 +172,14 @@ def test_layer_decay_groups_scale_by_depth(tiny_model_dir):
     assert lr_of[id(top)] == (pytest.approx(1e-3 * 0.5), 0.01)
     norm = params["bert.encoder.layer.0.output.LayerNorm.weight"]
     assert lr_of[id(norm)] == (pytest.approx(1e-3 * 0.5**n), 0.0)
+    from transformers import TrainingArguments
+
+    from sentiscore.trainer.optim import build_optimizer
+
+    args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3, report_to="none")
+    opt = build_optimizer(model, args, 0.5)  # the Trainer's own optimizer class and kwargs
+    assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in groups]
+    assert bool(opt.defaults.get("fused")) == ("fused" in str(args.optim).lower())
 
 
 def test_train_with_layer_decay(tiny_model_dir, tmp_path):

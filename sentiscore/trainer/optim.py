@@ -1,4 +1,4 @@
-"""Layer-wise learning-rate decay (``--layer-decay``): AdamW parameter groups whose learning
+"""Layer-wise learning-rate decay (``--layer-decay``): optimizer parameter groups whose learning
 rate shrinks by a constant factor per layer from the classifier head down to the embeddings.
 
 The head and pooler train at ``--lr``, encoder layer i (of L) at ``lr * decay**(L - i)`` and the
@@ -62,8 +62,11 @@ def layer_decay_groups(model, lr: float, decay: float, weight_decay: float) -> l
     return [groups[k] for k in sorted(groups, reverse=True)]
 
 
-def build_optimizer(model, lr: float, decay: float, weight_decay: float):
-    """AdamW (torch) over ``layer_decay_groups``; the Trainer adds the schedule."""
-    import torch
+def build_optimizer(model, args, decay: float):
+    """The optimizer the Trainer would build from ``args`` (class, fused kernels, betas, eps),
+    over ``layer_decay_groups`` instead of its two default groups. The Trainer adds the schedule."""
+    from transformers import Trainer
 
-    return torch.optim.AdamW(layer_decay_groups(model, lr, decay, weight_decay), lr=lr)
+    cls, kwargs = Trainer.get_optimizer_cls_and_kwargs(args, model)
+    groups = layer_decay_groups(model, args.learning_rate, decay, args.weight_decay)
+    return cls(groups, **kwargs)

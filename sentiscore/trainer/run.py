@@ -212,7 +212,7 @@ def _build_trainer(cfg: TrainConfig, data: TrainData, tok, model, train_ds, eval
         from sentiscore.trainer.optim import build_optimizer
 
         optimizers = (
-            build_optimizer(model, cfg.learning_rate, cfg.layer_decay, cfg.weight_decay),
+            build_optimizer(model, args, cfg.layer_decay),
             None,
         )
     return cls(
