@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sentiscore.errors import TrainingError
+from sentiscore.errors import ConfigError, TrainingError
 from sentiscore.testing import sample_reviews
 
 pytest.importorskip("transformers")
@@ -154,9 +154,9 @@ def test_search_runs_two_trials(tiny_model_dir, tmp_path):
 
 
 def test_layer_decay_groups_scale_by_depth(tiny_model_dir, tmp_path):
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification, TrainingArguments
 
-    from sentiscore.trainer.optim import layer_decay_groups
+    from sentiscore.trainer.optim import build_optimizer, layer_decay_groups
 
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2)
     n = model.config.num_hidden_layers
@@ -172,10 +172,6 @@ def test_layer_decay_groups_scale_by_depth(tiny_model_dir, tmp_path):
     assert lr_of[id(top)] == (pytest.approx(1e-3 * 0.5), 0.01)
     norm = params["bert.encoder.layer.0.output.LayerNorm.weight"]
     assert lr_of[id(norm)] == (pytest.approx(1e-3 * 0.5**n), 0.0)
-    from transformers import TrainingArguments
-
-    from sentiscore.trainer.optim import build_optimizer
-
     args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-3, report_to="none")
     opt = build_optimizer(model, args, 0.5)  # the Trainer's own optimizer class and kwargs
     assert [g["lr"] for g in opt.param_groups] == [g["lr"] for g in groups]
@@ -197,5 +193,5 @@ def test_train_with_layer_decay(tiny_model_dir, tmp_path):
     assert rates and max(rates) <= FAST["learning_rate"]  # head rate = --lr, linear decay
     saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
     assert saved["layer_decay"] == 0.8
-    with pytest.raises(Exception, match="layer-decay"):
+    with pytest.raises(ConfigError, match="layer-decay"):
         TrainConfig(model="m", data=["d"], output="o", layer_decay=0.0)

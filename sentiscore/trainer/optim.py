@@ -16,7 +16,7 @@ import re
 log = logging.getLogger(__name__)
 
 _LAYER = re.compile(r"(?:^|\.)(?:layer|layers|block|blocks|h)\.(\d+)\.")
-_NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "layernorm.weight", "norm.weight")
+_NO_DECAY = ("bias", "Norm.weight", "norm.weight")  # LayerNorm, layer_norm, layernorm, ...
 
 
 def layer_of(name: str, num_layers: int) -> int:

@@ -211,10 +211,7 @@ def _build_trainer(cfg: TrainConfig, data: TrainData, tok, model, train_ds, eval
     if cfg.layer_decay < 1:
         from sentiscore.trainer.optim import build_optimizer
 
-        optimizers = (
-            build_optimizer(model, args, cfg.layer_decay),
-            None,
-        )
+        optimizers = (build_optimizer(model, args, cfg.layer_decay), None)
     return cls(
         model=model,
         args=args,
