@@ -189,6 +189,14 @@ def export_cmd(
     help="Layer-wise learning-rate decay: the head trains at --lr, each layer below at this "
     "factor times the one above (1.0 = off; 0.8 suits small encoders at a higher --lr).",
 )
+@click.option(
+    "--pooling",
+    type=click.Choice(["auto", "cls", "mean"]),
+    default="auto",
+    show_default=True,
+    help="Classifier read-out: cls token, mean of token vectors (BERT-type models), or auto "
+    "(what the checkpoint was trained with: mean for sentence-transformers models).",
+)
 @click.option("--class-weights", is_flag=True, help="Weight the loss by inverse class frequency.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option(

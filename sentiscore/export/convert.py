@@ -39,22 +39,23 @@ ORT_MODEL_TYPE = {
 }
 
 
-def export_onnx(model: str, work_dir: str, opset: int) -> str:
-    """Export ``model`` (dir or hub id) with optimum (text-classification, dynamic axes)."""
+def export_onnx(model: str, work_dir: str, opset: int, pooling: str = "cls") -> str:
+    """Export ``model`` (dir or hub id) with optimum (text-classification, dynamic axes).
+
+    A mean-pooled classifier is loaded with sentiscore's class first (optimum would load it
+    as a [CLS] model from the hub-style mapping)."""
     require("optimum.exporters.onnx", "export", "ONNX export")
-    from optimum.exporters.onnx import main_export
+    from optimum.exporters.onnx import main_export, onnx_export_from_model
 
     raw_dir = os.path.join(work_dir, "raw")
+    common = {"task": "text-classification", "opset": opset, "do_validation": False}
     try:
-        main_export(
-            model,
-            raw_dir,
-            task="text-classification",
-            opset=opset,
-            do_validation=False,
-            library_name="transformers",
-            framework="pt",
-        )
+        if pooling == "mean":
+            from sentiscore.trainer.pooling import load_classifier
+
+            onnx_export_from_model(_optimum_ready(load_classifier(model, "mean")), raw_dir, **common)
+        else:
+            main_export(model, raw_dir, library_name="transformers", framework="pt", **common)
     except (ValueError, KeyError, NotImplementedError) as exc:
         first = str(exc).strip().splitlines()[0][:300]
         raise ExportError(
@@ -70,6 +71,15 @@ def export_onnx(model: str, work_dir: str, opset: int) -> str:
             "re-run with --verbose and check the model",
         )
     return path
+
+
+def _optimum_ready(model):
+    """optimum infers the library from the class's module name (``transformers...``); our
+    mean-pooled class is a transformers model defined in sentiscore, so export it through a
+    subclass that says so."""
+    cls = type(model)
+    model.__class__ = type(cls.__name__, (cls,), {"__module__": "transformers.sentiscore"})
+    return model.eval()
 
 
 def fuse(

@@ -24,6 +24,7 @@ from sentiscore.export.config import ExportConfig
 from sentiscore.infer.bundle import BUNDLE_FORMAT, FORMAT_VERSION, MANIFEST, sha256_file
 from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
 from sentiscore.metrics import ece, fit_temperature, softmax
+from sentiscore.trainer.pooling import load_classifier, resolve_pooling
 
 log = logging.getLogger(__name__)
 SUPPORTED = tuple(convert.ORT_MODEL_TYPE)
@@ -193,10 +194,10 @@ def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> E
     _prepare_out(out_dir)
     config, tok = _load_source(model)
     policy = _policy(model, cfg, config, tok)
-    transformers = require("transformers", "export", "Export")
+    policy["pooling"] = resolve_pooling("auto", model, config)
     work = tempfile.mkdtemp(prefix=".export-", dir=out_dir)
     try:
-        raw = convert.export_onnx(model, work, cfg.opset)
+        raw = convert.export_onnx(model, work, cfg.opset, policy["pooling"])
         paths, built = _build(raw, out_dir, cfg, config)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -206,11 +207,7 @@ def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> E
     )
     val = parity.load_validation(cfg, {v: k for k, v in config.id2label.items()})
     ids = encoder.encode(val.texts)
-    ref = parity.torch_logits(
-        transformers.AutoModelForSequenceClassification.from_pretrained(model).float(),
-        ids,
-        encoder.pad_id,
-    )
+    ref = parity.torch_logits(load_classifier(model, policy["pooling"]), ids, encoder.pad_id)
     ref_acc = float((ref.argmax(1) == val.labels).mean()) if val.labels is not None else None
     report = ExportReport(out_dir, model, val.source, len(ids), built["fused_ops"])
     report.variants = [
@@ -268,6 +265,7 @@ def _write_manifest(
         "source_model": model,
         "source_revision": getattr(config, "_commit_hash", None),
         "model_type": config.model_type,
+        "pooling": policy["pooling"],
         "temperature": report.temperature,
         "variants": variants,
         "fused_ops": report.fused_ops,

@@ -30,6 +30,10 @@ class TrainConfig:
     truncation: head, or head+tail (keeps the start and the end of long texts).
     layer_decay: layer-wise learning-rate decay; the head trains at ``learning_rate``, each
         encoder layer below at this factor times the one above, embeddings last (1.0 = off).
+    pooling: how the classifier reads the encoder: ``cls`` (the [CLS] token, Hugging Face's
+        default), ``mean`` (average of the token vectors; BERT-type models) or ``auto`` (what
+        the checkpoint was trained with: mean for sentence-transformers models such as
+        all-MiniLM-L6-v2, else cls). See ``pooling``.
     precision: auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16 or fp16.
     early_stopping_patience: epochs without improvement of ``metric_for_best`` before stopping;
         the best checkpoint is always the one kept.
@@ -62,6 +66,7 @@ class TrainConfig:
     head_fraction: float = 0.25
     label_smoothing: float = 0.0
     layer_decay: float = 1.0
+    pooling: str = "auto"
     class_weights: bool = False
     seed: int = 42
     early_stopping_patience: int | None = None
@@ -109,6 +114,11 @@ class TrainConfig:
                 self.scheduler in ("linear", "cosine", "constant"),
                 "--scheduler linear, cosine or constant",
                 self.scheduler,
+            ),
+            (
+                self.pooling in ("auto", "cls", "mean"),
+                "--pooling auto, cls or mean",
+                self.pooling,
             ),
             (
                 self.holdout in ("rows", "sentences"),

@@ -21,6 +21,7 @@ from sentiscore.errors import TrainingError, require
 from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
 from sentiscore.trainer.config import TrainConfig
 from sentiscore.trainer.data import TrainData, load_training_data
+from sentiscore.trainer.pooling import load_classifier
 
 log = logging.getLogger(__name__)
 MODEL_MAX = 512
@@ -31,8 +32,9 @@ def _load_model(cfg: TrainConfig, label_names: list[str]):
     id2label = dict(enumerate(label_names))
     try:
         tok = transformers.AutoTokenizer.from_pretrained(cfg.model, use_fast=True)
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(
+        model = load_classifier(
             cfg.model,
+            cfg.pooling,
             num_labels=len(label_names),
             id2label=id2label,
             label2id={v: k for k, v in id2label.items()},
@@ -45,7 +47,6 @@ def _load_model(cfg: TrainConfig, label_names: list[str]):
             first,
             "check the name/path, or pass a local model directory when offline",
         ) from exc
-    model = model.float()  # checkpoints saved in fp16/bf16 train in fp32 (autocast does the rest)
     if not getattr(tok, "is_fast", False):
         raise TrainingError(
             "A fast (tokenizers-backed) tokenizer",
