@@ -195,7 +195,7 @@ def export_cmd(
     default="auto",
     show_default=True,
     help="Classifier read-out: cls token, mean of token vectors (BERT-type models), or auto "
-    "(what the checkpoint was trained with: mean for sentence-transformers models).",
+    "(what a sentiscore-trained checkpoint recorded, else cls).",
 )
 @click.option("--class-weights", is_flag=True, help="Weight the loss by inverse class frequency.")
 @click.option("--seed", type=int, default=42, show_default=True)

@@ -1,4 +1,4 @@
-"""Mean pooling: chosen by --pooling (auto follows sentence-transformers checkpoints), kept in
+"""Mean pooling: chosen by --pooling (auto keeps what a sentiscore model recorded), kept in
 the saved model, loadable with trust_remote_code, and exported to ONNX with the same read-out."""
 
 import json
@@ -14,7 +14,11 @@ from sentiscore.testing import build_tiny_model, sample_reviews
 
 pytest.importorskip("transformers")
 from sentiscore.trainer.config import TrainConfig  # noqa: E402
-from sentiscore.trainer.pooling import load_classifier, resolve_pooling  # noqa: E402
+from sentiscore.trainer.pooling import (  # noqa: E402
+    checkpoint_pooling,
+    load_classifier,
+    resolve_pooling,
+)  # noqa: E402
 from sentiscore.trainer.run import train  # noqa: E402
 
 
@@ -32,11 +36,13 @@ def test_auto_pooling_follows_the_checkpoint(tiny_model_dir, tmp_path):
 
     st = _st_checkpoint(tmp_path / "st")
     conf = transformers.AutoConfig.from_pretrained(st)
-    assert resolve_pooling("auto", st, conf) == "mean"
-    assert resolve_pooling("auto", tiny_model_dir, conf) == "cls"
+    assert checkpoint_pooling(st) == "mean" and checkpoint_pooling(tiny_model_dir) is None
+    assert resolve_pooling("auto", st, conf) == "cls"  # measured no better: not automatic
+    assert resolve_pooling("mean", st, conf) == "mean"
+    conf.sentiscore_pooling = "mean"  # what a mean-pooled sentiscore model records
+    assert resolve_pooling("auto", tiny_model_dir, conf) == "mean"
     assert resolve_pooling("cls", st, conf) == "cls"
     conf.model_type = "distilbert"
-    assert resolve_pooling("auto", st, conf) == "cls"
     with pytest.raises(ConfigError, match="pooling cls"):
         resolve_pooling("mean", st, conf)
 
@@ -58,6 +64,7 @@ def test_mean_pooled_train_export_score(tmp_path):
             batch_size=8,
             learning_rate=3e-3,
             max_length=32,
+            pooling="mean",
             export=True,
         )
     )
@@ -83,7 +90,8 @@ def test_mean_pooled_train_export_score(tmp_path):
 
     bundle = res["bundle"]
     meta = json.loads(open(os.path.join(bundle, "sentiscore.json")).read())
-    assert meta["pooling"] == "mean"
+    assert meta["pooling"] == "mean" and meta["fused_ops"].get("Attention", 0) >= 1
+    assert "Read-out: mean" in open(os.path.join(res["output"], "README.md")).read()
     assert meta["variants"]["fp32"]["parity"]["max_abs_delta"] < 1e-3
     texts = ["a great film", "dull and far too long for what it is"]
     got = Scorer.load(bundle, device="cpu", precision="fp32").predict(texts)

@@ -32,8 +32,7 @@ class TrainConfig:
         encoder layer below at this factor times the one above, embeddings last (1.0 = off).
     pooling: how the classifier reads the encoder: ``cls`` (the [CLS] token, Hugging Face's
         default), ``mean`` (average of the token vectors; BERT-type models) or ``auto`` (what
-        the checkpoint was trained with: mean for sentence-transformers models such as
-        all-MiniLM-L6-v2, else cls). See ``pooling``.
+        a sentiscore-trained checkpoint recorded, else cls). See ``pooling``.
     precision: auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16 or fp16.
     early_stopping_patience: epochs without improvement of ``metric_for_best`` before stopping;
         the best checkpoint is always the one kept.

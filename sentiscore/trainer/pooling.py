@@ -2,8 +2,9 @@
 
 ``resolve_pooling`` turns ``--pooling auto|cls|mean`` into ``cls`` or ``mean``: an explicit
 choice wins; ``auto`` keeps what a sentiscore-trained checkpoint recorded
-(``sentiscore_pooling`` in config.json), else follows a sentence-transformers checkpoint's own
-pooling (``1_Pooling/config.json``), else [CLS]. ``load_classifier`` is the one loader the
+(``sentiscore_pooling`` in config.json), else [CLS]. (Mean pooling is not the automatic choice
+for sentence-transformers checkpoints: on SST-2 all-MiniLM-L6-v2 measured no better with it,
+see benchmarks/train_sst2_cpu, run 8.) ``load_classifier`` is the one loader the
 trainer and the export stage use, so a mean-pooled model is never silently read as [CLS].
 The mean-pooled class itself is ``modeling_sentiscore``'s.
 """
@@ -46,11 +47,11 @@ def resolve_pooling(requested: str, model: str, config) -> str:
             f"--pooling one of {', '.join(POOLINGS)}", repr(requested), "pick one of those"
         )
     if requested == "auto":
-        found = getattr(config, CONFIG_KEY, None) or checkpoint_pooling(model)
+        found = getattr(config, CONFIG_KEY, None)
         chosen = found if found in ("cls", "mean") else "cls"
-        if chosen == "mean" and config.model_type not in MEAN_MODEL_TYPES:
-            chosen = "cls"
-        log.info("pooling: %s (auto, from %s)", chosen, "the checkpoint" if found else "default")
+        log.info("pooling: %s (auto, %s)", chosen, "recorded in config.json" if found else "default")
+        if checkpoint_pooling(model) == "mean" and not found:
+            log.info("this checkpoint was trained with mean pooling; --pooling mean uses it")
         return chosen
     if requested == "mean" and config.model_type not in MEAN_MODEL_TYPES:
         raise ConfigError(
