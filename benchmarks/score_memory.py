@@ -147,7 +147,8 @@ def main():
     ]
     with open(args.out + ".md", "w") as f:
         f.write("\n".join(lines) + "\n")
-    os.remove(args.out + ".partial.json")
+    if os.path.exists(args.out + ".partial.json"):  # a complete run replaces it
+        os.remove(args.out + ".partial.json")
     print("\n".join(lines))
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import click
 
+from sentiscore.trainer.pooling import POOLINGS  # light: no torch/transformers at import
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -191,7 +193,7 @@ def export_cmd(
 )
 @click.option(
     "--pooling",
-    type=click.Choice(["auto", "cls", "mean"]),
+    type=click.Choice(POOLINGS),
     default="auto",
     show_default=True,
     help="Classifier read-out: cls token, mean of token vectors (BERT-type models), or auto "

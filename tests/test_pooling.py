@@ -18,7 +18,7 @@ from sentiscore.trainer.pooling import (  # noqa: E402
     checkpoint_pooling,
     load_classifier,
     resolve_pooling,
-)  # noqa: E402
+)
 from sentiscore.trainer.run import train  # noqa: E402
 
 
@@ -31,7 +31,7 @@ def _st_checkpoint(path) -> str:
     return model
 
 
-def test_auto_pooling_follows_the_checkpoint(tiny_model_dir, tmp_path):
+def test_auto_pooling_keeps_the_recorded_read_out(tiny_model_dir, tmp_path):
     import transformers
 
     st = _st_checkpoint(tmp_path / "st")

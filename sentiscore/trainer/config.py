@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from sentiscore.errors import ConfigError
+from sentiscore.trainer.pooling import POOLINGS
 
 
 @dataclass
@@ -115,7 +116,7 @@ class TrainConfig:
                 self.scheduler,
             ),
             (
-                self.pooling in ("auto", "cls", "mean"),
+                self.pooling in POOLINGS,
                 "--pooling auto, cls or mean",
                 self.pooling,
             ),
