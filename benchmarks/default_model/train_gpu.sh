@@ -2,7 +2,11 @@
 # Train candidate default models on the lent GPU machine (H100), with sentiscore's own trainer.
 # Carried into the machine: the repo, .gpu/ (all-MiniLM-L6-v2 as fp16 safetensors + the two
 # training Parquet files from ../shared/data) and .whl/ (datasets, dill, multiprocess wheels).
-# Usage there: bash benchmarks/default_model/train_gpu.sh start|wait|pack
+# Usage there: bash benchmarks/default_model/train_gpu.sh start|holdout|wait|pack
+#   start:   runs A, B, C of bundle 1.0.0 (B shipped).
+#   holdout: run H = B's recipe with --holdout sentences (validation = whole SST-2 sentences and
+#            IMDB reviews, training drops every phrase of a held-out sentence), the retrain that
+#            makes checkpoint choice and the temperature honest for unseen sentences (bundle 1.1.0).
 set -uo pipefail
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true HF_HUB_OFFLINE=1
 R=/tmp/runs
@@ -20,18 +24,23 @@ start)
   setsid nohup python3 -m sentiscore.cli train $COMMON --output $R/B --truncation head --lr 5e-5 --epochs 3 > $R/B.log 2>&1 &
   setsid nohup python3 -m sentiscore.cli train $COMMON --output $R/C --truncation head+tail --lr 3e-5 --epochs 4 > $R/C.log 2>&1 &
   sleep 5; "$0" wait; "$0" pack ;;
+holdout)
+  python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl || exit 1
+  mkdir -p $R
+  setsid nohup python3 -m sentiscore.cli train $COMMON --holdout sentences --output $R/H --truncation head --lr 5e-5 --epochs 3 > $R/H.log 2>&1 &
+  sleep 5; "$0" wait; "$0" pack ;;
 wait)
   for _ in $(seq 1 92); do
-    n=$(ls $R/*/metrics.json 2>/dev/null | wc -l); [ "$n" -ge 3 ] && break
+    n=$(ls $R/*/metrics.json 2>/dev/null | wc -l); [ "$n" -ge "$(ls -d $R/*/ | wc -l)" ] && break
     if ! pgrep -f "sentiscore.cli train" >/dev/null; then break; fi
     sleep 5
   done
-  for r in A B C; do echo "== $r"; tr '\r' '\n' < $R/$r.log | grep -E "eval_accuracy|Error|error|accuracy " | tail -4; tr '\r' '\n' < $R/$r.log | grep -E '[0-9]+/[0-9]+ \[' | tail -1; done
+  for r in $(ls $R | grep -v '\.log$'); do echo "== $r"; tr '\r' '\n' < $R/$r.log | grep -E "eval_accuracy|Error|error|accuracy " | tail -4; tr '\r' '\n' < $R/$r.log | grep -E '[0-9]+/[0-9]+ \[' | tail -1; done
   nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv ;;
 pack)
   best=$(python3 - <<'PY'
 import json, os
-runs = {r: json.load(open(f"/tmp/runs/{r}/metrics.json"))["final"]["accuracy"] for r in "ABC" if os.path.exists(f"/tmp/runs/{r}/metrics.json")}
+runs = {r: json.load(open(f"/tmp/runs/{r}/metrics.json"))["final"]["accuracy"] for r in "ABCH" if os.path.exists(f"/tmp/runs/{r}/metrics.json")}
 print(max(runs, key=runs.get))
 PY
 )
@@ -46,6 +55,6 @@ for f in glob.glob(src + "/*"):
     if not f.endswith((".safetensors", "config.json", ".bin")) or f.endswith("tokenizer_config.json"):
         shutil.copy(f, dst)
 PY
-  for r in A B C; do mkdir -p /tmp/pack/runs/$r; cp $R/$r/{metrics.json,train_config.json,README.md} /tmp/pack/runs/$r/ 2>/dev/null; cp -r $R/$r/plots /tmp/pack/runs/$r/ 2>/dev/null; done
+  for r in $(ls $R | grep -v '\.log$'); do mkdir -p /tmp/pack/runs/$r; cp $R/$r/{metrics.json,train_config.json,README.md} /tmp/pack/runs/$r/ 2>/dev/null; cp -r $R/$r/plots /tmp/pack/runs/$r/ 2>/dev/null; done
   cp $R/*.log /tmp/pack/runs/ ; tar -C /tmp/pack -czf /tmp/pack.tgz . && split -b 15M -d /tmp/pack.tgz $OUT/pack.tgz.part && ls -la $OUT ;;
 esac
