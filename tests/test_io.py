@@ -60,3 +60,38 @@ def test_undecodable_csv_names_file_and_line(tmp_path):
     inp = discover_inputs([str(p)])[0]
     with pytest.raises(InputDataError, match=r"bad.csv' at line 3"):
         list(iter_batches(inp))
+
+
+@pytest.mark.parametrize(
+    "second_line, found",
+    [
+        ('{"text": 5}', "line 2: 'text' holds a JSON number, earlier lines a JSON string"),
+        ("not json", "line 2: not valid JSON"),
+        ("[1, 2]", "line 2: a JSON array, not an object"),
+    ],
+)
+def test_bad_jsonl_line_is_named(tmp_path, second_line, found):
+    # pyarrow reports a row inside a parse block; the error must name the file's line instead
+    path = tmp_path / "r.jsonl.gz"
+    with gzip.open(path, "wt") as f:
+        f.write('{"text": "fine"}\n' + second_line + '\n{"text": "ok"}\n')
+    with pytest.raises(InputDataError, match=found.replace("[", r"\[")) as err:
+        _rows(discover_inputs([str(path)])[0])
+    assert "r.jsonl.gz" in str(err.value)
+
+
+def test_jsonl_nulls_and_missing_keys_read_fine(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"text": "a", "id": 1}\n\n{"text": null}\n{"id": 3}\n')
+    rows = _rows(discover_inputs([str(path)])[0])
+    assert [r["text"] for r in rows] == ["a", None, None]
+    assert [r["id"] for r in rows] == [1, None, 3]
+
+
+@pytest.mark.parametrize("uri", ["foo://bucket/x.parquet", "s3://no-such-host.invalid/x.parquet"])
+def test_unreachable_uri_is_a_one_line_error(uri, monkeypatch):
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # refused at once, offline
+    with pytest.raises(InputDataError, match="An INPUT URI that pyarrow can reach") as err:
+        discover_inputs([uri])
+    assert uri in str(err.value) and "\n" not in str(err.value)

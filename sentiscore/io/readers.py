@@ -104,8 +104,16 @@ def _expand_local(spec: str) -> list[str]:
 def _expand_uri(spec: str) -> list[str]:
     from pyarrow import fs
 
-    filesystem, root = _filesystem(spec)
-    info = filesystem.get_file_info(root)
+    try:
+        filesystem, root = _filesystem(spec)
+        info = filesystem.get_file_info(root)
+    except (OSError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise InputDataError(
+            "An INPUT URI that pyarrow can reach (s3://, gs://, hdfs://, ...)",
+            f"'{spec}': {first}",
+            "check the URI, the credentials and the network, or copy the file locally",
+        ) from exc
     scheme = spec.split("://", 1)[0]
     if info.type == fs.FileType.Directory:
         sel = fs.FileSelector(root, recursive=True)
@@ -231,13 +239,28 @@ def _iter_csv_raw(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
             yield from _rebatch(batch, batch_rows)
 
 
-def _first_bad_utf8_line(inp: InputFile) -> int | str:
+def _numbered_lines(inp: InputFile) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw bytes) of the input, read in 1 MiB chunks (error paths only)."""
     with _open_stream(inp) as f:
-        for number, raw in enumerate(f.read().split(b"\n"), start=1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return number
+        number, rest = 0, b""
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                break
+            *lines, rest = (rest + chunk).split(b"\n")
+            for raw in lines:
+                number += 1
+                yield number, raw
+        if rest:
+            yield number + 1, rest
+
+
+def _first_bad_utf8_line(inp: InputFile) -> int | str:
+    for number, raw in _numbered_lines(inp):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return number
     return "?"
 
 
@@ -254,10 +277,52 @@ def _csv_header(inp: InputFile) -> list[str]:
 def _iter_jsonl(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
     from pyarrow import json
 
-    with _open_stream(inp) as f:
-        reader = json.open_json(f, read_options=json.ReadOptions(block_size=1 << 20))
-        for batch in reader:
-            yield from _rebatch(batch, batch_rows)
+    try:
+        with _open_stream(inp) as f:
+            reader = json.open_json(f, read_options=json.ReadOptions(block_size=1 << 20))
+            for batch in reader:
+                yield from _rebatch(batch, batch_rows)
+    except pa.ArrowInvalid as exc:
+        problem = _jsonl_problem(inp)
+        if problem is None:
+            raise
+        raise InputDataError(
+            "JSON Lines: one JSON object per line, each key holding one type of value",
+            f"'{inp.path}' line {problem}",
+            "fix that line (text must be a JSON string)",
+        ) from exc
+
+
+def _jsonl_problem(inp: InputFile) -> str | None:
+    """'N: what is wrong' for the first bad line: invalid JSON, not an object, or a value
+    type that differs from earlier lines (pyarrow names a row inside a block, not a line)."""
+    import json as pyjson
+
+    seen: dict[str, str] = {}
+    for number, raw in _numbered_lines(inp):
+        if not raw.strip():
+            continue
+        try:
+            obj = pyjson.loads(raw)
+        except ValueError as exc:
+            return f"{number}: not valid JSON ({exc})"
+        if not isinstance(obj, dict):
+            return f"{number}: a JSON {_json_kind(obj)}, not an object"
+        for key, value in obj.items():
+            kind = _json_kind(value)
+            if kind != "null" and seen.setdefault(key, kind) != kind:
+                return f"{number}: '{key}' holds a JSON {kind}, earlier lines a JSON {seen[key]}"
+    return None
+
+
+def _json_kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
 def _rebatch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
