@@ -217,8 +217,16 @@ def predict_cmd(texts, model, device, precision, as_json):
     """Predict the sentiment of TEXTS (or of each stdin line when none are given)."""
     from sentiscore.infer.scorer import Scorer
 
+    from sentiscore.errors import InputDataError
+
     if not texts:
-        texts = [line.rstrip("\n") for line in sys.stdin]
+        texts = [line.rstrip("\r\n") for line in sys.stdin]
+    if not texts:
+        raise InputDataError(
+            "Text to score, as arguments or as stdin lines",
+            "no TEXT arguments and an empty stdin",
+            'pass a text (sentiscore predict "Great film!") or pipe lines in',
+        )
     scorer = Scorer.load(model, device=device, precision=precision)
     results = scorer.predict(list(texts))
     if as_json:

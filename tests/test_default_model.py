@@ -51,3 +51,21 @@ def test_score_console_default_model(tmp_path):
     assert r.exit_code == 0, r.output
     row = json.loads(r.output.strip().splitlines()[-1])
     assert row["label"] == "positive" and row["probs"]["positive"] > 0.9
+
+
+def test_predict_reads_stdin_and_refuses_nothing():
+    from click.testing import CliRunner
+
+    from sentiscore.cli import cli
+
+    r = CliRunner().invoke(cli, ["predict", "--json"], input="Loved it.\r\n\nDreadful.\n")
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in r.output.strip().splitlines()]
+    assert [(x["text"], x["label"]) for x in rows] == [
+        ("Loved it.", "positive"),
+        ("", None),  # a blank line keeps its place, with an error
+        ("Dreadful.", "negative"),
+    ]
+    assert rows[1]["error"] == "text is empty"
+    r = CliRunner().invoke(cli, ["predict"], input="")
+    assert r.exit_code != 0 and "empty stdin" in r.output and "Traceback" not in r.output
