@@ -215,9 +215,8 @@ def score_cmd(
 )
 def predict_cmd(texts, model, device, precision, as_json):
     """Predict the sentiment of TEXTS (or of each stdin line when none are given)."""
-    from sentiscore.infer.scorer import Scorer
-
     from sentiscore.errors import InputDataError
+    from sentiscore.infer.scorer import Scorer
 
     if not texts:
         texts = [line.rstrip("\r\n") for line in sys.stdin]
