@@ -79,8 +79,9 @@ def test_mean_pooled_train_export_score(tmp_path):
     ).eval()
     plain = transformers.AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
     tok = transformers.AutoTokenizer.from_pretrained(model_dir)
-    batch = tok(["a great film", "dull and far too long for what it is"], padding=True,
-                return_tensors="pt")
+    batch = tok(
+        ["a great film", "dull and far too long for what it is"], padding=True, return_tensors="pt"
+    )
     with torch.no_grad():
         ref = ours(**batch).logits.numpy()
         assert np.allclose(remote(**batch).logits.numpy(), ref, atol=1e-5)

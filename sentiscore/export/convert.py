@@ -53,7 +53,9 @@ def export_onnx(model: str, work_dir: str, opset: int, pooling: str = "cls") -> 
         if pooling == "mean":
             from sentiscore.trainer.pooling import load_classifier
 
-            onnx_export_from_model(_optimum_ready(load_classifier(model, "mean")), raw_dir, **common)
+            onnx_export_from_model(
+                _optimum_ready(load_classifier(model, "mean")), raw_dir, **common
+            )
         else:
             main_export(model, raw_dir, library_name="transformers", framework="pt", **common)
     except (ValueError, KeyError, NotImplementedError) as exc:

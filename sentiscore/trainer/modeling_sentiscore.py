@@ -68,6 +68,4 @@ class MeanPooledBertForSequenceClassification(BertForSequenceClassification):
     def _loss(self, logits, labels):
         if self.num_labels == 1:
             return torch.nn.functional.mse_loss(logits.squeeze(-1), labels.float())
-        return torch.nn.functional.cross_entropy(
-            logits.view(-1, self.num_labels), labels.view(-1)
-        )
+        return torch.nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))

@@ -49,7 +49,9 @@ def resolve_pooling(requested: str, model: str, config) -> str:
     if requested == "auto":
         found = getattr(config, CONFIG_KEY, None)
         chosen = found if found in ("cls", "mean") else "cls"
-        log.info("pooling: %s (auto, %s)", chosen, "recorded in config.json" if found else "default")
+        log.info(
+            "pooling: %s (auto, %s)", chosen, "recorded in config.json" if found else "default"
+        )
         if checkpoint_pooling(model) == "mean" and not found:
             log.info("this checkpoint was trained with mean pooling; --pooling mean uses it")
         return chosen
