@@ -35,7 +35,17 @@ if not os.path.exists(raw):
     raw = export_onnx(MODEL_DIR, W, 17)
 pre = os.path.join(W, "pre.onnx")
 if not os.path.exists(pre):
-    quant_pre_process(raw, pre, skip_optimization=False, skip_symbolic_shape=True)
+    here = os.getcwd()
+    os.chdir(W)  # quant_pre_process leaves temporary files in the working directory
+    try:
+        quant_pre_process(
+            os.path.abspath(os.path.join(here, raw)),
+            os.path.abspath(os.path.join(here, pre)),
+            skip_optimization=False,
+            skip_symbolic_shape=True,
+        )
+    finally:
+        os.chdir(here)
 from sentiscore.infer.scorer import Scorer
 
 enc = Scorer.load(BUNDLE, device="cpu", precision="fp32").encoder
