@@ -95,3 +95,28 @@ def test_unreachable_uri_is_a_one_line_error(uri, monkeypatch):
     with pytest.raises(InputDataError, match="An INPUT URI that pyarrow can reach") as err:
         discover_inputs([uri])
     assert uri in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["out.tsv", "out.csv.gz", "out.tsv.gz", "out.jsonl.gz"])
+def test_output_name_sets_delimiter_and_gzip(tmp_path, name):
+    # A .tsv output holds tabs and a .gz output is gzip: what the name says, and readable back.
+    from sentiscore.io.writers import PartWriter, concat_parts, output_format
+
+    parts = PartWriter(str(tmp_path / "parts"))
+    parts.write(0, pa.record_batch({"id": ["1", "2"], "text": ["a, b", "c\td"]}))
+    out = str(tmp_path / name)
+    assert concat_parts(parts.parts(), out, output_format(out)) == 2
+    raw = gzip.open(out).read() if name.endswith(".gz") else open(out, "rb").read()
+    if ".tsv" in name:
+        assert raw.splitlines()[0] == b'"id"\t"text"'
+    rows = _rows(discover_inputs([out])[0])
+    assert [(r["id"], r["text"]) for r in rows] == [("1", "a, b"), ("2", "c\td")]
+
+
+def test_parquet_output_refuses_gz_name():
+    from sentiscore.errors import ConfigError
+    from sentiscore.io.writers import output_format
+
+    with pytest.raises(ConfigError, match="without .gz"):
+        output_format("out.parquet.gz")
+    assert output_format("out.csv.gz") == "csv" and output_format("out.txt") == "csv"

@@ -27,17 +27,35 @@ def output_format(path: str, explicit: str | None = None) -> str:
             raise ConfigError(
                 "--format to be parquet, csv or jsonl", f"'{explicit}'", "pick one of those"
             )
-        return explicit
-    from sentiscore.io.readers import detect_format
+        fmt = explicit
+    else:
+        from sentiscore.io.readers import detect_format
 
-    return detect_format(path) or "parquet"
+        fmt = detect_format(path) or "parquet"
+    if fmt == "parquet" and path.lower().endswith(".gz"):
+        raise ConfigError(
+            "A Parquet output name without .gz (Parquet compresses inside the file)",
+            f"'{path}'",
+            "drop .gz, or write .csv.gz / .jsonl.gz",
+        )
+    return fmt
 
 
 def extension(fmt: str) -> str:
     return _EXT[fmt]
 
 
-def _write_file(path: str, batches: Iterable[pa.RecordBatch], fmt: str, schema: pa.Schema) -> int:
+def _text_sink(path: str, name: str):
+    """A file sink for CSV/JSONL: gzip when ``name`` ends in .gz."""
+    if name.lower().endswith(".gz"):
+        return pa.CompressedOutputStream(path, "gzip")
+    return pa.OSFile(path, "wb")
+
+
+def _write_file(
+    path: str, batches: Iterable[pa.RecordBatch], fmt: str, schema: pa.Schema, name: str
+) -> int:
+    """Write to ``path``; ``name`` (the final file name) picks gzip (.gz) and tabs (.tsv)."""
     rows = 0
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -49,15 +67,17 @@ def _write_file(path: str, batches: Iterable[pa.RecordBatch], fmt: str, schema: 
     elif fmt == "csv":
         from pyarrow import csv
 
-        with csv.CSVWriter(path, schema) as w:
+        tsv = name.lower().removesuffix(".gz").endswith(".tsv")
+        opts = csv.WriteOptions(delimiter="\t" if tsv else ",")
+        with _text_sink(path, name) as sink, csv.CSVWriter(sink, schema, write_options=opts) as w:
             for b in batches:
                 w.write_batch(b)
                 rows += b.num_rows
     else:
-        with open(path, "w", encoding="utf-8") as f:
+        with _text_sink(path, name) as sink:
             for b in batches:
-                for row in b.to_pylist():
-                    f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+                lines = [json.dumps(r, ensure_ascii=False, default=str) for r in b.to_pylist()]
+                sink.write("".join(line + "\n" for line in lines).encode("utf-8"))
                 rows += b.num_rows
     return rows
 
@@ -66,7 +86,7 @@ def atomic_write(path: str, batches: Iterable[pa.RecordBatch], fmt: str, schema:
     """Write ``batches`` to ``path`` through ``path + '.tmp'`` and an atomic rename."""
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        rows = _write_file(tmp, batches, fmt, schema)
+        rows = _write_file(tmp, batches, fmt, schema, os.path.basename(path))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
