@@ -152,7 +152,7 @@ def test_id_column_is_always_kept(tiny_bundle, tmp_path):
     assert pq.read_table(tmp_path / "o.parquet").column_names[:2] == ["id", "label"]
     from sentiscore.errors import InputDataError
 
-    with pytest.raises(InputDataError, match="--keep-columns to name existing columns"):
+    with pytest.raises(InputDataError, match="id column named .row_id."):
         score_files(
             [src],
             model=tiny_bundle,
@@ -160,3 +160,25 @@ def test_id_column_is_always_kept(tiny_bundle, tmp_path):
             id_column="row_id",
             keep_columns="text",
         )
+
+
+def test_missing_id_column_and_stats_json_paths(tiny_bundle, tmp_path):
+    from sentiscore.errors import ConfigError, InputDataError
+
+    src = _write(tmp_path / "r.parquet", 5)
+    with pytest.raises(
+        InputDataError, match="id column named 'row_id'.*columns \\['id', 'text'\\]"
+    ):
+        score_files([src], model=tiny_bundle, id_column="row_id")
+    assert not os.path.exists(tmp_path / "r.scored.parquet")  # refused before any output
+    stats_path = tmp_path / "new" / "dir" / "s.json"  # missing parents are created
+    score_files([src], model=tiny_bundle, id_column="id", stats_json=str(stats_path))
+    assert json.loads(stats_path.read_text())["rows"] == 5
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ConfigError, match="writable --stats-json"):
+        score_files(
+            [src], model=tiny_bundle, overwrite=True, stats_json=str(tmp_path / "afile" / "s.json")
+        )
+    assert (
+        pq.read_table(tmp_path / "r.scored.parquet").num_rows == 5
+    )  # the output itself is complete

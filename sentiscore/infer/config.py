@@ -16,8 +16,8 @@ class ScoreConfig:
     model: bundle directory, or "default" for the embedded model.
     output: output file, or a directory (existing, or ending in '/') for one file per input;
         None writes ``<input stem>.scored.<fmt>`` beside each input.
-    text_column: column holding the text. id_column: optional column that must be unique
-        and non-null; it is always kept. keep_columns: "all", "none" or "a,b".
+    text_column: column holding the text. id_column: optional column (a row id, say) that
+        must exist and is always kept. keep_columns: "all", "none" or "a,b".
     format: output format (parquet/csv/jsonl); None follows the output's extension.
     delimiter: CSV delimiter (default: ',' or tab for .tsv).
     device: auto/cpu/cuda. precision: auto/fp32/int8/fp16.

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from sentiscore.errors import OutputExistsError, ResumeError
+from sentiscore.errors import ConfigError, InputDataError, OutputExistsError, ResumeError
 from sentiscore.infer.config import ScoreConfig
 from sentiscore.infer.scorer import Scorer
 from sentiscore.io.readers import (
@@ -196,7 +196,14 @@ def _run_job(
     """Score one job; return rows written."""
     keep = _keep_with_id(cfg)
     for inp in job.inputs:  # fail fast on a missing column or clash, before touching output
-        scorer.check_columns(read_schema(inp), cfg.text_column, keep, cfg.prefix)
+        schema = read_schema(inp)
+        if cfg.id_column and cfg.id_column not in schema.names:
+            raise InputDataError(
+                f"An id column named '{cfg.id_column}' in '{inp.path}'",
+                f"columns {schema.names}",
+                "pass --id-column NAME, or leave it out",
+            )
+        scorer.check_columns(schema, cfg.text_column, keep, cfg.prefix)
     if not _prepare_output(job, _manifest(job, scorer, cfg), cfg):
         return 0
     writer = PartWriter(job.parts_dir)
@@ -257,6 +264,18 @@ def score_files(
         "outputs": [j.output for j in jobs],
     }
     if cfg.stats_json:
-        with open(cfg.stats_json, "w", encoding="utf-8") as f:
-            json.dump(stats, f, indent=2)
+        _write_stats(cfg.stats_json, stats)
     return stats
+
+
+def _write_stats(path: str, stats: dict) -> None:
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(stats, f, indent=2)
+    except OSError as exc:
+        raise ConfigError(
+            "A writable --stats-json path (the scored output itself is complete)",
+            f"'{path}': {exc.strerror or exc} ({exc.filename or path})",
+            "choose another path",
+        ) from exc
