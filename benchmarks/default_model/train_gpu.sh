@@ -28,10 +28,10 @@ holdout)
   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl || exit 1
   mkdir -p $R
   setsid nohup python3 -m sentiscore.cli train $COMMON --holdout sentences --output $R/H --truncation head --lr 5e-5 --epochs 3 > $R/H.log 2>&1 &
-  sleep 5; "$0" wait; "$0" pack ;;
+  sleep 5; "$0" wait 1; "$0" pack ;;
 wait)
   for _ in $(seq 1 92); do
-    n=$(ls $R/*/metrics.json 2>/dev/null | wc -l); [ "$n" -ge "$(ls -d $R/*/ | wc -l)" ] && break
+    n=$(ls $R/*/metrics.json 2>/dev/null | wc -l); [ "$n" -ge "${2:-3}" ] && break
     if ! pgrep -f "sentiscore.cli train" >/dev/null; then break; fi
     sleep 5
   done

@@ -60,6 +60,11 @@ def detect_format(path: str) -> str | None:
     return None
 
 
+def is_tsv(path: str) -> bool:
+    """Whether the name says tab-separated: ``.tsv`` or ``.tsv.gz``."""
+    return path.lower().removesuffix(".gz").endswith(".tsv")
+
+
 def _is_uri(path: str) -> bool:
     return "://" in path and not path.startswith("file://")
 
@@ -78,7 +83,7 @@ def _make_input(path: str, delimiter: str | None) -> InputFile:
             f"'{path}'",
             "rename the file or convert it to one of these formats",
         )
-    delim = delimiter or ("\t" if path.lower().rstrip(".gz").endswith(".tsv") else ",")
+    delim = delimiter or ("\t" if is_tsv(path) else ",")
     return InputFile(path, fmt, delim)
 
 

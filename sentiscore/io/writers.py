@@ -67,8 +67,9 @@ def _write_file(
     elif fmt == "csv":
         from pyarrow import csv
 
-        tsv = name.lower().removesuffix(".gz").endswith(".tsv")
-        opts = csv.WriteOptions(delimiter="\t" if tsv else ",")
+        from sentiscore.io.readers import is_tsv
+
+        opts = csv.WriteOptions(delimiter="\t" if is_tsv(name) else ",")
         with _text_sink(path, name) as sink, csv.CSVWriter(sink, schema, write_options=opts) as w:
             for b in batches:
                 w.write_batch(b)
