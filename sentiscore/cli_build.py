@@ -33,6 +33,12 @@ def _csv(value: str | None) -> tuple:
     help="O1: ORT basic only; O2: transformer fusions; O3: O2 + GELU approximation.",
 )
 @click.option(
+    "--cls-tail/--no-cls-tail",
+    default=True,
+    show_default=True,
+    help="Run the layers after the last attention on the [CLS] position only (same logits, faster).",
+)
+@click.option(
     "--max-length",
     type=int,
     default=None,
@@ -85,6 +91,7 @@ def export_cmd(
     precision,
     opset,
     optimize,
+    cls_tail,
     max_length,
     truncation,
     validate_with,
@@ -106,6 +113,7 @@ def export_cmd(
         precision=_csv(precision),
         opset=opset,
         optimize=optimize,
+        cls_tail=cls_tail,
         max_length=max_length,
         truncation=truncation,
         validate_with=validate_with,

@@ -94,6 +94,7 @@ def test_mean_pooled_train_export_score(tmp_path):
     assert meta["pooling"] == "mean" and meta["fused_ops"].get("Attention", 0) >= 1
     assert "Read-out: mean" in open(os.path.join(res["output"], "README.md")).read()
     assert meta["variants"]["fp32"]["parity"]["max_abs_delta"] < 1e-3
+    assert meta["variants"]["fp32"]["cls_tail_nodes"] == 0  # no [CLS] Gather: left whole
     texts = ["a great film", "dull and far too long for what it is"]
     got = Scorer.load(bundle, device="cpu", precision="fp32").predict(texts)
     want = torch.softmax(torch.from_numpy(ref) / meta["temperature"], -1).numpy()

@@ -19,7 +19,7 @@ import numpy as np
 
 from sentiscore import __version__
 from sentiscore.errors import ExportError, ParityError, require
-from sentiscore.export import convert, parity
+from sentiscore.export import cls_tail, convert, parity
 from sentiscore.export.config import ExportConfig
 from sentiscore.infer.bundle import BUNDLE_FORMAT, FORMAT_VERSION, MANIFEST, sha256_file
 from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
@@ -159,6 +159,8 @@ def _build(raw: str, out_dir: str, cfg: ExportConfig, config) -> tuple[dict, dic
     paths = {"fp32": os.path.join(out_dir, FILES["fp32"])}
     fused = convert.fuse(raw, paths["fp32"], config.model_type, heads, hidden, cfg.optimize)
     details = {"fp32": {"optimize": cfg.optimize}}
+    if cfg.cls_tail:
+        details["fp32"].update(cls_tail.slice_cls_tail(paths["fp32"], paths["fp32"]))
     if "int8" in cfg.precision:
         paths["int8"] = os.path.join(out_dir, FILES["int8"])
         details["int8"] = convert.quantize_int8(

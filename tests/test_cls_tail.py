@@ -1,0 +1,91 @@
+"""The [CLS]-tail rewrite: same outputs, position-wise nodes moved behind a Slice, and left
+alone when the region's tensors are used elsewhere or the read-out is not a [CLS] Gather."""
+
+import json
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from sentiscore.export.cls_tail import slice_cls_tail  # noqa: E402
+
+
+def _graph(tmp_path, extra_output: bool = False, axis: int = 1):
+    rng = np.random.default_rng(0)
+    inits = [
+        numpy_helper.from_array(rng.normal(size=(4, 4)).astype(np.float32), "w_mix"),
+        numpy_helper.from_array(rng.normal(size=(4, 6)).astype(np.float32), "w1"),
+        numpy_helper.from_array(rng.normal(size=6).astype(np.float32), "b1"),
+        numpy_helper.from_array(rng.normal(size=(6, 4)).astype(np.float32), "w2"),
+        numpy_helper.from_array(np.array(0, dtype=np.int64), "zero"),
+    ]
+    nodes = [
+        # mixes positions (stands for attention): x @ x^T @ x, not position-wise
+        helper.make_node("Transpose", ["x"], ["xt"], perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["x", "xt"], ["scores"]),
+        helper.make_node("MatMul", ["scores", "x"], ["mixed"]),
+        helper.make_node("MatMul", ["mixed", "w1"], ["h1"]),
+        helper.make_node("Add", ["h1", "b1"], ["h2"]),
+        helper.make_node("Tanh", ["h2"], ["h3"]),
+        helper.make_node("MatMul", ["h3", "w2"], ["h4"]),
+        helper.make_node("Add", ["h4", "mixed"], ["h5"]),  # residual from outside the region
+        helper.make_node("Gather", ["h5", "zero"], ["y"], axis=axis),
+    ]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)]
+    if extra_output:
+        outputs.append(helper.make_tensor_value_info("h3", TensorProto.FLOAT, None))
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "s", 4])],
+        outputs,
+        inits,
+    )
+    path = str(tmp_path / "g.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return path
+
+
+def _run(path, x):
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return sess.run(["y"], {"x": x})[0]
+
+
+def test_rewrite_keeps_outputs_and_slices_the_tail(tmp_path):
+    src = _graph(tmp_path)
+    dst = str(tmp_path / "out.onnx")
+    info = slice_cls_tail(src, dst)
+    assert info == {"cls_tail_nodes": 5, "cls_tail_slices": 1}  # h1..h5; "mixed" sliced once
+    x = np.random.default_rng(1).normal(size=(3, 7, 4)).astype(np.float32)
+    assert np.allclose(_run(src, x), _run(dst, x), atol=1e-4)
+    nodes = onnx.load(dst).graph.node
+    slices = [n for n in nodes if n.op_type == "Slice"]
+    assert len(slices) == 1 and slices[0].input[0] == "mixed"
+    # the position-mixing MatMul still reads the full tensor; the tail reads the slice
+    readers = {n.output[0]: list(n.input) for n in nodes}
+    assert readers["h1"][0] == "mixed_cls_tail" and readers["h5"][1] == "mixed_cls_tail"
+
+
+@pytest.mark.parametrize("extra_output, axis", [(True, 1), (False, 2)])
+def test_rewrite_leaves_graph_alone_when_it_does_not_apply(tmp_path, extra_output, axis):
+    src = _graph(tmp_path, extra_output=extra_output, axis=axis)
+    dst = str(tmp_path / "out.onnx")
+    info = slice_cls_tail(src, dst)
+    if extra_output:  # h3 is a graph output: only h4, h5 may move behind the slice
+        assert info == {"cls_tail_nodes": 2, "cls_tail_slices": 2}
+        x = np.random.default_rng(2).normal(size=(2, 5, 4)).astype(np.float32)
+        assert np.allclose(_run(src, x), _run(dst, x), atol=1e-4)
+    else:  # Gather on another axis is not a [CLS] read-out
+        assert info == {"cls_tail_nodes": 0, "cls_tail_slices": 0}
+        assert not [n for n in onnx.load(dst).graph.node if n.op_type == "Slice"]
+
+
+def test_exported_bundle_runs_its_tail_on_cls_only(tiny_bundle):
+    meta = json.loads(open(f"{tiny_bundle}/sentiscore.json").read())
+    assert meta["variants"]["fp32"]["cls_tail_nodes"] >= 6  # O-proj, 2 skip-LN, FFN, GELU
+    for name in ("model.onnx", "model.int8.onnx"):
+        ops = [n.name for n in onnx.load(f"{tiny_bundle}/{name}").graph.node]
+        assert sum(o.startswith("ClsTailSlice") for o in ops) == 2, name
