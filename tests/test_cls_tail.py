@@ -58,7 +58,8 @@ def test_rewrite_keeps_outputs_and_slices_the_tail(tmp_path):
     src = _graph(tmp_path)
     dst = str(tmp_path / "out.onnx")
     info = slice_cls_tail(src, dst)
-    assert info == {"cls_tail_nodes": 5, "cls_tail_slices": 1}  # h1..h5; "mixed" sliced once
+    # h1..h5; "mixed" sliced once; no fused Attention to give a single query
+    assert info == {"cls_tail_nodes": 5, "cls_tail_slices": 1, "cls_query_attention": 0}
     x = np.random.default_rng(1).normal(size=(3, 7, 4)).astype(np.float32)
     assert np.allclose(_run(src, x), _run(dst, x), atol=1e-4)
     nodes = onnx.load(dst).graph.node
@@ -75,17 +76,22 @@ def test_rewrite_leaves_graph_alone_when_it_does_not_apply(tmp_path, extra_outpu
     dst = str(tmp_path / "out.onnx")
     info = slice_cls_tail(src, dst)
     if extra_output:  # h3 is a graph output: only h4, h5 may move behind the slice
-        assert info == {"cls_tail_nodes": 2, "cls_tail_slices": 2}
+        assert info == {"cls_tail_nodes": 2, "cls_tail_slices": 2, "cls_query_attention": 0}
         x = np.random.default_rng(2).normal(size=(2, 5, 4)).astype(np.float32)
         assert np.allclose(_run(src, x), _run(dst, x), atol=1e-4)
     else:  # Gather on another axis is not a [CLS] read-out
-        assert info == {"cls_tail_nodes": 0, "cls_tail_slices": 0}
+        assert info == {"cls_tail_nodes": 0, "cls_tail_slices": 0, "cls_query_attention": 0}
         assert not [n for n in onnx.load(dst).graph.node if n.op_type == "Slice"]
 
 
 def test_exported_bundle_runs_its_tail_on_cls_only(tiny_bundle):
     meta = json.loads(open(f"{tiny_bundle}/sentiscore.json").read())
-    assert meta["variants"]["fp32"]["cls_tail_nodes"] >= 6  # O-proj, 2 skip-LN, FFN, GELU
+    fp32 = meta["variants"]["fp32"]
+    assert fp32["cls_tail_nodes"] >= 6  # O-proj, 2 skip-LN, FFN, GELU
+    assert fp32["cls_query_attention"] == 1 and meta["fused_ops"]["Attention"] == 2
     for name in ("model.onnx", "model.int8.onnx"):
-        ops = [n.name for n in onnx.load(f"{tiny_bundle}/{name}").graph.node]
-        assert sum(o.startswith("ClsTailSlice") for o in ops) == 2, name
+        nodes = onnx.load(f"{tiny_bundle}/{name}").graph.node
+        ops = [n.op_type for n in nodes]
+        # the residual keeps its tail slice; the attention output is already one position
+        assert sum(n.name.startswith("ClsTailSlice") for n in nodes) == 1, name
+        assert ops.count("MultiHeadAttention") == 1 and ops.count("Slice") == 2, name

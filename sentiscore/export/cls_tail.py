@@ -7,8 +7,12 @@ the logits are the same, and the last layer's output projection and feed-forward
 72 h^2 multiply-adds per token of a 6-layer BERT) disappear for every other token.
 
 ``slice_cls_tail`` finds that position-wise region by walking back from the Gather, and puts a
-``Slice(axis 1, 0:1)`` on each tensor that enters it. It changes nothing when the graph has no
-such Gather (mean pooling) or the region's tensors are used elsewhere. Choosing when to apply it
+``Slice(axis 1, 0:1)`` on each tensor that enters it. When the region starts at ORT's fused
+``Attention`` (packed QKV weights, [B] mask index), that attention is split into a query
+projection of position 0 only, key and value projections of every position, and a
+``MultiHeadAttention`` with one query: the last layer's query projection and most of its score
+computation go too. It changes nothing when the graph has no such Gather (mean pooling) or the
+region's tensors are used elsewhere. Choosing when to apply it
 and checking the result against PyTorch are ``run``'s and ``parity``'s business.
 """
 
@@ -43,8 +47,8 @@ POSITIONWISE = {
 
 
 def slice_cls_tail(src: str, dst: str) -> dict:
-    """Rewrite ``src`` into ``dst``; return ``{"cls_tail_nodes": n, "cls_tail_slices": k}``
-    (zeros when the rewrite does not apply, in which case ``dst`` is a plain copy)."""
+    """Rewrite ``src`` into ``dst``; return the counts of tail nodes, slices and one-query
+    attentions (zeros when the rewrite does not apply, in which case ``dst`` is a plain copy)."""
     import onnx
 
     model = onnx.load(src)
@@ -55,10 +59,16 @@ def slice_cls_tail(src: str, dst: str) -> dict:
     slices = _insert_slices(graph, region, consts) if region else 0
     if not slices:
         region = []
+    query = _query_cls_only(graph, consts) if slices else 0
     onnx.save(model, dst)
     if region:
-        log.info("[CLS] tail: %d nodes run on position 0 only (%d slices)", len(region), slices)
-    return {"cls_tail_nodes": len(region), "cls_tail_slices": slices}
+        log.info(
+            "[CLS] tail: %d nodes run on position 0 only (%d slices, %d one-query attention)",
+            len(region),
+            slices,
+            query,
+        )
+    return {"cls_tail_nodes": len(region), "cls_tail_slices": slices, "cls_query_attention": query}
 
 
 def _constants(graph) -> dict:
@@ -167,3 +177,92 @@ def _insert_slices(graph, region: list, consts: dict) -> int:
             ),
         )
     return len(order)
+
+
+def _query_cls_only(graph, consts: dict) -> int:
+    """Replace the fused Attention that feeds a tail Slice by a one-query MultiHeadAttention."""
+    nodes = list(graph.node)
+    producer = {o: k for k, n in enumerate(nodes) for o in n.output}
+    readers: dict = {}
+    for node in nodes:
+        for name in node.input:
+            readers[name] = readers.get(name, 0) + 1
+    cut = next(
+        (
+            n
+            for n in nodes
+            if n.name.startswith("ClsTailSlice")
+            and n.input[0] in producer
+            and readers[n.input[0]] == 1
+            and _plain_attention(nodes[producer[n.input[0]]], consts, nodes, producer)
+        ),
+        None,
+    )
+    if cut is None:
+        return 0
+    k = producer[cut.input[0]]
+    att = nodes[k]
+    new = _one_query_attention(graph, att, cut.output[0], consts[att.input[1]])
+    graph.node.remove(cut)
+    graph.node.remove(att)
+    for j, node in enumerate(new):
+        graph.node.insert(k + j, node)
+    if readers[att.input[1]] == 1:  # the packed QKV weight now has no reader
+        graph.initializer.remove(next(t for t in graph.initializer if t.name == att.input[1]))
+    return 1
+
+
+def _one_query_attention(graph, att, out_name: str, weight) -> list:
+    """Nodes computing ``att`` for position 0's query only, written to ``out_name``."""
+    from onnx import helper, numpy_helper
+
+    name, x, bias = att.name, att.input[0], att.input[2]
+    mask = att.input[3] if len(att.input) > 3 else ""
+    hidden = weight.shape[1] // 3
+    for j, part in enumerate("qkv"):
+        block = weight[:, j * hidden : (j + 1) * hidden].copy()
+        graph.initializer.append(numpy_helper.from_array(block, f"{name}_{part}_weight"))
+    slice_in = [x, "cls_tail_starts", "cls_tail_ends", "cls_tail_axes"]
+    return [
+        helper.make_node("Slice", slice_in, [f"{name}_x_cls"], name=f"{name}_ClsQuerySlice"),
+        *(
+            helper.make_node(
+                "MatMul",
+                [f"{name}_x_cls" if part == "q" else x, f"{name}_{part}_weight"],
+                [f"{name}_{part}"],
+                name=f"{name}_ClsQuery_{part}",
+            )
+            for part in "qkv"
+        ),
+        helper.make_node(
+            "MultiHeadAttention",
+            [f"{name}_q", f"{name}_k", f"{name}_v", bias, mask],
+            [out_name],
+            name=f"{name}_ClsQuery",
+            domain="com.microsoft",
+            **{a.name: helper.get_attribute_value(a) for a in att.attribute},
+        ),
+    ]
+
+
+def _plain_attention(node, consts: dict, nodes: list, producer: dict) -> bool:
+    """ORT's fused self-attention with packed QKV weights and a [B] mask index (or none)."""
+    if node.op_type != "Attention" or node.domain != "com.microsoft":
+        return False
+    attrs = {a.name for a in node.attribute}
+    if not attrs <= {"num_heads", "mask_filter_value", "scale"} or len(node.input) > 4:
+        return False
+    weight = consts.get(node.input[1])
+    if weight is None or weight.ndim != 2 or weight.shape[1] != 3 * weight.shape[0]:
+        return False
+    if node.input[2] not in consts:
+        return False
+    mask = node.input[3] if len(node.input) > 3 else ""
+    if not mask:
+        return True
+    source = nodes[producer[mask]] if mask in producer else None
+    return (
+        source is not None
+        and source.op_type == "EmbedLayerNormalization"
+        and (list(source.output).index(mask) == 1)
+    )
