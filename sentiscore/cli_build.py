@@ -78,6 +78,13 @@ def _csv(value: str | None) -> tuple:
     "--exclude-nodes", multiple=True, help="Node-name patterns (fnmatch) kept fp32 in int8."
 )
 @click.option(
+    "--int8-gelu",
+    type=click.Choice(["tanh", "erf"]),
+    default="tanh",
+    show_default=True,
+    help="GELU in the int8 variant: tanh approximation (faster) or exact erf.",
+)
+@click.option(
     "--max-drop",
     type=float,
     default=0.5,
@@ -102,6 +109,7 @@ def export_cmd(
     per_channel,
     weight_type,
     exclude_nodes,
+    int8_gelu,
     max_drop,
     force,
 ):
@@ -124,6 +132,7 @@ def export_cmd(
         per_channel=per_channel,
         weight_type=weight_type,
         exclude_nodes=tuple(exclude_nodes),
+        int8_gelu=int8_gelu,
         max_drop=max_drop,
         force=force,
     )

@@ -36,6 +36,18 @@ def test_bundle_report_gates_and_fusions(tiny_bundle):
     report = json.loads(open(f"{tiny_bundle}/export_report.json").read())
     assert {v["precision"]: v["status"] for v in report["variants"]} == {"fp32": "ok", "int8": "ok"}
     assert meta["variants"]["int8"]["per_channel"] is True and meta["max_length"] == 32
+    # int8 takes the tanh GELU (one per layer); fp32 keeps the exact one
+    onnx = pytest.importorskip("onnx")
+    assert meta["variants"]["int8"]["gelu"] == "tanh"
+    assert meta["variants"]["int8"]["gelu_replaced"] == 2
+    ops = {
+        name: [n.op_type for n in onnx.load(f"{tiny_bundle}/{name}").graph.node]
+        for name in ("model.onnx", "model.int8.onnx")
+    }
+    assert ops["model.onnx"].count("BiasGelu") == 2 and "FastGelu" not in ops["model.onnx"]
+    assert (
+        ops["model.int8.onnx"].count("FastGelu") == 2 and "BiasGelu" not in ops["model.int8.onnx"]
+    )
     assert (
         report["fused_ops"].get("Attention", 0) == 2
         and report["fused_ops"].get("SkipLayerNormalization", 0) >= 2
@@ -122,3 +134,5 @@ def test_clear_errors(tiny_model_dir, tmp_path):
         export_model(tiny_model_dir, str(blocker / "sub"))
     with pytest.raises(ConfigError, match="--calibrate"):
         ExportConfig(calibrate=True)
+    with pytest.raises(ConfigError, match="--int8-gelu tanh or erf"):
+        ExportConfig(int8_gelu="fast")

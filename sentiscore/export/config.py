@@ -29,6 +29,9 @@ class ExportConfig:
     samples: validation rows used. calibrate: fit a softmax temperature (needs labels).
     per_channel / weight_type / reduce_range / exclude_nodes: dynamic int8 settings
         (QInt8 per-channel without reduce_range measured best on AVX2 without VNNI).
+    int8_gelu: GELU of the int8 variant: "tanh" = ORT's FastGelu approximation (fp32 logits
+        move by ~0.01 on MiniLM, far less than int8 itself moves them; ~3 % faster on short
+        sentences), "erf" = exact. fp32 and fp16 always keep the exact GELU.
     max_drop: max int8 accuracy drop in points (labels given); min_agreement_int8: label
         agreement floor for int8 when no labels are given.
     force: keep variants that fail their gate, marked failed in sentiscore.json.
@@ -50,6 +53,7 @@ class ExportConfig:
     weight_type: str = "qint8"
     reduce_range: bool = False
     exclude_nodes: tuple = ()
+    int8_gelu: str = "tanh"
     max_drop: float = 0.5
     min_agreement_fp32: float = 0.999
     max_delta_fp32: float = 1e-3
@@ -80,6 +84,8 @@ class ExportConfig:
             raise ConfigError(
                 "--weight-type qint8 or quint8", repr(self.weight_type), "pick one of those"
             )
+        if self.int8_gelu not in ("tanh", "erf"):
+            raise ConfigError("--int8-gelu tanh or erf", repr(self.int8_gelu), "pick one of those")
         if self.max_length is not None and not 8 <= self.max_length <= 4096:
             raise ConfigError(
                 "--max-length between 8 and 4096", str(self.max_length), "fix the option"

@@ -120,6 +120,22 @@ def count_ops(path: str) -> dict:
     return counts
 
 
+def approximate_gelu(src: str, dst: str) -> int:
+    """Copy ``src`` to ``dst`` with ORT's exact GELU ops (``Gelu``/``BiasGelu``, erf) replaced by
+    ``FastGelu`` (tanh approximation, same inputs); return how many were replaced. In fp32 the
+    logits move by ~0.01 on a MiniLM, far below what dynamic int8 moves them (~1)."""
+    import onnx
+
+    model = onnx.load(src)
+    replaced = 0
+    for node in model.graph.node:
+        if node.op_type in ("Gelu", "BiasGelu") and node.domain == "com.microsoft":
+            node.op_type = "FastGelu"
+            replaced += 1
+    onnx.save(model, dst)
+    return replaced
+
+
 def quantize_int8(
     src: str, dst: str, per_channel: bool, weight_type: str, reduce_range: bool, exclude: tuple
 ) -> dict:

@@ -163,8 +163,13 @@ def _build(raw: str, out_dir: str, cfg: ExportConfig, config) -> tuple[dict, dic
         details["fp32"].update(cls_tail.slice_cls_tail(paths["fp32"], paths["fp32"]))
     if "int8" in cfg.precision:
         paths["int8"] = os.path.join(out_dir, FILES["int8"])
-        details["int8"] = convert.quantize_int8(
-            paths["fp32"],
+        source, gelu = paths["fp32"], {"gelu": "erf"}
+        if cfg.int8_gelu == "tanh":
+            source = os.path.join(os.path.dirname(raw), "int8_source.onnx")
+            replaced = convert.approximate_gelu(paths["fp32"], source)
+            gelu = {"gelu": "tanh" if replaced else "erf", "gelu_replaced": replaced}
+        details["int8"] = gelu | convert.quantize_int8(
+            source,
             paths["int8"],
             cfg.per_channel,
             cfg.weight_type,
