@@ -32,11 +32,13 @@ def plan_batches(
     lengths: np.ndarray,
     max_tokens: int,
     max_rows: int = 256,
-    min_efficiency: float = 0.95,
+    min_efficiency: float = 0.99,
     min_rows: int = 8,
 ) -> list[np.ndarray]:
     """Group row positions, sorted by length, so that rows * longest <= max_tokens and, once a
-    batch has ``min_rows`` rows, real tokens stay >= ``min_efficiency`` of computed tokens."""
+    batch has ``min_rows`` rows, real tokens stay >= ``min_efficiency`` of computed tokens
+    (0.99 measured +8 % rows/s over 0.95 on SST-2 dev together with completion-order streams,
+    ``benchmarks/results/score_speed.md``)."""
     order = np.argsort(lengths, kind="stable")
     batches: list[np.ndarray] = []
     start = 0

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -161,21 +160,25 @@ class OrtRunner:
 
     def run_all(self, batches: Iterable) -> Iterator[tuple[object, np.ndarray]]:
         """(micro-batch, logits) for every micro-batch, ``streams`` of them in flight at once
-        (ONNX Runtime releases the GIL and sessions are safe to share between threads)."""
+        (ONNX Runtime releases the GIL and sessions are safe to share between threads).
+        Results come in completion order, so a stream never idles behind a longer batch;
+        callers place them by ``micro_batch.rows``."""
         if self.streams == 1:
             for mb in batches:
                 yield mb, self.run(mb.input_ids, mb.attention_mask)
             return
         with ThreadPoolExecutor(self.streams, thread_name_prefix="sentiscore-ort") as pool:
-            pending: deque = deque()
+            pending: dict = {}
             for mb in batches:
-                pending.append((mb, pool.submit(self.run, mb.input_ids, mb.attention_mask)))
                 if len(pending) >= self.streams:
-                    done, future = pending.popleft()
-                    yield done, future.result()
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield pending.pop(future), future.result()
+                pending[pool.submit(self.run, mb.input_ids, mb.attention_mask)] = mb
             while pending:
-                done, future = pending.popleft()
-                yield done, future.result()
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield pending.pop(future), future.result()
 
     def _run_cuda(self, feeds: dict) -> np.ndarray:
         ort = _ort()
