@@ -6,7 +6,7 @@
 #   start:   runs A, B, C of bundle 1.0.0 (B shipped).
 #   holdout: run H = B's recipe with --holdout sentences (validation = whole SST-2 sentences and
 #            IMDB reviews, training drops every phrase of a held-out sentence), the retrain that
-#            makes checkpoint choice and the temperature honest for unseen sentences (bundle 1.1.0).
+#            makes checkpoint choice and the temperature honest for unseen sentences (bundle 1.2.0).
 set -uo pipefail
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=true HF_HUB_OFFLINE=1
 R=/tmp/runs
