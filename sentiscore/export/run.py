@@ -49,7 +49,7 @@ class ExportReport:
     def advice(self) -> str:
         return (
             "see export_report.json; for int8 try --exclude-nodes '*attention*' or a pattern of sensitive nodes, --per-channel, or --weight-type quint8; "
-            "for fp32 check the opset (--opset) and --optimize O1; --force keeps failed variants marked failed"
+            "for fp32 check the opset (--opset), --optimize O1 and --no-cls-tail; --force keeps failed variants marked failed"
         )
 
     def table(self) -> str:
