@@ -95,3 +95,16 @@ def test_exported_bundle_runs_its_tail_on_cls_only(tiny_bundle):
         # the residual keeps its tail slice; the attention output is already one position
         assert sum(n.name.startswith("ClsTailSlice") for n in nodes) == 1, name
         assert ops.count("MultiHeadAttention") == 1 and ops.count("Slice") == 2, name
+
+
+def test_unfused_export_gets_the_tail_too(tiny_model_dir, tmp_path):
+    """--optimize O1 keeps optimum's graph, whose shared weights pass through Identity nodes."""
+    pytest.importorskip("optimum.exporters.onnx")
+    from sentiscore.export.config import ExportConfig
+    from sentiscore.export.run import export_model
+
+    cfg = ExportConfig(precision="fp32,int8", optimize="O1", max_length=32, samples=40)
+    report = export_model(tiny_model_dir, str(tmp_path / "b"), cfg)
+    assert not report.failed and report.variants[0].max_abs_delta < 1e-4
+    fp32 = json.loads((tmp_path / "b" / "sentiscore.json").read_text())["variants"]["fp32"]
+    assert fp32["cls_tail_nodes"] >= 10 and fp32["cls_query_attention"] == 0

@@ -89,6 +89,8 @@ def test_other_encoders(arch, tmp_path):
         model, str(tmp_path / "b"), ExportConfig(precision="fp32,int8", max_length=32, samples=40)
     )
     assert not report.failed and report.variants[0].max_abs_delta < 1e-4
+    meta = json.loads((tmp_path / "b" / "sentiscore.json").read_text())
+    assert meta["variants"]["fp32"]["cls_tail_nodes"] >= 6  # their [CLS] read-out is a Gather too
     s = Scorer.load(str(tmp_path / "b"), device="cpu")
     has_tti = "token_type_ids" in s.runner.input_names
     assert has_tti is False

@@ -72,13 +72,16 @@ def slice_cls_tail(src: str, dst: str) -> dict:
 
 
 def _constants(graph) -> dict:
-    """Name -> numpy value of every initializer and Constant-node output."""
+    """Name -> numpy value of every initializer, Constant-node output and Identity of one
+    (unfused exports route shared weights through Identity nodes)."""
     from onnx import numpy_helper
 
     values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     for node in graph.node:
         if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
             values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+        elif node.op_type == "Identity" and node.input[0] in values:
+            values[node.output[0]] = values[node.input[0]]
     return values
 
 
