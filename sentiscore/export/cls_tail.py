@@ -92,11 +92,11 @@ def _axis(node, default: int = 0) -> int:
     return default
 
 
-def _cls_gather(graph, consts: dict):
-    """The single ``Gather(axis=1, indices=0 scalar)`` that picks the [CLS] position."""
+def _cls_gather(graph, consts: dict) -> int | None:
+    """Index of the single ``Gather(axis=1, indices=0 scalar)`` that picks the [CLS] position."""
     found = [
-        n
-        for n in graph.node
+        k
+        for k, n in enumerate(graph.node)
         if n.op_type == "Gather"
         and _axis(n) == 1
         and n.input[1] in consts
@@ -116,7 +116,7 @@ def _is_positionwise(node, consts: dict) -> bool:
     return all(p.ndim <= 1 for p in params)
 
 
-def _positionwise_region(graph, gather, consts: dict) -> list:
+def _positionwise_region(graph, start: int, consts: dict) -> list:
     """Nodes whose every output feeds only the region or the Gather, walking back in
     topological order; stops at the first node that is not position-wise. (Nodes are
     tracked by index: protobuf hands out a new wrapper object on every access.)"""
@@ -126,7 +126,6 @@ def _positionwise_region(graph, gather, consts: dict) -> list:
         for name in node.input:
             consumers.setdefault(name, []).append(k)
     outputs = {o.name for o in graph.output}
-    start = next(k for k, n in enumerate(nodes) if n.name == gather.name and n == gather)
     members = {start}
     for k in range(start - 1, -1, -1):
         node = nodes[k]

@@ -31,7 +31,8 @@ class ExportConfig:
         (QInt8 per-channel without reduce_range measured best on AVX2 without VNNI).
     int8_gelu: GELU of the int8 variant: "tanh" = ORT's FastGelu approximation (fp32 logits
         move by ~0.01 on MiniLM, far less than int8 itself moves them; ~3 % faster on short
-        sentences), "erf" = exact. fp32 and fp16 always keep the exact GELU.
+        sentences), "erf" = exact. fp32 and fp16 keep the exact GELU (unless --optimize O3,
+        which approximates it in every variant).
     max_drop: max int8 accuracy drop in points (labels given); min_agreement_int8: label
         agreement floor for int8 when no labels are given.
     force: keep variants that fail their gate, marked failed in sentiscore.json.

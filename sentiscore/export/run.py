@@ -163,8 +163,9 @@ def _build(raw: str, out_dir: str, cfg: ExportConfig, config) -> tuple[dict, dic
         details["fp32"].update(cls_tail.slice_cls_tail(paths["fp32"], paths["fp32"]))
     if "int8" in cfg.precision:
         paths["int8"] = os.path.join(out_dir, FILES["int8"])
-        source, gelu = paths["fp32"], {"gelu": "erf"}
-        if cfg.int8_gelu == "tanh":
+        o3 = cfg.optimize == "O3"  # the fused graph already has the tanh GELU
+        source, gelu = paths["fp32"], {"gelu": "tanh" if o3 else "erf"}
+        if cfg.int8_gelu == "tanh" and not o3:
             source = os.path.join(os.path.dirname(raw), "int8_source.onnx")
             replaced = convert.approximate_gelu(paths["fp32"], source)
             gelu = {"gelu": "tanh" if replaced else "erf", "gelu_replaced": replaced}
