@@ -131,23 +131,28 @@ def workload(
     return rows
 
 
+def imdb_workload(args, max_length: int) -> list[dict]:
+    """The IMDB rows of the table: a seeded sample of test half A, written to a temporary file."""
+    imdb = pq.read_table(f"{args.data}/imdb/test.parquet")
+    idx = np.random.default_rng(0).choice(imdb.num_rows, args.imdb_rows, replace=False)
+    imdb_path = os.path.join(tempfile.mkdtemp(), "imdb_sample.parquet")
+    pq.write_table(imdb.take(np.sort(idx)).select(["text", "label"]), imdb_path)
+    name = f"IMDB test half A ({args.imdb_rows}-row sample, max_length {max_length})"
+    return workload(name, imdb_path, args.model_dir, args.bundle, max_length, args.repeats)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("model_dir")
     ap.add_argument("bundle")
     ap.add_argument("--data", default="../shared/data")
-    ap.add_argument("--imdb-rows", type=int, default=500)
+    ap.add_argument("--imdb-rows", type=int, default=500, help="0 skips IMDB")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved passes; medians kept")
     ap.add_argument("--out", default="benchmarks/results/score_speed")
     args = ap.parse_args()
     from sentiscore.infer.bundle import load_bundle
 
     max_length = load_bundle(args.bundle).max_length
-    work = tempfile.mkdtemp()
-    imdb = pq.read_table(f"{args.data}/imdb/test.parquet")
-    idx = np.random.default_rng(0).choice(imdb.num_rows, args.imdb_rows, replace=False)
-    imdb_path = os.path.join(work, "imdb_sample.parquet")
-    pq.write_table(imdb.take(np.sort(idx)).select(["text", "label"]), imdb_path)
     rows = workload(
         "SST-2 dev (872 rows)",
         f"{args.data}/sst2/dev.parquet",
@@ -156,14 +161,8 @@ def main():
         max_length,
         args.repeats,
     )
-    rows += workload(
-        f"IMDB test half A ({args.imdb_rows}-row sample, max_length {max_length})",
-        imdb_path,
-        args.model_dir,
-        args.bundle,
-        max_length,
-        args.repeats,
-    )
+    if args.imdb_rows > 0:
+        rows += imdb_workload(args, max_length)
     meta = {
         "date": str(date.today()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or 'cpu'}",

@@ -39,6 +39,12 @@ def _csv(value: str | None) -> tuple:
     help="Run the layers after the last attention on the [CLS] position only (same logits, faster).",
 )
 @click.option(
+    "--split-skip-layernorm/--no-split-skip-layernorm",
+    default=True,
+    show_default=True,
+    help="CPU variants: SkipLayerNormalization as Add + LayerNormalization (same logits, faster on CPU).",
+)
+@click.option(
     "--max-length",
     type=int,
     default=None,
@@ -99,6 +105,7 @@ def export_cmd(
     opset,
     optimize,
     cls_tail,
+    split_skip_layernorm,
     max_length,
     truncation,
     validate_with,
@@ -122,6 +129,7 @@ def export_cmd(
         opset=opset,
         optimize=optimize,
         cls_tail=cls_tail,
+        split_skip_layernorm=split_skip_layernorm,
         max_length=max_length,
         truncation=truncation,
         validate_with=validate_with,

@@ -52,6 +52,11 @@ def test_bundle_report_gates_and_fusions(tiny_bundle):
         report["fused_ops"].get("Attention", 0) == 2
         and report["fused_ops"].get("SkipLayerNormalization", 0) >= 2
     )
+    # CPU variants: ORT's fused skip + layer norm written out (its CPU kernel is the slow one)
+    assert meta["variants"]["fp32"]["skip_layernorm_split"] == 4
+    for name in ("model.onnx", "model.int8.onnx"):
+        assert "SkipLayerNormalization" not in ops[name]
+        assert ops[name].count("LayerNormalization") == 4
     assert (
         set(meta["files"]) == {"tokenizer.json", "model.onnx", "model.int8.onnx"}
         and meta["lowercase"] is True
@@ -75,6 +80,9 @@ def test_roundtrip_through_infer_with_labels_and_calibration(tiny_model_dir, tmp
     report = export_model(tiny_model_dir, str(tmp_path / "b"), cfg)
     assert report.reference_accuracy is not None and report.temperature > 0 and not report.failed
     assert "fp16" in report.table() and report.variants[2].ece_calibrated is not None
+    onnx = pytest.importorskip("onnx")  # fp16 (CUDA) keeps the fused SkipLayerNormalization
+    fp16_ops = [n.op_type for n in onnx.load(str(tmp_path / "b" / "model.fp16.onnx")).graph.node]
+    assert fp16_ops.count("SkipLayerNormalization") == 4
     s = Scorer.load(str(tmp_path / "b"), device="cpu", precision="fp32")
     assert s.encoder.truncation == "head+tail" and s.temperature == pytest.approx(
         report.temperature

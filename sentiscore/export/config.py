@@ -22,6 +22,10 @@ class ExportConfig:
     cls_tail: compute the layers after the last attention for the [CLS] position only
         (``cls_tail.py``; same logits, ~15 % less work for a 6-layer [CLS] classifier).
         Mean-pooled models are left as they are.
+    split_skip_layernorm: in the CPU variants (fp32, int8), write ORT's fused
+        SkipLayerNormalization out as Add + LayerNormalization: same arithmetic, and ORT's CPU
+        kernels for those run ~4x faster than its fused one (~10 % of a pass on short
+        sentences). fp16 (CUDA) keeps the fused op.
     max_length / truncation / head_fraction: the tokenisation policy the bundle states;
         None takes the training run's (model/sentiscore_train.json), else the model's limit / head.
     validate_with: Parquet/CSV/JSONL used for parity (else a built-in sample of varied lengths).
@@ -42,6 +46,7 @@ class ExportConfig:
     opset: int = 17
     optimize: str = "O2"
     cls_tail: bool = True
+    split_skip_layernorm: bool = True
     max_length: int | None = None
     truncation: str | None = None
     head_fraction: float | None = None

@@ -136,6 +136,51 @@ def approximate_gelu(src: str, dst: str) -> int:
     return replaced
 
 
+def split_skip_layernorm(src: str, dst: str) -> int:
+    """Copy ``src`` to ``dst`` with every ``SkipLayerNormalization`` (com.microsoft) written out
+    as ``Add`` (input + skip), ``Add`` (+ bias, when given) and ``LayerNormalization``; return
+    how many were split. Same arithmetic in fp32 (|dlogit| ~1e-6), and on a CPU ORT's fused
+    kernel is the slower one: ~4x slower than its Add + LayerNormalization kernels on a 2-core
+    AVX2 machine (``benchmarks/results/score_speed.md``). ORT does not fuse them back at load."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load(src)
+    nodes, split = [], 0
+    for node in model.graph.node:
+        if node.op_type != "SkipLayerNormalization" or node.domain != "com.microsoft":
+            nodes.append(node)
+            continue
+        inp, skip, gamma, beta = node.input[:4]
+        bias = node.input[4] if len(node.input) > 4 else ""
+        outs = list(node.output) + [""] * (4 - len(node.output))
+        name = node.name or f"SkipLayerNorm_{split}"
+        total = outs[3] or f"{name}_sum"
+        residual = f"{name}_residual" if bias else total
+        nodes.append(helper.make_node("Add", [inp, skip], [residual], name=f"{name}_add"))
+        if bias:
+            nodes.append(helper.make_node("Add", [residual, bias], [total], name=f"{name}_bias"))
+        eps = [a.f for a in node.attribute if a.name == "epsilon"] or [1e-12]
+        ln_out = list(outs[:3])  # Y, and Mean / InvStdDev when the graph reads them
+        while ln_out and not ln_out[-1]:
+            ln_out.pop()
+        nodes.append(
+            helper.make_node(
+                "LayerNormalization",
+                [total, gamma, beta],
+                ln_out,
+                name=f"{name}_layernorm",
+                axis=-1,
+                epsilon=eps[0],
+            )
+        )
+        split += 1
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    onnx.save(model, dst)
+    return split
+
+
 def quantize_int8(
     src: str, dst: str, per_channel: bool, weight_type: str, reduce_range: bool, exclude: tuple
 ) -> dict:

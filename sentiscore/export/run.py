@@ -161,26 +161,35 @@ def _build(raw: str, out_dir: str, cfg: ExportConfig, config) -> tuple[dict, dic
     details = {"fp32": {"optimize": cfg.optimize}}
     if cfg.cls_tail:
         details["fp32"].update(cls_tail.slice_cls_tail(paths["fp32"], paths["fp32"]))
-    if "int8" in cfg.precision:
-        paths["int8"] = os.path.join(out_dir, FILES["int8"])
-        o3 = cfg.optimize == "O3"  # the fused graph already has the tanh GELU
-        source, gelu = paths["fp32"], {"gelu": "tanh" if o3 else "erf"}
-        if cfg.int8_gelu == "tanh" and not o3:
-            source = os.path.join(os.path.dirname(raw), "int8_source.onnx")
-            replaced = convert.approximate_gelu(paths["fp32"], source)
-            gelu = {"gelu": "tanh" if replaced else "erf", "gelu_replaced": replaced}
-        details["int8"] = gelu | convert.quantize_int8(
-            source,
-            paths["int8"],
-            cfg.per_channel,
-            cfg.weight_type,
-            cfg.reduce_range,
-            cfg.exclude_nodes,
-        )
-    if "fp16" in cfg.precision:
+    if "fp16" in cfg.precision:  # from the fused graph: CUDA's SkipLayerNormalization is fast
         paths["fp16"] = os.path.join(out_dir, FILES["fp16"])
         details["fp16"] = convert.convert_fp16(paths["fp32"], paths["fp16"])
-    return paths, {"fused_ops": fused, "details": details}
+    if cfg.split_skip_layernorm:
+        split = convert.split_skip_layernorm(paths["fp32"], paths["fp32"])
+        details["fp32"]["skip_layernorm_split"] = split
+    if "int8" in cfg.precision:
+        paths["int8"] = os.path.join(out_dir, FILES["int8"])
+        details["int8"] = _build_int8(raw, paths, cfg)
+    ordered = {p: paths[p] for p in FILES if p in paths}  # fp32, int8, fp16
+    return ordered, {"fused_ops": fused, "details": details}
+
+
+def _build_int8(raw: str, paths: dict, cfg: ExportConfig) -> dict:
+    """The int8 variant from the (CPU-shaped) fp32 graph; returns its manifest details."""
+    o3 = cfg.optimize == "O3"  # the fused graph already has the tanh GELU
+    source, gelu = paths["fp32"], {"gelu": "tanh" if o3 else "erf"}
+    if cfg.int8_gelu == "tanh" and not o3:
+        source = os.path.join(os.path.dirname(raw), "int8_source.onnx")
+        replaced = convert.approximate_gelu(paths["fp32"], source)
+        gelu = {"gelu": "tanh" if replaced else "erf", "gelu_replaced": replaced}
+    return gelu | convert.quantize_int8(
+        source,
+        paths["int8"],
+        cfg.per_channel,
+        cfg.weight_type,
+        cfg.reduce_range,
+        cfg.exclude_nodes,
+    )
 
 
 def _calibrate(
