@@ -195,3 +195,46 @@ def test_train_with_layer_decay(tiny_model_dir, tmp_path):
     assert saved["layer_decay"] == 0.8
     with pytest.raises(ConfigError, match="layer-decay"):
         TrainConfig(model="m", data=["d"], output="o", layer_decay=0.0)
+
+
+def test_rdrop_loss_adds_the_kl_between_two_dropout_passes(tiny_model_dir, tmp_path):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments
+
+    from sentiscore.trainer.run import _trainer_class
+
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    batch = dict(tok(["a great film", "dull and far too long"], padding=True, return_tensors="pt"))
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True)
+
+    def loss(rdrop: float, train: bool = True) -> float:
+        trainer = _trainer_class(None, rdrop)(model=model, args=args)
+        model.train(train)
+        torch.manual_seed(0)  # the same two dropout masks for every call
+        return float(trainer.compute_loss(model, {**batch, "labels": torch.tensor([1, 0])}))
+
+    # same masks, so the cross-entropy parts are equal and the difference is 0.5 * KL > 0
+    assert loss(1.0) > loss(1e-9) + 1e-6
+    assert loss(2.0) - loss(1e-9) == pytest.approx(2 * (loss(1.0) - loss(1e-9)), rel=0.05)
+    # evaluation runs once, with no KL term: plain cross-entropy
+    plain = _trainer_class(None, 0.0)(model=model, args=args)
+    model.eval()
+    ref = float(plain.compute_loss(model, {**batch, "labels": torch.tensor([1, 0])}))
+    assert loss(1.0, train=False) == pytest.approx(ref, rel=1e-5)
+
+
+def test_train_with_rdrop(tiny_model_dir, tmp_path):
+    data = _data(tmp_path / "d.parquet")
+    res = train(
+        TrainConfig(
+            model=tiny_model_dir, data=[data], output=str(tmp_path / "run"), rdrop=1.0, **FAST
+        )
+    )
+    losses = [h["loss"] for h in res["metrics"]["log_history"] if "loss" in h]
+    assert losses and all(x == x and x > 0 for x in losses)  # finite, positive
+    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert saved["rdrop"] == 1.0
+    assert "R-Drop 1.0" in (tmp_path / "run" / "README.md").read_text()
+    with pytest.raises(ConfigError, match="rdrop"):
+        TrainConfig(model="m", data=["d"], output="o", rdrop=-1.0)

@@ -159,28 +159,40 @@ def _compute_metrics(eval_pred):
     return {"accuracy": rep["accuracy"], "f1_macro": rep["f1_macro"], "ece": rep["ece"]}
 
 
-def _trainer_class(class_weights):
+def _trainer_class(class_weights, rdrop: float = 0.0):
+    """The HF Trainer, or a subclass whose loss adds class weights and/or R-Drop."""
     transformers = require("transformers", "train", "Training")
-    if class_weights is None:
+    if class_weights is None and not rdrop:
         return transformers.Trainer
     import torch
+    import torch.nn.functional as F
 
-    class WeightedTrainer(transformers.Trainer):
+    class SentiscoreTrainer(transformers.Trainer):
         def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
             labels = inputs.pop("labels")
+            twice = rdrop > 0 and model.training  # two dropout masks in one doubled batch
+            if twice:
+                inputs = {k: torch.cat([v, v]) for k, v in inputs.items()}
+                labels = torch.cat([labels, labels])
             outputs = model(**inputs)
-            weight = torch.tensor(
-                class_weights, dtype=outputs.logits.dtype, device=outputs.logits.device
+            logits = outputs.logits.float()
+            weight = (
+                torch.tensor(class_weights, dtype=logits.dtype, device=logits.device)
+                if class_weights is not None
+                else None
             )
-            loss = torch.nn.functional.cross_entropy(
-                outputs.logits,
-                labels,
-                weight=weight,
-                label_smoothing=self.args.label_smoothing_factor,
+            loss = F.cross_entropy(
+                logits, labels, weight=weight, label_smoothing=self.args.label_smoothing_factor
             )
+            if twice:
+                a, b = F.log_softmax(logits, -1).chunk(2)
+                kl = F.kl_div(a, b, log_target=True, reduction="batchmean") + F.kl_div(
+                    b, a, log_target=True, reduction="batchmean"
+                )
+                loss = loss + rdrop * 0.5 * kl
             return (loss, outputs) if return_outputs else loss
 
-    return WeightedTrainer
+    return SentiscoreTrainer
 
 
 def _class_weights(labels: list[int], k: int) -> list[float]:
@@ -194,7 +206,7 @@ def _build_trainer(cfg: TrainConfig, data: TrainData, tok, model, train_ds, eval
     weights = (
         _class_weights(data.train.labels, len(data.label_names)) if cfg.class_weights else None
     )
-    cls = _trainer_class(weights)
+    cls = _trainer_class(weights, cfg.rdrop)
     callbacks = (
         [transformers.EarlyStoppingCallback(cfg.early_stopping_patience)]
         if cfg.early_stopping_patience
