@@ -235,6 +235,14 @@ def export_cmd(
 @click.option("--class-weights", is_flag=True, help="Weight the loss by inverse class frequency.")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option(
+    "--evals-per-epoch",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Score the validation split and save a checkpoint this many times per epoch; the "
+    "best one is kept.",
+)
+@click.option(
     "--early-stopping",
     "early_stopping_patience",
     type=int,

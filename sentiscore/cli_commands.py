@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 
 import click
 
@@ -156,11 +158,8 @@ def score_cmd(
     from sentiscore.infer.files import score_files, total_rows
     from sentiscore.io.readers import discover_inputs
 
-    to_stdout = output == "-"
-    if to_stdout:  # score into a temporary file, then stream it to stdout (CSV unless --format)
-        import tempfile
-
-        tmp = tempfile.mkdtemp(prefix="sentiscore-")
+    tmp = tempfile.mkdtemp(prefix="sentiscore-") if output == "-" else None
+    if tmp:  # score into a temporary file, then stream it to stdout (CSV unless --format)
         fmt = fmt or "csv"
         output = os.path.join(tmp, f"stdout.{fmt}")
     cfg = ScoreConfig(
@@ -189,18 +188,24 @@ def score_cmd(
     finally:
         if bar:
             bar.close()
-    if to_stdout:
-        import shutil
-
+    if tmp:
         with open(output, "rb") as f:
             shutil.copyfileobj(f, click.get_binary_stream("stdout"))
         shutil.rmtree(tmp, ignore_errors=True)
     if not silent:
         click.echo(
-            f"scored {stats['rows']} rows ({stats['errors']} errors) in {stats['seconds']:.1f}s, {stats['rows_per_s'] or 0:.1f} rows/s, "
-            f"padding efficiency {stats['padding_efficiency']:.2f}, {stats['precision']} on {stats['device']} -> {'stdout' if to_stdout else ', '.join(stats['outputs'])}",
-            err=True,
+            _score_summary(stats, "stdout" if tmp else ", ".join(stats["outputs"])), err=True
         )
+
+
+def _score_summary(stats: dict, destination: str) -> str:
+    """The one line ``score`` prints at the end."""
+    return (
+        f"scored {stats['rows']} rows ({stats['errors']} errors) in {stats['seconds']:.1f}s, "
+        f"{stats['rows_per_s'] or 0:.1f} rows/s, padding efficiency "
+        f"{stats['padding_efficiency']:.2f}, {stats['precision']} on {stats['device']} "
+        f"-> {destination}"
+    )
 
 
 @click.command("predict", context_settings=CONTEXT)

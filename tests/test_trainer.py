@@ -238,3 +238,23 @@ def test_train_with_rdrop(tiny_model_dir, tmp_path):
     assert "R-Drop 1.0" in (tmp_path / "run" / "README.md").read_text()
     with pytest.raises(ConfigError, match="rdrop"):
         TrainConfig(model="m", data=["d"], output="o", rdrop=-1.0)
+
+
+def test_evals_per_epoch_scores_between_epochs_and_at_the_end(tiny_model_dir, tmp_path):
+    data = _data(tmp_path / "d.parquet")  # 43 training rows: 6 steps of 8 per epoch
+    res = train(
+        TrainConfig(
+            model=tiny_model_dir,
+            data=[data],
+            output=str(tmp_path / "run"),
+            evals_per_epoch=3,
+            **{**FAST, "epochs": 1.5},
+        )
+    )
+    evals = [h for h in res["metrics"]["log_history"] if "eval_accuracy" in h]
+    # every 2 steps (steps 2, 4, 6, 8) and the last step (9), which is not a multiple of 2
+    assert [h["step"] for h in evals] == [2, 4, 6, 8, 9]
+    assert [e["epoch"] for e in res["metrics"]["per_epoch"]][-1] == pytest.approx(1.5, abs=0.01)
+    assert "scored 3 times per epoch" in (tmp_path / "run" / "README.md").read_text()
+    with pytest.raises(ConfigError, match="evals-per-epoch"):
+        TrainConfig(model="m", data=["d"], output="o", evals_per_epoch=0)

@@ -38,6 +38,9 @@ class TrainConfig:
         default), ``mean`` (average of the token vectors; BERT-type models) or ``auto`` (what
         a sentiscore-trained checkpoint recorded, else cls). See ``pooling``.
     precision: auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16 or fp16.
+    evals_per_epoch: how often the validation split is scored and a checkpoint saved: once
+        per epoch (1), or N times per epoch, so that the kept best checkpoint can fall between
+        epochs (useful when one epoch is long, or when validation peaks mid-schedule).
     early_stopping_patience: epochs without improvement of ``metric_for_best`` before stopping;
         the best checkpoint is always the one kept.
     search_trials: >0 runs a random search over ``search_space`` and keeps the best trial.
@@ -73,6 +76,7 @@ class TrainConfig:
     pooling: str = "auto"
     class_weights: bool = False
     seed: int = 42
+    evals_per_epoch: int = 1
     early_stopping_patience: int | None = None
     metric_for_best: str = "accuracy"
     gradient_checkpointing: bool = False
@@ -91,6 +95,21 @@ class TrainConfig:
     progress: bool = False
 
     def __post_init__(self):
+        self._normalise_data()
+        for ok, expected, found in self._range_checks():
+            if not ok:
+                raise ConfigError(expected, repr(found), "fix the option")
+        for name in ("max_train_samples", "max_eval_samples", "early_stopping_patience"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(
+                    f"--{name.replace('_', '-')} >= 1",
+                    str(value),
+                    "drop it or give a positive number",
+                )
+
+    def _normalise_data(self) -> None:
+        """Accept one spec as a string; refuse an empty --data."""
         if isinstance(self.data, str):
             self.data = [self.data]
         if isinstance(self.eval_data, str):
@@ -101,7 +120,10 @@ class TrainConfig:
                 "none",
                 "pass --data imdb or --data reviews.parquet",
             )
-        checks = [
+
+    def _range_checks(self) -> list[tuple[bool, str, object]]:
+        """(holds, what was expected, what was found) for every option with a fixed range."""
+        return [
             (self.learning_rate > 0, "--lr > 0", self.learning_rate),
             (self.batch_size >= 1, "--batch-size >= 1", self.batch_size),
             (self.epochs > 0, "--epochs > 0", self.epochs),
@@ -147,18 +169,12 @@ class TrainConfig:
             ),
             (0 < self.head_fraction < 1, "head_fraction in (0, 1)", self.head_fraction),
             (self.search_trials >= 0, "--search >= 0", self.search_trials),
+            (
+                1 <= self.evals_per_epoch <= 100,
+                "--evals-per-epoch in [1, 100]",
+                self.evals_per_epoch,
+            ),
         ]
-        for ok, expected, found in checks:
-            if not ok:
-                raise ConfigError(expected, repr(found), "fix the option")
-        for name in ("max_train_samples", "max_eval_samples", "early_stopping_patience"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(
-                    f"--{name.replace('_', '-')} >= 1",
-                    str(value),
-                    "drop it or give a positive number",
-                )
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import math
 import os
 import time
 
@@ -125,7 +126,6 @@ def training_arguments(cfg: TrainConfig, n_train: int):
         gradient_accumulation_steps=cfg.grad_accum,
         label_smoothing_factor=cfg.label_smoothing,
         seed=cfg.seed,
-        save_strategy="epoch",
         save_total_limit=2,
         load_best_model_at_end=True,
         metric_for_best_model=cfg.metric_for_best,
@@ -137,7 +137,9 @@ def training_arguments(cfg: TrainConfig, n_train: int):
         dataloader_num_workers=0,
         **_precision_flags(cfg),
     )
-    kwargs["eval_strategy" if "eval_strategy" in params else "evaluation_strategy"] = "epoch"
+    kwargs.update(_eval_schedule(cfg, n_train))
+    if "eval_strategy" not in params:  # transformers < 4.41
+        kwargs["evaluation_strategy"] = kwargs.pop("eval_strategy")
     if "warmup_ratio" not in params:  # transformers 5: warmup_steps takes a ratio when < 1
         kwargs["warmup_steps"] = cfg.warmup_ratio
     if "group_by_length" in params:
@@ -147,6 +149,33 @@ def training_arguments(cfg: TrainConfig, n_train: int):
     if "save_safetensors" in params:
         kwargs["save_safetensors"] = True
     return transformers.TrainingArguments(**{k: v for k, v in kwargs.items() if k in params})
+
+
+def _eval_schedule(cfg: TrainConfig, n_train: int) -> dict:
+    """Evaluate and save every epoch, or every 1/evals_per_epoch of one (in optimizer steps)."""
+    if cfg.evals_per_epoch == 1:
+        return {"eval_strategy": "epoch", "save_strategy": "epoch"}
+    steps_per_epoch = math.ceil(math.ceil(n_train / cfg.batch_size) / cfg.grad_accum)
+    every = max(1, math.ceil(steps_per_epoch / cfg.evals_per_epoch))
+    return {
+        "eval_strategy": "steps",
+        "eval_steps": every,
+        "save_strategy": "steps",
+        "save_steps": every,
+    }
+
+
+def _final_eval_callback():
+    """With step-based evaluation, also score the last step, so the end model can be kept."""
+    transformers = require("transformers", "train", "Training")
+
+    class FinalEval(transformers.TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step >= state.max_steps:
+                control.should_evaluate = True
+            return control
+
+    return FinalEval()
 
 
 def _compute_metrics(eval_pred):
@@ -208,10 +237,12 @@ def _build_trainer(cfg: TrainConfig, data: TrainData, tok, model, train_ds, eval
     )
     cls = _trainer_class(weights, cfg.rdrop)
     callbacks = (
-        [transformers.EarlyStoppingCallback(cfg.early_stopping_patience)]
+        [transformers.EarlyStoppingCallback(cfg.early_stopping_patience * cfg.evals_per_epoch)]
         if cfg.early_stopping_patience
         else []
     )
+    if cfg.evals_per_epoch > 1:
+        callbacks.append(_final_eval_callback())
     tok_kw = (
         "processing_class"
         if "processing_class" in inspect.signature(transformers.Trainer.__init__).parameters
