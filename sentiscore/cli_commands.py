@@ -4,6 +4,7 @@ library, and prints. Heavy stages are imported inside the command that needs the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -158,44 +159,54 @@ def score_cmd(
     from sentiscore.infer.files import score_files, total_rows
     from sentiscore.io.readers import discover_inputs
 
-    tmp = tempfile.mkdtemp(prefix="sentiscore-") if output == "-" else None
-    if tmp:  # score into a temporary file, then stream it to stdout (CSV unless --format)
-        fmt = fmt or "csv"
-        output = os.path.join(tmp, f"stdout.{fmt}")
-    cfg = ScoreConfig(
-        model=model,
-        output=output,
-        text_column=text_column,
-        id_column=id_column,
-        keep_columns=keep_columns,
-        format=fmt,
-        delimiter=delimiter,
-        device=device,
-        precision=precision,
-        threads=threads,
-        max_tokens=max_tokens,
-        resume=resume,
-        overwrite=overwrite,
-        limit=limit,
-        strict=strict,
-        prefix=prefix,
-        chunk_rows=chunk_rows,
-        stats_json=stats_json,
-    )
-    bar = _progress_bar(total_rows(discover_inputs(list(inputs), delimiter), limit), silent)
-    try:
-        stats = score_files(list(inputs), cfg, progress=bar.update if bar else None)
-    finally:
-        if bar:
-            bar.close()
-    if tmp:
-        with open(output, "rb") as f:
-            shutil.copyfileobj(f, click.get_binary_stream("stdout"))
-        shutil.rmtree(tmp, ignore_errors=True)
-    if not silent:
-        click.echo(
-            _score_summary(stats, "stdout" if tmp else ", ".join(stats["outputs"])), err=True
+    with _stdout_capture(output, fmt) as (path, fmt):
+        cfg = ScoreConfig(
+            model=model,
+            output=path,
+            text_column=text_column,
+            id_column=id_column,
+            keep_columns=keep_columns,
+            format=fmt,
+            delimiter=delimiter,
+            device=device,
+            precision=precision,
+            threads=threads,
+            max_tokens=max_tokens,
+            resume=resume,
+            overwrite=overwrite,
+            limit=limit,
+            strict=strict,
+            prefix=prefix,
+            chunk_rows=chunk_rows,
+            stats_json=stats_json,
         )
+        bar = _progress_bar(total_rows(discover_inputs(list(inputs), delimiter), limit), silent)
+        try:
+            stats = score_files(list(inputs), cfg, progress=bar.update if bar else None)
+        finally:
+            if bar:
+                bar.close()
+    if not silent:
+        where = "stdout" if output == "-" else ", ".join(stats["outputs"])
+        click.echo(_score_summary(stats, where), err=True)
+
+
+@contextlib.contextmanager
+def _stdout_capture(output: str, fmt: str | None):
+    """Yield (path, format) to score into. For ``--output -`` that is a temporary file (CSV
+    unless --format), streamed to stdout after a successful run and deleted in any case."""
+    if output != "-":
+        yield output, fmt
+        return
+    tmp = tempfile.mkdtemp(prefix="sentiscore-")
+    fmt = fmt or "csv"
+    path = os.path.join(tmp, f"stdout.{fmt}")
+    try:
+        yield path, fmt
+        with open(path, "rb") as f:
+            shutil.copyfileobj(f, click.get_binary_stream("stdout"))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _score_summary(stats: dict, destination: str) -> str:

@@ -98,6 +98,21 @@ def test_cli_score_csv_with_label_column_needs_prefix(tiny_bundle, tmp_path):
     assert json.loads((tmp_path / "s.json").read_text())["errors"] == 1
 
 
+def test_cli_score_to_stdout_and_temp_file_removed(tiny_bundle, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    os.makedirs(tmp_path / "tmp")
+    src = _write(tmp_path / "r.parquet", 12)
+    r = CliRunner().invoke(cli, ["score", src, "-m", tiny_bundle, "-o", "-", "--silent"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.strip().splitlines()
+    assert lines[0].startswith('"id","text","label"') and len(lines) == 13  # header + rows
+    bad = CliRunner().invoke(cli, ["score", src, "-m", tiny_bundle, "-o", "-", "--text-column", "nope"])
+    assert bad.exit_code != 0 and "nope" in bad.output
+    assert os.listdir(tmp_path / "tmp") == []  # the temporary file is gone either way
+
+
 def _runner_code(src, bundle, out, extra=""):
     return f"from sentiscore.infer.files import score_files; score_files([{src!r}], model={bundle!r}, output={out!r}, chunk_rows=40, max_tokens=64{extra})"
 
