@@ -108,7 +108,9 @@ def test_cli_score_to_stdout_and_temp_file_removed(tiny_bundle, tmp_path, monkey
     assert r.exit_code == 0, r.output
     lines = r.stdout.strip().splitlines()
     assert lines[0].startswith('"id","text","label"') and len(lines) == 13  # header + rows
-    bad = CliRunner().invoke(cli, ["score", src, "-m", tiny_bundle, "-o", "-", "--text-column", "nope"])
+    bad = CliRunner().invoke(
+        cli, ["score", src, "-m", tiny_bundle, "-o", "-", "--text-column", "nope"]
+    )
     assert bad.exit_code != 0 and "nope" in bad.output
     assert os.listdir(tmp_path / "tmp") == []  # the temporary file is gone either way
 
