@@ -1,4 +1,5 @@
-"""Command line: ``sentiscore`` (train / export / score / predict / evaluate) and ``score``.
+"""Command line: ``sentiscore`` (train / export / upgrade / score / predict / evaluate /
+bench) and ``score``.
 
 Thin by design: options map one to one onto each stage's config dataclass, the library does
 the work, and this module turns ``SentiscoreError`` into exit code 1 (usage errors stay 2),
@@ -80,10 +81,10 @@ def cli(ctx, verbose: bool, log_json: bool):
 
 
 def _register():
-    from sentiscore.cli_build import export_cmd, train_cmd
+    from sentiscore.cli_build import export_cmd, train_cmd, upgrade_cmd
     from sentiscore.cli_commands import evaluate_cmd, predict_cmd, score_cmd
 
-    for cmd in (score_cmd, predict_cmd, evaluate_cmd, export_cmd, train_cmd):
+    for cmd in (score_cmd, predict_cmd, evaluate_cmd, export_cmd, train_cmd, upgrade_cmd):
         cli.add_command(cmd)
 
 

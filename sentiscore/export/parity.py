@@ -1,7 +1,8 @@
 """Parity: compare each ONNX variant with the PyTorch model on the same token ids.
 
-Reports max/mean |delta logit|, label agreement, accuracy (when labels are given), file size
-and CPU ms/row, and applies the gates. Tokenisation is sentiscore's own ``TextEncoder`` for
+Reports max/mean |delta logit|, label agreement, accuracy (when labels are given), file size,
+CPU ms/row and row invariance (max |delta probability| of rows scored alone vs in a batch),
+and applies the gates. Tokenisation is sentiscore's own ``TextEncoder`` for
 both sides, so parity measures the graph, not the tokenizer. Building variants is ``convert``'s.
 """
 
@@ -17,6 +18,8 @@ from sentiscore.errors import ExportError
 from sentiscore.export.config import ExportConfig
 from sentiscore.infer.batching import iter_micro_batches
 from sentiscore.infer.session import OrtRunner, cuda_available
+
+INVARIANCE_ROWS = 48  # rows re-scored one by one for the row-invariance check
 
 
 @dataclass
@@ -41,6 +44,9 @@ class VariantResult:
     reasons: list = field(default_factory=list)
     ece: float | None = None
     ece_calibrated: float | None = None
+    invariance: float | None = None  # max |dp|, alone vs batched; None when not measured
+    row_invariant: bool | None = None  # what the variant claims (gated when True)
+    logits: np.ndarray | None = field(default=None, repr=False)  # for calibration reporting
 
 
 def load_validation(cfg: ExportConfig, label2id: dict) -> ValidationSet:
@@ -127,6 +133,22 @@ def onnx_logits(
     return out, ms
 
 
+def invariance(path: str, device: str, ids: list[np.ndarray], pad_id: int, batched) -> float:
+    """Max |delta probability| between ``batched`` logits and the same rows scored one by one
+    (the first ``INVARIANCE_ROWS`` rows)."""
+    from sentiscore.metrics import softmax
+
+    rows = ids[:INVARIANCE_ROWS]
+    runner = OrtRunner(path, device)
+    alone = np.concatenate([runner.run(*_one(x, pad_id)) for x in rows]) if rows else batched[:0]
+    return float(np.abs(softmax(alone) - softmax(batched[: len(rows)])).max(initial=0.0))
+
+
+def _one(x: np.ndarray, pad_id: int) -> tuple[np.ndarray, np.ndarray]:
+    mb = next(iter_micro_batches([x], max(len(x), 16), pad_id))
+    return mb.input_ids, mb.attention_mask
+
+
 def compare(
     precision: str,
     path: str,
@@ -136,7 +158,9 @@ def compare(
     val: ValidationSet,
     cfg: ExportConfig,
     ref_acc: float | None,
+    row_invariant: bool | None = None,
 ) -> VariantResult:
+    """Run the variant at ``path`` on ``ids`` and gate it against the reference logits."""
     device = "cuda" if precision == "fp16" and cuda_available() else "cpu"
     logits, ms = onnx_logits(path, device, ids, pad_id)
     delta = np.abs(logits - ref)
@@ -152,16 +176,23 @@ def compare(
         acc,
         round(ms, 3),
         device,
+        row_invariant=row_invariant,
+        logits=logits,
     )
+    if device == "cpu":
+        res.invariance = invariance(path, device, ids, pad_id, logits)
     res.reasons = gate(res, cfg, ref_acc)
     res.status = "failed" if res.reasons else "ok"
-    res._logits = logits  # for calibration reporting
     return res
 
 
 def gate(r: VariantResult, cfg: ExportConfig, ref_acc: float | None) -> list[str]:
     """Why the variant fails its gate (empty when it passes)."""
     reasons = []
+    if r.row_invariant and r.invariance is not None and r.invariance > cfg.max_invariance_delta:
+        reasons.append(
+            f"row invariance: max |dp| alone vs batched {r.invariance:.2e} > {cfg.max_invariance_delta:.0e}"
+        )
     if r.precision == "fp32":
         if r.agreement < cfg.min_agreement_fp32:
             reasons.append(f"agreement {r.agreement:.2%} < {cfg.min_agreement_fp32:.1%}")

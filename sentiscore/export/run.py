@@ -19,7 +19,7 @@ import numpy as np
 
 from sentiscore import __version__
 from sentiscore.errors import ExportError, ParityError, require
-from sentiscore.export import cls_tail, convert, parity
+from sentiscore.export import cls_tail, convert, parity, rowquant
 from sentiscore.export.config import ExportConfig
 from sentiscore.infer.bundle import BUNDLE_FORMAT, FORMAT_VERSION, MANIFEST, sha256_file
 from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
@@ -53,7 +53,7 @@ class ExportReport:
         )
 
     def table(self) -> str:
-        head = f"{'variant':<8}{'status':<8}{'max|dl|':>10}{'mean|dl|':>10}{'agree':>8}{'acc':>8}{'ECE':>7}{'MB':>8}{'ms/row':>9}  device"
+        head = f"{'variant':<8}{'status':<8}{'max|dl|':>10}{'mean|dl|':>10}{'agree':>8}{'acc':>8}{'ECE':>7}{'MB':>8}{'ms/row':>9}{'row|dp|':>10}  device"
         lines = [
             f"bundle {self.bundle}  (validation: {self.validation}, {self.rows} rows, T={self.temperature:.3f})",
             head,
@@ -61,8 +61,9 @@ class ExportReport:
         for v in self.variants:
             acc = f"{v.accuracy:.4f}" if v.accuracy is not None else "-"
             e = f"{v.ece_calibrated:.3f}" if v.ece_calibrated is not None else "-"
+            inv = f"{v.invariance:.1e}" if v.invariance is not None else "-"
             lines.append(
-                f"{v.precision:<8}{v.status:<8}{v.max_abs_delta:>10.2e}{v.mean_abs_delta:>10.2e}{v.agreement:>8.2%}{acc:>8}{e:>7}{v.size_mb:>8.1f}{v.ms_per_row:>9.2f}  {v.device}"
+                f"{v.precision:<8}{v.status:<8}{v.max_abs_delta:>10.2e}{v.mean_abs_delta:>10.2e}{v.agreement:>8.2%}{acc:>8}{e:>7}{v.size_mb:>8.1f}{v.ms_per_row:>9.2f}{inv:>10}  {v.device}"
             )
             lines += [f"    failed: {r}" for r in v.reasons]
         if self.fused_ops:
@@ -74,7 +75,7 @@ class ExportReport:
     def as_dict(self) -> dict:
         d = asdict(self)
         for v in d["variants"]:
-            v.pop("_logits", None)
+            v.pop("logits", None)
         return d
 
 
@@ -182,7 +183,7 @@ def _build_int8(raw: str, paths: dict, cfg: ExportConfig) -> dict:
         source = os.path.join(os.path.dirname(raw), "int8_source.onnx")
         replaced = convert.approximate_gelu(paths["fp32"], source)
         gelu = {"gelu": "tanh" if replaced else "erf", "gelu_replaced": replaced}
-    return gelu | convert.quantize_int8(
+    details = gelu | convert.quantize_int8(
         source,
         paths["int8"],
         cfg.per_channel,
@@ -190,6 +191,12 @@ def _build_int8(raw: str, paths: dict, cfg: ExportConfig) -> dict:
         cfg.reduce_range,
         cfg.exclude_nodes,
     )
+    if cfg.int8_activations == "per-row":
+        rowquant.per_row_int8(paths["int8"], paths["int8"])
+    return details | {
+        "activation_quant": cfg.int8_activations,
+        "row_invariant": cfg.int8_activations == "per-row",
+    }
 
 
 def _calibrate(
@@ -200,8 +207,8 @@ def _calibrate(
     report.reference_accuracy = float((ref.argmax(1) == labels).mean())
     report.temperature = fit_temperature(ref, labels) if calibrate else 1.0
     for v in report.variants:
-        v.ece = ece(softmax(v._logits), labels)
-        v.ece_calibrated = ece(softmax(v._logits, report.temperature), labels)
+        v.ece = ece(softmax(v.logits), labels)
+        v.ece_calibrated = ece(softmax(v.logits, report.temperature), labels)
 
 
 def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> ExportReport:
@@ -227,8 +234,9 @@ def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> E
     ref = parity.torch_logits(load_classifier(model, policy["pooling"]), ids, encoder.pad_id)
     ref_acc = float((ref.argmax(1) == val.labels).mean()) if val.labels is not None else None
     report = ExportReport(out_dir, model, val.source, len(ids), built["fused_ops"])
+    claims = {p: built["details"].get(p, {}).get("row_invariant", p == "fp32") for p in paths}
     report.variants = [
-        parity.compare(p, paths[p], ref, ids, encoder.pad_id, val, cfg, ref_acc)
+        parity.compare(p, paths[p], ref, ids, encoder.pad_id, val, cfg, ref_acc, claims[p])
         for p in cfg.precision
     ]
     _calibrate(report, ref, val.labels, cfg.calibrate)
@@ -263,6 +271,7 @@ def _write_manifest(
                 "ece": v.ece,
                 "ece_calibrated": v.ece_calibrated,
                 "ms_per_row_cpu": v.ms_per_row if v.device == "cpu" else None,
+                "row_invariance_max_dp": v.invariance,
             },
         }
     files = {

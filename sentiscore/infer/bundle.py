@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 
 from sentiscore.errors import BundleError
 
+log = logging.getLogger(__name__)
 BUNDLE_FORMAT = "sentiscore-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "sentiscore.json"
 TRUNCATIONS = ("head", "head+tail")
 PRECISIONS = ("fp32", "int8", "fp16")
-# Which precision "auto" prefers on each device, best first. Dynamic int8 is never offered for
-# CUDA: it runs ~20x slower there (onnxruntime#10267).
+# Which precision "auto" prefers on each device, best first, among row-invariant variants
+# (``Bundle.row_invariant``). Dynamic int8 is never offered for CUDA: it runs ~20x slower
+# there (onnxruntime#10267).
 AUTO_ORDER = {"cpu": ("int8", "fp32"), "cuda": ("fp16", "fp32")}
 DEVICES_FOR = {"fp32": ("cpu", "cuda"), "int8": ("cpu",), "fp16": ("cuda",)}
 
@@ -75,19 +78,20 @@ class Bundle:
         """sha256 of the manifest, which itself holds the sha256 of every file."""
         return sha256_file(os.path.join(self.path, MANIFEST))
 
+    def row_invariant(self, precision: str) -> bool:
+        """Whether a row's scores from this variant are independent of its batch. int8 is when
+        its activations are quantised per row (``export/rowquant.py``); ONNX Runtime's stock
+        dynamic int8 picks one scale per micro-batch and is not."""
+        v = self.variants().get(precision) or {}
+        if precision == "int8":
+            return v.get("activation_quant") == "per-row"
+        return True
+
     def choose(self, device: str, precision: str = "auto") -> tuple[str, str]:
         """Return (precision, model file path) for ``device`` ('cpu' or 'cuda')."""
         variants = self.variants()
         if precision == "auto":
-            for p in AUTO_ORDER[device]:
-                v = variants.get(p)
-                if v and v.get("status", "ok") == "ok":
-                    return p, os.path.join(self.path, v["file"])
-            raise BundleError(
-                f"A usable {' or '.join(AUTO_ORDER[device])} variant for device '{device}'",
-                f"variants {sorted(variants)} in {self.path}",
-                "export the bundle with a suitable --precision, or pick another --device",
-            )
+            return self._choose_auto(device, variants)
         if precision not in PRECISIONS:
             raise BundleError(
                 "--precision to be auto, fp32, int8 or fp16", f"'{precision}'", "pick one of those"
@@ -111,7 +115,35 @@ class Bundle:
                 f"status '{v.get('status')}' in {self.path}",
                 "re-export it (see export_report.json) or choose another --precision",
             )
+        if not self.row_invariant(precision):
+            log.warning(
+                "the int8 variant of %s quantises activations per micro-batch: a row's scores "
+                "depend on the rows it is batched with; re-export it (per-row int8) for stable scores",
+                self.path,
+            )
         return precision, os.path.join(self.path, v["file"])
+
+    def _choose_auto(self, device: str, variants: dict) -> tuple[str, str]:
+        skipped = []
+        for p in AUTO_ORDER[device]:
+            v = variants.get(p)
+            if not v or v.get("status", "ok") != "ok":
+                continue
+            if not self.row_invariant(p):
+                skipped.append(p)
+                continue
+            why = "int8 per-row (row-invariant, fastest on CPU)" if p == "int8" else p
+            log.info("precision auto on %s: %s", device, why)
+            return p, os.path.join(self.path, v["file"])
+        found = f"variants {sorted(variants)} in {self.path}"
+        if skipped:
+            found += f"; {', '.join(skipped)} quantises per micro-batch (scores depend on the batch)"
+        raise BundleError(
+            f"A usable, row-invariant {' or '.join(AUTO_ORDER[device])} variant for device '{device}'",
+            found,
+            "re-export the bundle with 'sentiscore export' (per-row int8), or pass --precision int8 "
+            "to accept batch-dependent scores",
+        )
 
     def verify(self) -> None:
         """Check that every file listed in the manifest exists with the recorded sha256."""

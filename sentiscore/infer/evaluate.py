@@ -28,6 +28,8 @@ class EvaluateConfig:
     text_column / label_column: columns in data; labels may be ids or label names.
     output: directory for metrics.json and plots (default <bundle>/eval-<first data stem>,
         or ./eval-<stem> for the default bundle). limit: first N rows only.
+    max_tokens / chunk_rows: micro-batch token budget and rows read per batch, as in
+        ``score``; row-invariant variants give the same metrics for any values.
     """
 
     bundle: str
@@ -39,12 +41,16 @@ class EvaluateConfig:
     precision: str = "auto"
     limit: int | None = None
     plots: bool = True
+    max_tokens: int | None = None
+    chunk_rows: int = 4096
 
     def __post_init__(self):
         if isinstance(self.data, str):
             self.data = [self.data]
         if not self.data:
             raise ConfigError("DATA with labeled rows", "none", "pass a Parquet/CSV/JSONL file")
+        if self.chunk_rows < 1:
+            raise ConfigError("--chunk-rows >= 1", str(self.chunk_rows), "drop it or give a positive number")
         if self.limit is not None and self.limit < 1:
             raise ConfigError("--limit >= 1", str(self.limit), "drop it or give a positive number")
 
@@ -69,7 +75,7 @@ def _label_ids(values: list, labels: list[str]) -> np.ndarray:
 def _collect(cfg: EvaluateConfig, scorer: Scorer) -> tuple[np.ndarray, np.ndarray, int]:
     probs, labels, skipped, left = [], [], 0, cfg.limit
     for inp in discover_inputs(cfg.data):
-        for batch in iter_batches(inp, batch_rows=4096):
+        for batch in iter_batches(inp, batch_rows=cfg.chunk_rows):
             if cfg.label_column not in batch.schema.names:
                 raise InputDataError(
                     f"A label column named '{cfg.label_column}'",
@@ -112,7 +118,9 @@ def _collect(cfg: EvaluateConfig, scorer: Scorer) -> tuple[np.ndarray, np.ndarra
 
 def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
     """Evaluate; write metrics.json (+ plots) into the output directory; return the report."""
-    scorer = scorer or Scorer.load(cfg.bundle, device=cfg.device, precision=cfg.precision)
+    scorer = scorer or Scorer.load(
+        cfg.bundle, device=cfg.device, precision=cfg.precision, max_tokens=cfg.max_tokens
+    )
     start = time.perf_counter()
     probs, y, skipped = _collect(cfg, scorer)
     seconds = time.perf_counter() - start
