@@ -276,7 +276,9 @@ def predict_cmd(texts, model, device, precision, as_json):
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N rows.")
 @click.option("--no-plots", is_flag=True, help="Skip the PNG plots (no matplotlib needed).")
 @click.option("--max-tokens", type=int, default=None, help="Token budget per micro-batch.")
-@click.option("--chunk-rows", type=int, default=4096, show_default=True, help="Rows read per batch.")
+@click.option(
+    "--chunk-rows", type=int, default=4096, show_default=True, help="Rows read per batch."
+)
 def evaluate_cmd(
     bundle,
     data,

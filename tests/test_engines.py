@@ -16,23 +16,25 @@ def rows():
 def test_ray_score_dataset(tiny_bundle, rows):
     ray = pytest.importorskip("ray")
     from sentiscore.infer.engines.ray import score_dataset
-    from sentiscore.infer.scorer import Scorer
 
     ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
     try:
         ds = ray.data.from_arrow(pa.Table.from_pylist(rows))
-        scored = score_dataset(ds, tiny_bundle, precision="fp32", batch_size=8)
+        scored = score_dataset(ds, tiny_bundle, batch_size=8)  # auto: per-row int8
         out = pa.Table.from_pylist(scored.take_all()).sort_by("id")
     finally:
         ray.shutdown()
     assert out.column("id").to_pylist() == list(range(31))
     assert out.column("error").to_pylist()[-1] == "text is null"
-    direct = Scorer.load(tiny_bundle, device="cpu", precision="fp32").score_batch(
-        pa.RecordBatch.from_pylist(rows)
-    )
-    assert out.column("prob_positive").to_pylist()[:30] == pytest.approx(
-        direct.column("prob_positive").to_pylist()[:30], abs=1e-5
-    )
+    _assert_same_as_local(tiny_bundle, rows, out.column("prob_positive").to_pylist())
+
+
+def _assert_same_as_local(bundle, rows, probs):
+    """Another engine, other batches: the same probabilities as one local batch."""
+    from sentiscore.infer.scorer import Scorer
+
+    direct = Scorer.load(bundle, device="cpu").score_batch(pa.RecordBatch.from_pylist(rows))
+    assert probs[:30] == pytest.approx(direct.column("prob_positive").to_pylist()[:30], abs=1e-6)
 
 
 def test_spark_score_dataframe(tiny_bundle, rows, monkeypatch):
@@ -57,9 +59,10 @@ def test_spark_score_dataframe(tiny_bundle, rows, monkeypatch):
     )
     try:
         df = spark.createDataFrame([(r["id"], r["text"]) for r in rows], "id long, text string")
-        out = score_dataframe(df, tiny_bundle, precision="fp32").orderBy("id").collect()
+        out = score_dataframe(df, tiny_bundle).orderBy("id").collect()  # auto: per-row int8
     finally:
         spark.stop()
     assert [r["id"] for r in out] == list(range(31))
     assert out[-1]["error"] == "text is null" and out[-1]["label"] is None
     assert all(r["label"] in ("negative", "positive") for r in out[:30])
+    _assert_same_as_local(tiny_bundle, rows, [r["prob_positive"] for r in out])

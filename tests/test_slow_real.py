@@ -52,3 +52,22 @@ def test_default_model_on_sst2_dev(shared_data, tmp_path):
     )
     assert rep["metrics"]["n"] == 872 and rep["metrics"]["accuracy"] > 0.895
     assert os.path.exists(tmp_path / "ev" / "metrics.json")
+
+
+def test_default_model_scores_each_row_the_same_in_any_batch(shared_data):
+    """SST-2 dev with the shipped bundle: one row at a time, length-bucketed batches, a small
+    token budget with one thread, and reversed order give the same probabilities."""
+    import pyarrow.parquet as pq
+
+    from sentiscore.infer.scorer import Scorer
+
+    texts = pq.read_table(f"{shared_data}/sst2/dev.parquet").column("text").to_pylist()
+    scorer = Scorer.load("default", device="cpu")
+    assert scorer.precision == "int8" and scorer.bundle.row_invariant("int8")
+    batched = scorer.probabilities(texts)
+    alone = np.concatenate([scorer.probabilities([t]) for t in texts])
+    small = Scorer.load("default", device="cpu", max_tokens=600, threads=1).probabilities(texts)
+    reverse = scorer.probabilities(texts[::-1])[::-1]
+    for other in (alone, small, reverse):
+        assert np.abs(batched - other).max() <= 1e-3
+        assert (batched.argmax(1) == other.argmax(1)).all()

@@ -126,15 +126,33 @@ def _row_quantizer(helper, node, opset: int) -> list:
         mk("Concat", ["rowq_s1", f"{p}_width"], [f"{p}_flat"], name=f"{p}_RowFlatShape", axis=0),
         mk("Reshape", [x, f"{p}_flat"], [f"{p}_2d"], name=f"{p}_RowFlat"),
         # max |x| per row from two read-only reductions (no full-size |x| tensor)
-        mk("ReduceMax", [f"{p}_2d", *red["inputs"]], [f"{p}_hi"], name=f"{p}_RowMax", **red["attrs"]),
-        mk("ReduceMin", [f"{p}_2d", *red["inputs"]], [f"{p}_lo"], name=f"{p}_RowMin", **red["attrs"]),
+        mk(
+            "ReduceMax",
+            [f"{p}_2d", *red["inputs"]],
+            [f"{p}_hi"],
+            name=f"{p}_RowMax",
+            **red["attrs"],
+        ),
+        mk(
+            "ReduceMin",
+            [f"{p}_2d", *red["inputs"]],
+            [f"{p}_lo"],
+            name=f"{p}_RowMin",
+            **red["attrs"],
+        ),
         mk("Neg", [f"{p}_lo"], [f"{p}_nlo"], name=f"{p}_RowNeg"),
         mk("Max", [f"{p}_hi", f"{p}_nlo", "rowq_eps"], [f"{p}_absmax"], name=f"{p}_RowAbsMax"),
         mk("Div", [f"{p}_absmax", "rowq_127"], [f"{p}_s1"], name=f"{p}_RowScale"),
         mk("Mul", [f"{p}_s1", "rowq_zero"], [f"{p}_z0"], name=f"{p}_RowZero"),
         mk("Add", [f"{p}_z0", "rowq_128f"], [f"{p}_z1"], name=f"{p}_RowShift"),
         mk("Cast", [f"{p}_z1"], [f"{p}_zps"], name=f"{p}_RowZeroPoints", to=2),  # uint8
-        mk("QuantizeLinear", [f"{p}_2d", f"{p}_s1", f"{p}_zps"], [f"{p}_q2d"], name=f"{p}_RowQuant", axis=0),
+        mk(
+            "QuantizeLinear",
+            [f"{p}_2d", f"{p}_s1", f"{p}_zps"],
+            [f"{p}_q2d"],
+            name=f"{p}_RowQuant",
+            axis=0,
+        ),
         mk("Reshape", [f"{p}_q2d", f"{p}_shape"], [q], name=f"{p}_RowUnflat"),
         # the scale broadcast over the features: shape (..., 1)
         mk("Slice", [f"{p}_shape", "rowq_s0", "rowq_s1"], [f"{p}_lead"], name=f"{p}_RowLead"),
@@ -160,7 +178,12 @@ def _float_attention(helper, node) -> list:
     p = node.name
     mk = helper.make_node
     return [
-        mk("MatMulInteger", [xq, wq, xzp or "rowq_zero_point", wzp], [f"{p}_qkv_i"], name=f"{p}_QkvInt"),
+        mk(
+            "MatMulInteger",
+            [xq, wq, xzp or "rowq_zero_point", wzp],
+            [f"{p}_qkv_i"],
+            name=f"{p}_QkvInt",
+        ),
         # the pattern ONNX Runtime fuses into MatMulIntegerToFloat
         mk("Mul", [xs, ws], [f"{p}_scales"], name=f"{p}_QkvScales"),
         mk("Cast", [f"{p}_qkv_i"], [f"{p}_qkv_f"], name=f"{p}_QkvCast", to=1),

@@ -37,7 +37,9 @@ def upgrade_bundle(src: str, dst: str, version: str | None = None) -> dict:
     bundle = load_bundle(src)
     v = bundle.variants().get("int8")
     if not v:
-        raise BundleError("An int8 variant to upgrade", f"variants {sorted(bundle.variants())}", "nothing to do")
+        raise BundleError(
+            "An int8 variant to upgrade", f"variants {sorted(bundle.variants())}", "nothing to do"
+        )
     if bundle.row_invariant("int8"):
         raise BundleError(
             "An int8 variant with per-tensor activation scales",
@@ -79,7 +81,10 @@ def upgrade_bundle(src: str, dst: str, version: str | None = None) -> dict:
 
 def _check(bundle, old: str, new: str) -> dict:
     enc = TextEncoder(
-        bundle.tokenizer_path, bundle.max_length, bundle.truncation, bundle.meta.get("head_fraction", 0.25)
+        bundle.tokenizer_path,
+        bundle.max_length,
+        bundle.truncation,
+        bundle.meta.get("head_fraction", 0.25),
     )
     ids = enc.encode(builtin_sample(200))
     before, _ = onnx_logits(old, "cpu", ids, enc.pad_id)

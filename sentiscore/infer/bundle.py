@@ -137,7 +137,9 @@ class Bundle:
             return p, os.path.join(self.path, v["file"])
         found = f"variants {sorted(variants)} in {self.path}"
         if skipped:
-            found += f"; {', '.join(skipped)} quantises per micro-batch (scores depend on the batch)"
+            found += (
+                f"; {', '.join(skipped)} quantises per micro-batch (scores depend on the batch)"
+            )
         raise BundleError(
             f"A usable, row-invariant {' or '.join(AUTO_ORDER[device])} variant for device '{device}'",
             found,

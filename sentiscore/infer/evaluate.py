@@ -50,7 +50,9 @@ class EvaluateConfig:
         if not self.data:
             raise ConfigError("DATA with labeled rows", "none", "pass a Parquet/CSV/JSONL file")
         if self.chunk_rows < 1:
-            raise ConfigError("--chunk-rows >= 1", str(self.chunk_rows), "drop it or give a positive number")
+            raise ConfigError(
+                "--chunk-rows >= 1", str(self.chunk_rows), "drop it or give a positive number"
+            )
         if self.limit is not None and self.limit < 1:
             raise ConfigError("--limit >= 1", str(self.limit), "drop it or give a positive number")
 
