@@ -81,10 +81,19 @@ def cli(ctx, verbose: bool, log_json: bool):
 
 
 def _register():
+    from sentiscore.cli_bench import bench_cmd
     from sentiscore.cli_build import export_cmd, train_cmd, upgrade_cmd
     from sentiscore.cli_commands import evaluate_cmd, predict_cmd, score_cmd
 
-    for cmd in (score_cmd, predict_cmd, evaluate_cmd, export_cmd, train_cmd, upgrade_cmd):
+    for cmd in (
+        score_cmd,
+        predict_cmd,
+        evaluate_cmd,
+        bench_cmd,
+        export_cmd,
+        train_cmd,
+        upgrade_cmd,
+    ):
         cli.add_command(cmd)
 
 

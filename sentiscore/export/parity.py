@@ -50,7 +50,7 @@ class VariantResult:
 
 
 def load_validation(cfg: ExportConfig, label2id: dict) -> ValidationSet:
-    from sentiscore.export.samples import builtin_sample
+    from sentiscore.samples import builtin_sample
 
     if not cfg.validate_with:
         return ValidationSet(builtin_sample(min(cfg.samples, 200)), None, "built-in sample")

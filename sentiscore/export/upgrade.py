@@ -20,7 +20,7 @@ import numpy as np
 from sentiscore.errors import BundleError, ParityError
 from sentiscore.export import rowquant
 from sentiscore.export.parity import invariance, onnx_logits
-from sentiscore.export.samples import builtin_sample
+from sentiscore.samples import builtin_sample
 from sentiscore.infer.bundle import MANIFEST, load_bundle, sha256_file
 from sentiscore.infer.tokenize import TextEncoder
 

@@ -3,9 +3,9 @@
 inputs -> bounded record batches (``sentiscore.io``) -> fixed-size chunks -> score_batch ->
 one Parquet part per chunk (atomic rename) -> final file in the chosen format. A manifest in
 ``<output>.parts/`` fingerprints the inputs, the bundle and the options so that ``resume``
-continues a killed run and ends with exactly what an uninterrupted run writes. Reading runs
-in a background thread so that I/O overlaps with ONNX Runtime. Progress goes to a callback;
-drawing a bar is the CLI's job.
+continues a killed run and ends with exactly what an uninterrupted run writes. Reading, text
+checks and tokenising run in a background thread and part writes in another, so that they
+overlap with ONNX Runtime. Progress goes to a callback; drawing a bar is the CLI's job.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -207,11 +208,24 @@ def _run_job(
     if not _prepare_output(job, _manifest(job, scorer, cfg), cfg):
         return 0
     writer = PartWriter(job.parts_dir)
-    for index, offset, chunk in prefetch(_chunks(job.inputs, cfg.chunk_rows, limit)):
-        if not writer.done(index):
-            out = scorer.score_batch(chunk, cfg.text_column, keep, cfg.prefix, cfg.strict, offset)
-            writer.write(index, out)
-        progress(chunk.num_rows)
+
+    def prepared():  # in the reader thread: read, check and tokenise ahead of the model
+        for index, offset, chunk in _chunks(job.inputs, cfg.chunk_rows, limit):
+            todo = not writer.done(index)
+            args = (chunk, cfg.text_column, keep, cfg.prefix, cfg.strict, offset)
+            yield index, chunk.num_rows, scorer.prepare(*args) if todo else None
+
+    with ThreadPoolExecutor(1, thread_name_prefix="sentiscore-writer") as pool:
+        pending = None  # one part write in flight while the next chunk runs
+        for index, rows, prep in prefetch(prepared()):
+            if prep is not None:
+                out = scorer.finish(prep)
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(writer.write, index, out)
+            progress(rows)
+        if pending is not None:
+            pending.result()
     parts = writer.parts()
     rows = concat_parts(parts, job.output, job.fmt)
     shutil.rmtree(job.parts_dir, ignore_errors=True)

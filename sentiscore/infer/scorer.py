@@ -50,6 +50,18 @@ class ScoreStats:
         }
 
 
+@dataclass
+class Prepared:
+    """A RecordBatch checked and tokenised, ready for ``Scorer.finish``."""
+
+    batch: pa.RecordBatch
+    keep: list[str]
+    prefix: str
+    valid: list[int]
+    errors: list[str | None]
+    ids: list[np.ndarray]
+
+
 def output_names(labels: list[str], prefix: str = "") -> list[str]:
     return [
         f"{prefix}{n}"
@@ -130,8 +142,11 @@ class Scorer:
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """Class probabilities (n, num_labels) for valid, non-empty strings."""
-        probs = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
-        ids = self.encoder.encode(texts)
+        return self.run_ids(self.encoder.encode(texts))
+
+    def run_ids(self, ids: list[np.ndarray]) -> np.ndarray:
+        """Class probabilities (n, num_labels) for encoded rows."""
+        probs = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         batches = iter_micro_batches(ids, self.max_tokens, self.encoder.pad_id)
         for mb, logits in self.runner.run_all(batches):
             probs[mb.rows] = softmax(logits, self.temperature).astype(np.float32)
@@ -188,6 +203,21 @@ class Scorer:
         row_offset: int = 0,
     ) -> pa.RecordBatch:
         """Score one RecordBatch; return kept input columns + prediction columns, same rows, same order."""
+        return self.finish(
+            self.prepare(batch, text_column, keep_columns, prefix, strict, row_offset)
+        )
+
+    def prepare(
+        self,
+        batch: pa.RecordBatch,
+        text_column: str = "text",
+        keep_columns="all",
+        prefix: str = "",
+        strict: bool = False,
+        row_offset: int = 0,
+    ) -> Prepared:
+        """The model-free half of ``score_batch``: column checks, text checks, tokenisation.
+        The file pipeline runs it in its reader thread, overlapping ONNX Runtime."""
         keep = self.check_columns(batch.schema, text_column, keep_columns, prefix)
         texts, errors = _check_texts(batch.column(text_column))
         if strict:
@@ -199,14 +229,16 @@ class Scorer:
                     "fix the data or drop --strict to get an error column",
                 )
         valid = [i for i, e in enumerate(errors) if e is None]
-        probs = (
-            self.probabilities([texts[i] for i in valid])
-            if valid
-            else np.zeros((0, len(self.labels)), np.float32)
-        )
-        self.stats.rows += batch.num_rows
-        self.stats.errors += batch.num_rows - len(valid)
-        return self._assemble(batch, keep, prefix, valid, probs, errors)
+        ids = self.encoder.encode([texts[i] for i in valid]) if valid else []
+        return Prepared(batch, keep, prefix, valid, errors, ids)
+
+    def finish(self, prep: Prepared) -> pa.RecordBatch:
+        """The model half of ``score_batch``: run, softmax, assemble the output batch."""
+        probs = self.run_ids(prep.ids) if prep.ids else np.zeros((0, len(self.labels)), np.float32)
+        n = prep.batch.num_rows
+        self.stats.rows += n
+        self.stats.errors += n - len(prep.valid)
+        return self._assemble(prep.batch, prep.keep, prep.prefix, prep.valid, probs, prep.errors)
 
     def _assemble(self, batch, keep, prefix, valid, probs, errors) -> pa.RecordBatch:
         n = batch.num_rows

