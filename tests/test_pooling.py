@@ -13,13 +13,13 @@ from sentiscore.errors import ConfigError
 from sentiscore.testing import build_tiny_model, sample_reviews
 
 pytest.importorskip("transformers")
-from sentiscore.trainer.config import TrainConfig  # noqa: E402
-from sentiscore.trainer.pooling import (  # noqa: E402
+from sentiscore.modeling.pooling import (  # noqa: E402
     checkpoint_pooling,
     load_classifier,
     resolve_pooling,
 )
-from sentiscore.trainer.run import train  # noqa: E402
+from sentiscore.pipeline import train_and_export  # noqa: E402
+from sentiscore.trainer.config import TrainConfig  # noqa: E402
 
 
 def _st_checkpoint(path) -> str:
@@ -55,7 +55,7 @@ def test_mean_pooled_train_export_score(tmp_path):
     rows = sample_reviews(96)
     data = tmp_path / "d.parquet"
     pq.write_table(pa.table({"text": [t for t, _ in rows], "label": [y for _, y in rows]}), data)
-    res = train(
+    res = train_and_export(
         TrainConfig(
             model=st,
             data=[str(data)],
@@ -68,7 +68,7 @@ def test_mean_pooled_train_export_score(tmp_path):
             export=True,
         )
     )
-    model_dir = res["model_dir"]
+    model_dir = res.model_dir
     saved = json.loads(open(os.path.join(model_dir, "config.json")).read())
     assert saved["sentiscore_pooling"] == "mean"
     assert os.path.exists(os.path.join(model_dir, "modeling_sentiscore.py"))
@@ -89,13 +89,31 @@ def test_mean_pooled_train_export_score(tmp_path):
 
     from sentiscore.infer.scorer import Scorer
 
-    bundle = res["bundle"]
+    bundle = res.bundle
     meta = json.loads(open(os.path.join(bundle, "sentiscore.json")).read())
     assert meta["pooling"] == "mean" and meta["fused_ops"].get("Attention", 0) >= 1
-    assert "Read-out: mean" in open(os.path.join(res["output"], "README.md")).read()
+    assert "Read-out: mean" in open(os.path.join(res.output, "README.md")).read()
     assert meta["variants"]["fp32"]["parity"]["max_abs_delta"] < 1e-3
     assert meta["variants"]["fp32"]["cls_tail_nodes"] == 0  # no [CLS] Gather: left whole
     texts = ["a great film", "dull and far too long for what it is"]
     got = Scorer.load(bundle, device="cpu", precision="fp32").predict(texts)
     want = torch.softmax(torch.from_numpy(ref) / meta["temperature"], -1).numpy()
     assert np.allclose([g["score"] for g in got], want.max(1), atol=1e-4)
+
+
+def test_mean_pooled_loss_is_scaled_for_gradient_accumulation(tmp_path):
+    """The HF Trainer divides the loss by the accumulation steps only for models that do not
+    take loss kwargs; the mean-pooled forward has **kwargs, so it must say it does not."""
+    import transformers
+
+    from sentiscore.trainer.hf_trainer import SentiscoreTrainer
+
+    model = load_classifier(_st_checkpoint(tmp_path / "st"), "mean")
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "o"),
+        report_to="none",
+        use_cpu=True,
+        gradient_accumulation_steps=4,
+    )
+    assert SentiscoreTrainer(model=model, args=args).model_accepts_loss_kwargs is False
+    assert SentiscoreTrainer(model=model, args=args, rdrop=1.0).model_accepts_loss_kwargs is False

@@ -46,7 +46,7 @@ def test_one_epoch_outputs_and_loss_goes_down(tiny_model_dir, tmp_path):
         assert (run / name).exists(), name
     for png in ("loss", "accuracy", "confusion_matrix", "roc", "reliability"):
         assert (run / "plots" / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    losses = [h["loss"] for h in res["metrics"]["log_history"] if "loss" in h]
+    losses = [h["loss"] for h in res.metrics["log_history"] if "loss" in h]
     assert losses[-1] < losses[0]
     m = json.loads((run / "metrics.json").read_text())
     assert len(m["per_epoch"]) == 4 and {
@@ -76,7 +76,7 @@ def test_string_labels_and_multiclass(tiny_model_dir, tmp_path):
     )
     cfg = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
     assert cfg["id2label"] == {"0": "bad", "1": "good", "2": "meh"}
-    assert len(res["metrics"]["final"]["confusion_matrix"]) == 3
+    assert len(res.metrics["final"]["confusion_matrix"]) == 3
 
 
 def test_clear_errors(tiny_model_dir, tmp_path):
@@ -131,13 +131,15 @@ def test_resume_continues_from_checkpoint(tiny_model_dir, tmp_path):
             model=tiny_model_dir, data=[data], output=out, resume=True, **{**FAST, "epochs": 2}
         )
     )
-    epochs = [h["epoch"] for h in res["metrics"]["log_history"] if "eval_loss" in h]
+    epochs = [h["epoch"] for h in res.metrics["log_history"] if "eval_loss" in h]
     assert epochs == [1.0, 2.0]  # epoch 1 came from the checkpoint's state, epoch 2 was trained now
 
 
 def test_search_runs_two_trials(tiny_model_dir, tmp_path):
+    from sentiscore.pipeline import train_and_export
+
     data = _data(tmp_path / "d.parquet")
-    res = train(
+    res = train_and_export(
         TrainConfig(
             model=tiny_model_dir,
             data=[data],
@@ -148,7 +150,7 @@ def test_search_runs_two_trials(tiny_model_dir, tmp_path):
             max_length=32,
         )
     )
-    assert len(res["trials"]) == 2 and res["best_trial"] in (1, 2)
+    assert len(res.trials) == 2 and res.best_trial in (1, 2)
     assert (tmp_path / "run" / "trials.md").read_text().count("\n") == 4
     assert (tmp_path / "run" / "model" / "model.safetensors").exists()
 
@@ -189,7 +191,7 @@ def test_train_with_layer_decay(tiny_model_dir, tmp_path):
             **{**FAST, "warmup_ratio": 0.0},
         )
     )
-    rates = [h["learning_rate"] for h in res["metrics"]["log_history"] if "learning_rate" in h]
+    rates = [h["learning_rate"] for h in res.metrics["log_history"] if "learning_rate" in h]
     assert rates and max(rates) <= FAST["learning_rate"]  # head rate = --lr, linear decay
     saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
     assert saved["layer_decay"] == 0.8
@@ -201,7 +203,7 @@ def test_rdrop_loss_adds_the_kl_between_two_dropout_passes(tiny_model_dir, tmp_p
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainingArguments
 
-    from sentiscore.trainer.run import _trainer_class
+    from sentiscore.trainer.hf_trainer import SentiscoreTrainer
 
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir)
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
@@ -209,7 +211,7 @@ def test_rdrop_loss_adds_the_kl_between_two_dropout_passes(tiny_model_dir, tmp_p
     args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True)
 
     def loss(rdrop: float, train: bool = True) -> float:
-        trainer = _trainer_class(None, rdrop)(model=model, args=args)
+        trainer = SentiscoreTrainer(model=model, args=args, rdrop=rdrop)
         model.train(train)
         torch.manual_seed(0)  # the same two dropout masks for every call
         return float(trainer.compute_loss(model, {**batch, "labels": torch.tensor([1, 0])}))
@@ -218,7 +220,7 @@ def test_rdrop_loss_adds_the_kl_between_two_dropout_passes(tiny_model_dir, tmp_p
     assert loss(1.0) > loss(1e-9) + 1e-6
     assert loss(2.0) - loss(1e-9) == pytest.approx(2 * (loss(1.0) - loss(1e-9)), rel=0.05)
     # evaluation runs once, with no KL term: plain cross-entropy
-    plain = _trainer_class(None, 0.0)(model=model, args=args)
+    plain = SentiscoreTrainer(model=model, args=args)
     model.eval()
     ref = float(plain.compute_loss(model, {**batch, "labels": torch.tensor([1, 0])}))
     assert loss(1.0, train=False) == pytest.approx(ref, rel=1e-5)
@@ -231,7 +233,7 @@ def test_train_with_rdrop(tiny_model_dir, tmp_path):
             model=tiny_model_dir, data=[data], output=str(tmp_path / "run"), rdrop=1.0, **FAST
         )
     )
-    losses = [h["loss"] for h in res["metrics"]["log_history"] if "loss" in h]
+    losses = [h["loss"] for h in res.metrics["log_history"] if "loss" in h]
     assert losses and all(x == x and x > 0 for x in losses)  # finite, positive
     saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
     assert saved["rdrop"] == 1.0
@@ -251,10 +253,78 @@ def test_evals_per_epoch_scores_between_epochs_and_at_the_end(tiny_model_dir, tm
             **{**FAST, "epochs": 1.5},
         )
     )
-    evals = [h for h in res["metrics"]["log_history"] if "eval_accuracy" in h]
+    evals = [h for h in res.metrics["log_history"] if "eval_accuracy" in h]
     # every 2 steps (steps 2, 4, 6, 8) and the last step (9), which is not a multiple of 2
     assert [h["step"] for h in evals] == [2, 4, 6, 8, 9]
-    assert [e["epoch"] for e in res["metrics"]["per_epoch"]][-1] == pytest.approx(1.5, abs=0.01)
+    assert [e["epoch"] for e in res.metrics["per_epoch"]][-1] == pytest.approx(1.5, abs=0.01)
     assert "scored 3 times per epoch" in (tmp_path / "run" / "README.md").read_text()
     with pytest.raises(ConfigError, match="evals-per-epoch"):
         TrainConfig(model="m", data=["d"], output="o", evals_per_epoch=0)
+
+
+def test_metric_direction_is_explicit():
+    from sentiscore.trainer.run import training_arguments
+
+    for metric, higher in (
+        ("accuracy", True),
+        ("f1_macro", True),
+        ("ece", False),
+        ("eval_loss", False),
+    ):
+        cfg = TrainConfig(model="m", data=["d.csv"], output="o", metric_for_best=metric)
+        assert cfg.greater_is_better is higher
+        assert training_arguments(cfg, 100).greater_is_better is higher
+    with pytest.raises(ConfigError, match="metric-for-best"):
+        TrainConfig(model="m", data=["d.csv"], output="o", metric_for_best="auc")
+
+
+def test_unknown_training_arguments_are_an_error_not_dropped():
+    from sentiscore.trainer.run import known_arguments
+
+    assert known_arguments({"seed": 1}, {"seed": None}, "x") == {"seed": 1}
+    with pytest.raises(TrainingError, match="does not take \\['lr_typo'\\]"):
+        known_arguments({"seed": 1, "lr_typo": 2}, {"seed": None}, "4.99")
+
+
+@pytest.mark.parametrize("metric,best", [("ece", 2), ("loss", 3), ("accuracy", 1)])
+def test_search_keeps_the_best_trial_in_the_metric_s_direction(tmp_path, monkeypatch, metric, best):
+    from sentiscore.trainer import search as search_mod
+    from sentiscore.trainer.report import TrainResult
+
+    figures = {  # trial -> (accuracy, ece, best eval loss)
+        1: (0.9, 0.10, 0.50),
+        2: (0.8, 0.01, 0.60),
+        3: (0.7, 0.20, 0.30),
+    }
+    calls = []
+
+    def fake_train(cfg):
+        n = len(calls) + 1
+        calls.append(cfg)
+        acc, ece, loss = figures[n]
+        os.makedirs(os.path.join(cfg.output, "model"))
+        os.makedirs(os.path.join(cfg.output, "plots"))
+        for name in ("metrics.json", "predictions.parquet", "train_config.json", "README.md"):
+            open(os.path.join(cfg.output, name), "w").write(str(n))
+        metrics = {
+            "final": {"accuracy": acc, "f1_macro": acc, "ece": ece},
+            "per_epoch": [{"eval_loss": loss + 0.1}, {"eval_loss": loss}],
+            "runtime_s": 1.0,
+            "eval_rows": 10,
+        }
+        return TrainResult(cfg.output, os.path.join(cfg.output, "model"), metrics)
+
+    monkeypatch.setattr(search_mod, "train", fake_train)
+    cfg = TrainConfig(
+        model="m",
+        data=["d.csv"],
+        output=str(tmp_path / "run"),
+        search_trials=3,
+        search_space={"learning_rate": [1e-3, 2e-3, 3e-3]},
+        metric_for_best=metric,
+    )
+    res = search_mod.search(cfg)
+    assert isinstance(res, TrainResult) and len(res.trials) == 3
+    assert res.best_trial == best
+    assert (tmp_path / "run" / "metrics.json").read_text() == str(best)
+    assert res.summary().startswith(f"best of 3 trials: trial {best}; ")

@@ -51,7 +51,7 @@ def export_onnx(model: str, work_dir: str, opset: int, pooling: str = "cls") -> 
     common = {"task": "text-classification", "opset": opset, "do_validation": False}
     try:
         if pooling == "mean":
-            from sentiscore.trainer.pooling import load_classifier
+            from sentiscore.modeling.pooling import load_classifier
 
             onnx_export_from_model(
                 _optimum_ready(load_classifier(model, "mean")), raw_dir, **common

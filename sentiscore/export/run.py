@@ -24,7 +24,8 @@ from sentiscore.export.config import ExportConfig
 from sentiscore.infer.bundle import BUNDLE_FORMAT, FORMAT_VERSION, MANIFEST, sha256_file
 from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
 from sentiscore.metrics import ece, fit_temperature, softmax
-from sentiscore.trainer.pooling import load_classifier, resolve_pooling
+from sentiscore.modeling import TRAIN_META
+from sentiscore.modeling.pooling import load_classifier, resolve_pooling
 
 log = logging.getLogger(__name__)
 SUPPORTED = tuple(convert.ORT_MODEL_TYPE)
@@ -128,7 +129,7 @@ def _load_source(model: str):
 
 def _policy(model: str, cfg: ExportConfig, config, tok) -> dict:
     meta = {}
-    path = os.path.join(model, "sentiscore_train.json")
+    path = os.path.join(model, TRAIN_META)
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             meta = json.load(f)

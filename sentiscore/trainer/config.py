@@ -8,7 +8,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from sentiscore.errors import ConfigError
-from sentiscore.trainer.pooling import POOLINGS
+from sentiscore.modeling.pooling import POOLINGS
+
+# Metrics a checkpoint or a search trial can be chosen by, and whether greater is better.
+METRICS = {"accuracy": True, "f1_macro": True, "ece": False, "loss": False}
 
 
 @dataclass
@@ -170,11 +173,26 @@ class TrainConfig:
             (0 < self.head_fraction < 1, "head_fraction in (0, 1)", self.head_fraction),
             (self.search_trials >= 0, "--search >= 0", self.search_trials),
             (
+                self.metric_name in METRICS,
+                f"--metric-for-best one of {', '.join(METRICS)}",
+                self.metric_for_best,
+            ),
+            (
                 1 <= self.evals_per_epoch <= 100,
                 "--evals-per-epoch in [1, 100]",
                 self.evals_per_epoch,
             ),
         ]
+
+    @property
+    def metric_name(self) -> str:
+        """``metric_for_best`` without the Trainer's ``eval_`` prefix."""
+        return self.metric_for_best.removeprefix("eval_")
+
+    @property
+    def greater_is_better(self) -> bool:
+        """Whether a higher ``metric_for_best`` is better (explicit per metric, not guessed)."""
+        return METRICS[self.metric_name]
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -16,9 +17,8 @@ import pyarrow.parquet as pq
 
 from sentiscore import __version__
 from sentiscore.metrics import classification_report, softmax
+from sentiscore.modeling import TRAIN_META
 from sentiscore.trainer.config import TrainConfig
-
-TRAIN_META = "sentiscore_train.json"
 
 
 def per_epoch(history: list[dict]) -> list[dict]:
@@ -103,8 +103,6 @@ def write_run(
         json.dump(meta, f, indent=2)
     with open(os.path.join(out, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(metrics, f, indent=2, default=float)
-    from sentiscore.trainer.run import save_config
-
     save_config(cfg, os.path.join(out, "train_config.json"), max_length_used=max_length)
     _predictions(data, probs, os.path.join(out, "predictions.parquet"))
     plot_dir = os.path.join(out, "plots")
@@ -114,8 +112,55 @@ def write_run(
     plots.evaluation_plots(y, probs, final, plot_dir)
     with open(os.path.join(out, "README.md"), "w", encoding="utf-8") as f:
         f.write(model_card(cfg, data, metrics))
-    summary = f"accuracy {final['accuracy']:.4f}, F1 {final['f1_macro']:.4f}, ECE {final['ece']:.4f} on {len(y)} eval rows; {runtime:.0f}s; model in {model_dir}"
-    return {"summary": summary, "metrics": metrics, "model_dir": model_dir, "output": out}
+    return TrainResult(output=out, model_dir=model_dir, metrics=metrics)
+
+
+def save_config(cfg: TrainConfig, path: str, **extra) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({**cfg.as_dict(), **extra}, f, indent=2)
+
+
+@dataclass
+class TrainResult:
+    """What a training run (or the best trial of a search) produced.
+
+    output: the run directory. model_dir: the trained model in it. metrics: the content of
+    metrics.json (``final`` holds the evaluation split's figures). trials / best_trial: a
+    search's table and winner. bundle: the exported bundle, when one was made."""
+
+    output: str
+    model_dir: str
+    metrics: dict
+    trials: list = field(default_factory=list)
+    best_trial: int | None = None
+    bundle: str | None = None
+
+    @property
+    def final(self) -> dict:
+        return self.metrics["final"]
+
+    def score(self, metric: str) -> float:
+        """The kept model's ``metric`` (accuracy, f1_macro, ece: on the evaluation split;
+        loss: the best evaluation loss, the kept checkpoint's when it was chosen by loss)."""
+        name = metric.removeprefix("eval_")
+        if name == "loss":
+            losses = [
+                e["eval_loss"] for e in self.metrics["per_epoch"] if e.get("eval_loss") is not None
+            ]
+            return float(min(losses))
+        return float(self.final[name])
+
+    def summary(self) -> str:
+        f = self.final
+        head = (
+            f"best of {len(self.trials)} trials: trial {self.best_trial}; " if self.trials else ""
+        )
+        tail = f"; bundle in {self.bundle}" if self.bundle else ""
+        return (
+            f"{head}accuracy {f['accuracy']:.4f}, F1 {f['f1_macro']:.4f}, ECE {f['ece']:.4f} on "
+            f"{self.metrics['eval_rows']} eval rows; {self.metrics['runtime_s']:.0f}s; "
+            f"model in {self.model_dir}{tail}"
+        )
 
 
 def model_card(cfg: TrainConfig, data, metrics: dict) -> str:

@@ -10,7 +10,6 @@ metrics, plots, predictions and the model card. Data loading is ``data``'s; sear
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import math
 import os
@@ -20,9 +19,10 @@ import numpy as np
 
 from sentiscore.errors import TrainingError, require
 from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
+from sentiscore.modeling.pooling import load_classifier
 from sentiscore.trainer.config import TrainConfig
 from sentiscore.trainer.data import TrainData, load_training_data
-from sentiscore.trainer.pooling import load_classifier
+from sentiscore.trainer.report import TrainResult, write_run
 
 log = logging.getLogger(__name__)
 MODEL_MAX = 512
@@ -128,8 +128,8 @@ def training_arguments(cfg: TrainConfig, n_train: int):
         seed=cfg.seed,
         save_total_limit=2,
         load_best_model_at_end=True,
-        metric_for_best_model=cfg.metric_for_best,
-        greater_is_better=not cfg.metric_for_best.endswith("loss"),
+        metric_for_best_model=cfg.metric_name,
+        greater_is_better=cfg.greater_is_better,
         logging_steps=max(1, min(cfg.logging_steps, n_train // max(cfg.batch_size, 1) or 1)),
         report_to="none",
         disable_tqdm=not cfg.progress,
@@ -148,7 +148,22 @@ def training_arguments(cfg: TrainConfig, n_train: int):
         kwargs["train_sampling_strategy"] = "group_by_length"
     if "save_safetensors" in params:
         kwargs["save_safetensors"] = True
-    return transformers.TrainingArguments(**{k: v for k, v in kwargs.items() if k in params})
+    return transformers.TrainingArguments(
+        **known_arguments(kwargs, params, transformers.__version__)
+    )
+
+
+def known_arguments(kwargs: dict, params, version: str) -> dict:
+    """``kwargs`` when ``TrainingArguments`` takes every one of them; a clear error otherwise
+    (a silently dropped argument would train with a setting the user did not ask for)."""
+    unknown = sorted(set(kwargs) - set(params))
+    if unknown:
+        raise TrainingError(
+            "transformers.TrainingArguments to accept every setting sentiscore passes",
+            f"transformers {version} does not take {unknown}",
+            "install a supported transformers: pip install 'transformers>=4.45,<4.58'",
+        )
+    return kwargs
 
 
 def _eval_schedule(cfg: TrainConfig, n_train: int) -> dict:
@@ -165,19 +180,6 @@ def _eval_schedule(cfg: TrainConfig, n_train: int) -> dict:
     }
 
 
-def _final_eval_callback():
-    """With step-based evaluation, also score the last step, so the end model can be kept."""
-    transformers = require("transformers", "train", "Training")
-
-    class FinalEval(transformers.TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            if state.global_step >= state.max_steps:
-                control.should_evaluate = True
-            return control
-
-    return FinalEval()
-
-
 def _compute_metrics(eval_pred):
     from sentiscore.metrics import classification_report, softmax
 
@@ -188,42 +190,6 @@ def _compute_metrics(eval_pred):
     return {"accuracy": rep["accuracy"], "f1_macro": rep["f1_macro"], "ece": rep["ece"]}
 
 
-def _trainer_class(class_weights, rdrop: float = 0.0):
-    """The HF Trainer, or a subclass whose loss adds class weights and/or R-Drop."""
-    transformers = require("transformers", "train", "Training")
-    if class_weights is None and not rdrop:
-        return transformers.Trainer
-    import torch
-    import torch.nn.functional as F
-
-    class SentiscoreTrainer(transformers.Trainer):
-        def compute_loss(self, model, inputs, return_outputs=False, **kwargs):
-            labels = inputs.pop("labels")
-            twice = rdrop > 0 and model.training  # two dropout masks in one doubled batch
-            if twice:
-                inputs = {k: torch.cat([v, v]) for k, v in inputs.items()}
-                labels = torch.cat([labels, labels])
-            outputs = model(**inputs)
-            logits = outputs.logits.float()
-            weight = (
-                torch.tensor(class_weights, dtype=logits.dtype, device=logits.device)
-                if class_weights is not None
-                else None
-            )
-            loss = F.cross_entropy(
-                logits, labels, weight=weight, label_smoothing=self.args.label_smoothing_factor
-            )
-            if twice:
-                a, b = F.log_softmax(logits, -1).chunk(2)
-                kl = F.kl_div(a, b, log_target=True, reduction="batchmean") + F.kl_div(
-                    b, a, log_target=True, reduction="batchmean"
-                )
-                loss = loss + rdrop * 0.5 * kl
-            return (loss, outputs) if return_outputs else loss
-
-    return SentiscoreTrainer
-
-
 def _class_weights(labels: list[int], k: int) -> list[float]:
     counts = np.bincount(labels, minlength=k).astype(np.float64)
     return (counts.sum() / (k * np.maximum(counts, 1))).tolist()
@@ -231,18 +197,19 @@ def _class_weights(labels: list[int], k: int) -> list[float]:
 
 def _build_trainer(cfg: TrainConfig, data: TrainData, tok, model, train_ds, eval_ds):
     transformers = require("transformers", "train", "Training")
+    from sentiscore.trainer.hf_trainer import FinalEvalCallback, SentiscoreTrainer
+
     args = training_arguments(cfg, len(train_ds))
     weights = (
         _class_weights(data.train.labels, len(data.label_names)) if cfg.class_weights else None
     )
-    cls = _trainer_class(weights, cfg.rdrop)
     callbacks = (
         [transformers.EarlyStoppingCallback(cfg.early_stopping_patience * cfg.evals_per_epoch)]
         if cfg.early_stopping_patience
         else []
     )
     if cfg.evals_per_epoch > 1:
-        callbacks.append(_final_eval_callback())
+        callbacks.append(FinalEvalCallback())
     tok_kw = (
         "processing_class"
         if "processing_class" in inspect.signature(transformers.Trainer.__init__).parameters
@@ -256,9 +223,11 @@ def _build_trainer(cfg: TrainConfig, data: TrainData, tok, model, train_ds, eval
         from sentiscore.trainer.optim import build_optimizer
 
         optimizers = (build_optimizer(model, args, cfg.layer_decay), None)
-    return cls(
+    return SentiscoreTrainer(
         model=model,
         args=args,
+        class_weights=weights,
+        rdrop=cfg.rdrop,
         optimizers=optimizers,
         train_dataset=train_ds,
         eval_dataset=eval_ds,
@@ -287,12 +256,9 @@ def _last_checkpoint(cfg: TrainConfig) -> str | None:
     return last
 
 
-def train(cfg: TrainConfig) -> dict:
-    """Run one fine-tuning job (or a search, when ``cfg.search_trials``); return metrics."""
-    if cfg.search_trials:
-        from sentiscore.trainer.search import search
-
-        return search(cfg)
+def train(cfg: TrainConfig) -> TrainResult:
+    """Run one fine-tuning job; return what it produced. (A search over several jobs is
+    ``search``'s; exporting the result is ``sentiscore.pipeline``'s.)"""
     os.makedirs(cfg.output, exist_ok=True)
     if not os.access(cfg.output, os.W_OK):
         raise TrainingError(
@@ -320,33 +286,9 @@ def train(cfg: TrainConfig) -> dict:
     result = trainer.train(resume_from_checkpoint=_last_checkpoint(cfg))
     runtime = time.perf_counter() - started
     logits = predict_logits(trainer.model, eval_ds, cfg.eval_batch_size, trainer.data_collator)
-    from sentiscore.trainer.report import write_run
-
-    out = write_run(
+    return write_run(
         cfg, data, trainer, tok, max_length, np.asarray(logits, dtype=np.float32), result, runtime
     )
-    if cfg.export:
-        out["bundle"] = export_run(cfg, out)
-    return out
-
-
-def export_run(cfg: TrainConfig, result: dict) -> str:
-    """Export RUN_DIR/model to RUN_DIR/bundle: fp32 + int8, temperature fitted on the eval split."""
-    from sentiscore.export.config import ExportConfig
-    from sentiscore.export.run import export_model
-
-    bundle = os.path.join(cfg.output, "bundle")
-    preds = os.path.join(cfg.output, "predictions.parquet")
-    ecfg = ExportConfig(
-        precision=("fp32", "int8"),
-        validate_with=preds,
-        text_column="text",
-        label_column="label",
-        calibrate=True,
-        force=True,
-    )
-    export_model(result["model_dir"], bundle, ecfg)
-    return bundle
 
 
 def predict_logits(model, ds, batch_size: int, collator) -> np.ndarray:
@@ -368,8 +310,3 @@ def predict_logits(model, ds, batch_size: int, collator) -> np.ndarray:
             ):
                 out.append(model(**batch).logits.float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, model.config.num_labels), np.float32)
-
-
-def save_config(cfg: TrainConfig, path: str, **extra) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump({**cfg.as_dict(), **extra}, f, indent=2)

@@ -14,6 +14,8 @@ import random
 import shutil
 
 from sentiscore.trainer.config import TrainConfig
+from sentiscore.trainer.report import TrainResult
+from sentiscore.trainer.run import train
 
 log = logging.getLogger(__name__)
 
@@ -26,29 +28,28 @@ def _grid(cfg: TrainConfig) -> list[dict]:
     return combos[: cfg.search_trials]
 
 
-def search(cfg: TrainConfig) -> dict:
-    from sentiscore.trainer.run import train
-
+def search(cfg: TrainConfig) -> TrainResult:
+    """Train ``cfg.search_trials`` random trials; copy the best one (by ``metric_for_best``,
+    in its own direction) into ``cfg.output`` and return it with the trial table."""
     os.makedirs(cfg.output, exist_ok=True)
     trials, best = [], None
-    higher = not cfg.metric_for_best.endswith("loss")
+    higher = cfg.greater_is_better
     for n, params in enumerate(_grid(cfg), start=1):
         out = os.path.join(cfg.output, "trials", f"trial-{n}")
         trial_cfg = dataclasses.replace(cfg, **params, output=out, search_trials=0, export=False)
         result = train(trial_cfg)
-        final = result["metrics"]["final"]
-        score = final.get(cfg.metric_for_best.removeprefix("eval_"), final["accuracy"])
+        score = result.score(cfg.metric_name)
         row = {
             "trial": n,
             **params,
-            cfg.metric_for_best: score,
-            "accuracy": final["accuracy"],
-            "f1_macro": final["f1_macro"],
-            "runtime_s": result["metrics"]["runtime_s"],
+            cfg.metric_name: score,
+            "accuracy": result.final["accuracy"],
+            "f1_macro": result.final["f1_macro"],
+            "runtime_s": result.metrics["runtime_s"],
             "output": out,
         }
         trials.append(row)
-        log.info("trial %d %s -> %s %.4f", n, params, cfg.metric_for_best, score)
+        log.info("trial %d %s -> %s %.4f", n, params, cfg.metric_name, score)
         if best is None or (score > best[0] if higher else score < best[0]):
             best = (score, n, result)
     _write_table(cfg, trials)
@@ -68,23 +69,13 @@ def search(cfg: TrainConfig) -> dict:
         (shutil.copytree if os.path.isdir(os.path.join(src, name)) else shutil.copy2)(
             os.path.join(src, name), dst
         )
-    result = {
-        **result,
-        "model_dir": os.path.join(cfg.output, "model"),
-        "output": cfg.output,
-        "trials": trials,
-        "best_trial": n,
-    }
-    result["summary"] = (
-        f"best of {len(trials)} trials: trial {n}; "
-        + result["summary"].split("; model in")[0]
-        + f"; model in {result['model_dir']}"
+    return dataclasses.replace(
+        result,
+        model_dir=os.path.join(cfg.output, "model"),
+        output=cfg.output,
+        trials=trials,
+        best_trial=n,
     )
-    if cfg.export:
-        from sentiscore.trainer.run import export_run
-
-        result["bundle"] = export_run(cfg, result)
-    return result
 
 
 def _write_table(cfg: TrainConfig, trials: list[dict]) -> None:

@@ -1,10 +1,10 @@
-"""The ``bench`` subcommand behind ``cli.py``: options -> ``BenchConfig`` -> ``run_bench``."""
+"""``sentiscore bench``: options -> ``BenchConfig`` -> ``run_bench``."""
 
 from __future__ import annotations
 
 import click
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+from sentiscore.cli.options import CONTEXT
 
 
 @click.command("bench", context_settings=CONTEXT)

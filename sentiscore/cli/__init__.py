@@ -3,7 +3,9 @@ bench) and ``score``.
 
 Thin by design: options map one to one onto each stage's config dataclass, the library does
 the work, and this module turns ``SentiscoreError`` into exit code 1 (usage errors stay 2),
-draws progress bars and prints results. Tracebacks only with ``--verbose``.
+draws progress bars and prints results. Tracebacks only with ``--verbose``. One module per
+subcommand (``score``, ``predict``, ``evaluate``, ``bench``, ``export`` with ``upgrade``,
+``train``); shared options in ``options``.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import sys
 import click
 
 from sentiscore import __version__
+from sentiscore.cli.options import CONTEXT
 from sentiscore.errors import SentiscoreError
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 log = logging.getLogger("sentiscore")
 
 
@@ -81,9 +83,12 @@ def cli(ctx, verbose: bool, log_json: bool):
 
 
 def _register():
-    from sentiscore.cli_bench import bench_cmd
-    from sentiscore.cli_build import export_cmd, train_cmd, upgrade_cmd
-    from sentiscore.cli_commands import evaluate_cmd, predict_cmd, score_cmd
+    from sentiscore.cli.bench import bench_cmd
+    from sentiscore.cli.evaluate import evaluate_cmd
+    from sentiscore.cli.export import export_cmd, upgrade_cmd
+    from sentiscore.cli.predict import predict_cmd
+    from sentiscore.cli.score import score_cmd
+    from sentiscore.cli.train import train_cmd
 
     for cmd in (
         score_cmd,
@@ -91,8 +96,8 @@ def _register():
         evaluate_cmd,
         bench_cmd,
         export_cmd,
-        train_cmd,
         upgrade_cmd,
+        train_cmd,
     ):
         cli.add_command(cmd)
 

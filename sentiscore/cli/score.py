@@ -1,11 +1,9 @@
-"""The subcommands behind ``cli.py``: each maps its options onto a config dataclass, calls the
-library, and prints. Heavy stages are imported inside the command that needs them.
-"""
+"""``sentiscore score``: options -> ``ScoreConfig`` -> ``score_files``; the progress bar and
+the summary line."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import sys
@@ -13,23 +11,7 @@ import tempfile
 
 import click
 
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-DEVICE = click.option(
-    "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
-    default="auto",
-    show_default=True,
-    help="auto uses CUDA when onnxruntime-gpu offers it; cuda never falls back silently.",
-)
-PRECISION = click.option(
-    "--precision",
-    type=click.Choice(["auto", "fp32", "int8", "fp16"]),
-    default="auto",
-    show_default=True,
-    help="Bundle variant. auto = the fastest row-invariant one: per-row int8 on CPU, fp16 on "
-    "CUDA, else fp32; a per-tensor (stock dynamic) int8 variant gives batch-dependent scores "
-    "and is used only when asked for with int8.",
-)
+from sentiscore.cli.options import CONTEXT, DEVICE, PRECISION
 
 
 class _Progress:
@@ -218,100 +200,4 @@ def _score_summary(stats: dict, destination: str) -> str:
         f"{stats['rows_per_s'] or 0:.1f} rows/s, padding efficiency "
         f"{stats['padding_efficiency']:.2f}, {stats['precision']} on {stats['device']} "
         f"-> {destination}"
-    )
-
-
-@click.command("predict", context_settings=CONTEXT)
-@click.argument("texts", nargs=-1)
-@click.option(
-    "-m", "--model", default="default", show_default=True, help="Bundle directory or 'default'."
-)
-@DEVICE
-@PRECISION
-@click.option(
-    "--json", "as_json", is_flag=True, help="One JSON object per line instead of a table."
-)
-def predict_cmd(texts, model, device, precision, as_json):
-    """Predict the sentiment of TEXTS (or of each stdin line when none are given)."""
-    from sentiscore.errors import InputDataError
-    from sentiscore.infer.scorer import Scorer
-
-    if not texts:
-        texts = [line.rstrip("\r\n") for line in sys.stdin]
-    if not texts:
-        raise InputDataError(
-            "Text to score, as arguments or as stdin lines",
-            "no TEXT arguments and an empty stdin",
-            'pass a text (sentiscore predict "Great film!") or pipe lines in',
-        )
-    scorer = Scorer.load(model, device=device, precision=precision)
-    results = scorer.predict(list(texts))
-    if as_json:
-        for text, r in zip(texts, results):
-            click.echo(json.dumps({"text": text, **r}, ensure_ascii=False))
-        return
-    width = max([len(lab) for lab in scorer.labels] + [5])
-    click.echo(f"{'label':<{width}}  {'score':>6}  text")
-    for text, r in zip(texts, results):
-        shown = text if len(text) <= 70 else text[:67] + "..."
-        if r.get("error"):
-            click.echo(f"{'-':<{width}}  {'-':>6}  {shown}  [error: {r['error']}]")
-        else:
-            click.echo(f"{r['label']:<{width}}  {r['score']:6.3f}  {shown}")
-
-
-@click.command("evaluate", context_settings=CONTEXT)
-@click.argument("bundle")
-@click.argument("data", nargs=-1, required=True)
-@click.option("--text-column", default="text", show_default=True)
-@click.option("--label-column", default="label", show_default=True)
-@click.option(
-    "-o",
-    "--output",
-    default=None,
-    help="Directory for metrics.json and plots (default: <bundle>/eval-<data stem>).",
-)
-@DEVICE
-@PRECISION
-@click.option("--limit", type=int, default=None, help="Evaluate only the first N rows.")
-@click.option("--no-plots", is_flag=True, help="Skip the PNG plots (no matplotlib needed).")
-@click.option("--max-tokens", type=int, default=None, help="Token budget per micro-batch.")
-@click.option(
-    "--chunk-rows", type=int, default=4096, show_default=True, help="Rows read per batch."
-)
-def evaluate_cmd(
-    bundle,
-    data,
-    text_column,
-    label_column,
-    output,
-    device,
-    precision,
-    limit,
-    no_plots,
-    max_tokens,
-    chunk_rows,
-):
-    """Evaluate BUNDLE ('default' or a directory) on labeled DATA: accuracy, P/R/F1, ROC AUC,
-    confusion matrix, ECE; writes metrics.json and plots."""
-    from sentiscore.infer.evaluate import EvaluateConfig, evaluate_bundle
-
-    cfg = EvaluateConfig(
-        bundle=bundle,
-        data=list(data),
-        text_column=text_column,
-        label_column=label_column,
-        output=output,
-        device=device,
-        precision=precision,
-        limit=limit,
-        plots=not no_plots,
-        max_tokens=max_tokens,
-        chunk_rows=chunk_rows,
-    )
-    rep = evaluate_bundle(cfg)
-    m = rep["metrics"]
-    auc = f"{m['roc_auc']:.4f}" if m["roc_auc"] is not None else "n/a"
-    click.echo(
-        f"accuracy {m['accuracy']:.4f}  macro-F1 {m['f1_macro']:.4f}  ROC AUC {auc}  ECE {m['ece']:.4f}  n={m['n']}  ({rep['precision']} on {rep['device']}) -> {rep['output']}"
     )

@@ -22,6 +22,11 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 class MeanPooledBertForSequenceClassification(BertForSequenceClassification):
     """BertForSequenceClassification with a masked mean over the last hidden states."""
 
+    # The loss below is a per-batch mean and ignores ``num_items_in_batch``: tell the HF
+    # Trainer so, or (seeing ``**kwargs`` in forward) it skips dividing the loss by the
+    # gradient-accumulation steps.
+    accepts_loss_kwargs = False
+
     def forward(
         self,
         input_ids=None,

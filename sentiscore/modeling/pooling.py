@@ -4,7 +4,7 @@
 choice wins; ``auto`` keeps what a sentiscore-trained checkpoint recorded
 (``sentiscore_pooling`` in config.json), else [CLS]. (Mean pooling is not the automatic choice
 for sentence-transformers checkpoints: on SST-2 all-MiniLM-L6-v2 measured no better with it,
-see benchmarks/train_sst2_cpu, run 8.) ``load_classifier`` is the one loader the
+docs/experiments/sst2-cpu.md.) ``load_classifier`` is the one loader the
 trainer and the export stage use, so a mean-pooled model is never silently read as [CLS].
 The mean-pooled class itself is ``modeling_sentiscore``'s.
 """
@@ -67,7 +67,7 @@ def resolve_pooling(requested: str, model: str, config) -> str:
 def classifier_class(pooling: str):
     """The transformers class that reads a classifier with ``pooling``."""
     if pooling == "mean":
-        from sentiscore.trainer.modeling_sentiscore import MeanPooledBertForSequenceClassification
+        from sentiscore.modeling.modeling_sentiscore import MeanPooledBertForSequenceClassification
 
         return MeanPooledBertForSequenceClassification
     transformers = require("transformers", "train", "Loading a model")

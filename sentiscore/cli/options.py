@@ -1,0 +1,28 @@
+"""Options and helpers shared by the subcommands: the click context, --device, --precision."""
+
+from __future__ import annotations
+
+import click
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+DEVICE = click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="auto uses CUDA when onnxruntime-gpu offers it; cuda never falls back silently.",
+)
+PRECISION = click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32", "int8", "fp16"]),
+    default="auto",
+    show_default=True,
+    help="Bundle variant. auto = the fastest row-invariant one: per-row int8 on CPU, fp16 on "
+    "CUDA, else fp32; a per-tensor (stock dynamic) int8 variant gives batch-dependent scores "
+    "and is used only when asked for with int8.",
+)
+
+
+def csv_option(value: str | None) -> tuple:
+    """A comma-separated option value as a tuple of its non-empty items."""
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if value else ()
