@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from sentiscore.choices import DEVICES
 from sentiscore.cli.options import CONTEXT
 
 
@@ -15,9 +16,7 @@ from sentiscore.cli.options import CONTEXT
 @click.option("--text-column", default="text", show_default=True)
 @click.option("--rows", type=int, default=1000, show_default=True, help="Texts per timed round.")
 @click.option("--rounds", type=int, default=3, show_default=True, help="Timed rounds per variant.")
-@click.option(
-    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True
-)
+@click.option("--device", type=click.Choice(DEVICES), default="cpu", show_default=True)
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
 @click.option("--max-tokens", type=int, default=None, help="Token budget per micro-batch.")
 @click.option(

@@ -5,6 +5,13 @@ from __future__ import annotations
 
 import click
 
+from sentiscore.choices import (
+    INT8_ACTIVATIONS,
+    INT8_GELUS,
+    OPTIMIZE_LEVELS,
+    TRUNCATIONS,
+    WEIGHT_TYPES,
+)
 from sentiscore.cli.options import CONTEXT, csv_option
 
 
@@ -20,7 +27,7 @@ from sentiscore.cli.options import CONTEXT, csv_option
 @click.option("--opset", type=int, default=17, show_default=True)
 @click.option(
     "--optimize",
-    type=click.Choice(["O1", "O2", "O3"]),
+    type=click.Choice(OPTIMIZE_LEVELS),
     default="O2",
     show_default=True,
     help="O1: ORT basic only; O2: transformer fusions; O3: O2 + GELU approximation.",
@@ -45,7 +52,7 @@ from sentiscore.cli.options import CONTEXT, csv_option
 )
 @click.option(
     "--truncation",
-    type=click.Choice(["head", "head+tail"]),
+    type=click.Choice(TRUNCATIONS),
     default=None,
     help="Default: from the training run, else head.",
 )
@@ -70,22 +77,20 @@ from sentiscore.cli.options import CONTEXT, csv_option
     show_default=True,
     help="Per-channel int8 weights.",
 )
-@click.option(
-    "--weight-type", type=click.Choice(["qint8", "quint8"]), default="qint8", show_default=True
-)
+@click.option("--weight-type", type=click.Choice(WEIGHT_TYPES), default="qint8", show_default=True)
 @click.option(
     "--exclude-nodes", multiple=True, help="Node-name patterns (fnmatch) kept fp32 in int8."
 )
 @click.option(
     "--int8-gelu",
-    type=click.Choice(["tanh", "erf"]),
+    type=click.Choice(INT8_GELUS),
     default="tanh",
     show_default=True,
     help="GELU in the int8 variant: tanh approximation (faster) or exact erf.",
 )
 @click.option(
     "--int8-activations",
-    type=click.Choice(["per-row", "per-tensor"]),
+    type=click.Choice(INT8_ACTIVATIONS),
     default="per-row",
     show_default=True,
     help="per-row: one activation scale per token, so a row scores the same in any batch. "

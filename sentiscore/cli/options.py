@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import click
 
+from sentiscore.choices import DEVICES, SCORE_PRECISIONS
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 DEVICE = click.option(
     "--device",
-    type=click.Choice(["auto", "cpu", "cuda"]),
+    type=click.Choice(DEVICES),
     default="auto",
     show_default=True,
     help="auto uses CUDA when onnxruntime-gpu offers it; cuda never falls back silently.",
 )
 PRECISION = click.option(
     "--precision",
-    type=click.Choice(["auto", "fp32", "int8", "fp16"]),
+    type=click.Choice(SCORE_PRECISIONS),
     default="auto",
     show_default=True,
     help="Bundle variant. auto = the fastest row-invariant one: per-row int8 on CPU, fp16 on "

@@ -11,6 +11,7 @@ import tempfile
 
 import click
 
+from sentiscore.choices import OUTPUT_FORMATS
 from sentiscore.cli.options import CONTEXT, DEVICE, PRECISION
 
 
@@ -69,7 +70,7 @@ def _progress_bar(total: int | None, silent: bool):
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["parquet", "csv", "jsonl"]),
+    type=click.Choice(OUTPUT_FORMATS),
     default=None,
     help="Output format (default: from the output extension, else parquet).",
 )

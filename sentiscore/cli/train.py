@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from sentiscore.choices import HOLDOUTS, POOLINGS, SCHEDULERS, TRAIN_PRECISIONS, TRUNCATIONS
 from sentiscore.cli.options import CONTEXT
-from sentiscore.modeling.pooling import POOLINGS  # light: no torch/transformers at import
 from sentiscore.trainer.config import METRICS
 
 
@@ -30,7 +30,7 @@ from sentiscore.trainer.config import METRICS
 @click.option("--validation-fraction", type=float, default=0.1, show_default=True)
 @click.option(
     "--holdout",
-    type=click.Choice(["rows", "sentences"]),
+    type=click.Choice(HOLDOUTS),
     default="rows",
     show_default=True,
     help="How the validation split is carved: random rows, or whole sentences with their "
@@ -46,7 +46,7 @@ from sentiscore.trainer.config import METRICS
 @click.option("--warmup-ratio", type=float, default=0.06, show_default=True)
 @click.option(
     "--scheduler",
-    type=click.Choice(["linear", "cosine", "constant"]),
+    type=click.Choice(SCHEDULERS),
     default="linear",
     show_default=True,
 )
@@ -57,9 +57,7 @@ from sentiscore.trainer.config import METRICS
     default=None,
     help="Default: p95 of training token lengths, capped by the model.",
 )
-@click.option(
-    "--truncation", type=click.Choice(["head", "head+tail"]), default="head", show_default=True
-)
+@click.option("--truncation", type=click.Choice(TRUNCATIONS), default="head", show_default=True)
 @click.option("--label-smoothing", type=float, default=0.0, show_default=True)
 @click.option(
     "--layer-decay",
@@ -75,7 +73,7 @@ from sentiscore.trainer.config import METRICS
     default=0.0,
     show_default=True,
     help="R-Drop: run each batch twice and add this times the KL divergence between the two "
-    "predictions to the loss (0 = off; SST-2 runs used 1.0; ~1.6x time per step).",
+    "predictions to the loss (0 = off; 1.0 is a common choice; ~1.6x time per step).",
 )
 @click.option(
     "--pooling",
@@ -112,7 +110,7 @@ from sentiscore.trainer.config import METRICS
 @click.option("--gradient-checkpointing", is_flag=True)
 @click.option(
     "--precision",
-    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    type=click.Choice(TRAIN_PRECISIONS),
     default="auto",
     show_default=True,
 )

@@ -6,10 +6,17 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from sentiscore.choices import (
+    BUNDLE_PRECISIONS,
+    INT8_ACTIVATIONS,
+    INT8_GELUS,
+    OPTIMIZE_LEVELS,
+    TRUNCATIONS,
+    WEIGHT_TYPES,
+)
 from sentiscore.errors import ConfigError
 
-PRECISIONS = ("fp32", "int8", "fp16")
-INT8_ACTIVATIONS = ("per-row", "per-tensor")
+PRECISIONS = BUNDLE_PRECISIONS
 
 
 @dataclass
@@ -23,17 +30,18 @@ class ExportConfig:
     cls_tail: compute the layers after the last attention for the [CLS] position only
         (``cls_tail.py``; same logits, ~15 % less work for a 6-layer [CLS] classifier).
         Mean-pooled models are left as they are.
-    split_skip_layernorm: in the CPU variants (fp32, int8), write ORT's fused
-        SkipLayerNormalization out as Add + LayerNormalization: same arithmetic, and ORT's CPU
-        kernels for those run ~4x faster than its fused one (~10 % of a pass on short
-        sentences). fp16 (CUDA) keeps the fused op.
+    split_skip_layernorm: in the CPU variants (fp32, int8), leave residual add + layer norm
+        unfused (ORT's ``FusionOptions.enable_skip_layer_norm = False``): same arithmetic, and
+        ORT's CPU kernels for Add + LayerNormalization run ~4x faster than its fused
+        SkipLayerNormalization (~10 % of a pass on short sentences). fp16 (CUDA) keeps it fused.
     max_length / truncation / head_fraction: the tokenisation policy the bundle states;
         None takes the training run's (model/sentiscore_train.json), else the model's limit / head.
     validate_with: Parquet/CSV/JSONL used for parity (else a built-in sample of varied lengths).
     text_column / label_column: columns in ``validate_with``; labels enable accuracy gates.
     samples: validation rows used. calibrate: fit a softmax temperature (needs labels).
     per_channel / weight_type / reduce_range / exclude_nodes: dynamic int8 settings
-        (QInt8 per-channel without reduce_range measured best on AVX2 without VNNI).
+        (QInt8 per-channel without reduce_range is the fastest and most accurate on AVX2
+        CPUs without VNNI: benchmarks/results/int8_options.md).
     int8_gelu: GELU of the int8 variant: "tanh" = ORT's FastGelu approximation (fp32 logits
         move by ~0.01 on MiniLM, far less than int8 itself moves them; ~3 % faster on short
         sentences), "erf" = exact. fp32 and fp16 keep the exact GELU (unless --optimize O3,
@@ -90,17 +98,17 @@ class ExportConfig:
             )
         if "fp32" not in self.precision:
             self.precision = ("fp32", *self.precision)
-        if self.optimize not in ("O1", "O2", "O3"):
+        if self.optimize not in OPTIMIZE_LEVELS:
             raise ConfigError("--optimize O1, O2 or O3", repr(self.optimize), "pick one of those")
-        if self.truncation not in (None, "head", "head+tail"):
+        if self.truncation not in (None, *TRUNCATIONS):
             raise ConfigError(
                 "--truncation head or head+tail", repr(self.truncation), "pick one of those"
             )
-        if self.weight_type not in ("qint8", "quint8"):
+        if self.weight_type not in WEIGHT_TYPES:
             raise ConfigError(
                 "--weight-type qint8 or quint8", repr(self.weight_type), "pick one of those"
             )
-        if self.int8_gelu not in ("tanh", "erf"):
+        if self.int8_gelu not in INT8_GELUS:
             raise ConfigError("--int8-gelu tanh or erf", repr(self.int8_gelu), "pick one of those")
         if self.int8_activations not in INT8_ACTIVATIONS:
             raise ConfigError(

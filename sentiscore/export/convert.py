@@ -85,9 +85,20 @@ def _optimum_ready(model):
 
 
 def fuse(
-    raw_path: str, out_path: str, model_type: str, num_heads: int, hidden_size: int, level: str
+    raw_path: str,
+    out_path: str,
+    model_type: str,
+    num_heads: int,
+    hidden_size: int,
+    level: str,
+    skip_layer_norm: bool = True,
+    gelu_approximation: bool | None = None,
 ) -> dict:
-    """Apply ORT transformer fusions (O2/O3) and return counts of fused operators."""
+    """Apply ORT transformer fusions (O2/O3) and return counts of fused operators.
+
+    skip_layer_norm: fuse residual add + layer norm into SkipLayerNormalization (fast on CUDA;
+    on CPU ORT's Add + LayerNormalization kernels are ~4x faster, so CPU graphs leave it out).
+    gelu_approximation: GELU as FastGelu (tanh); default: only at O3."""
     if level == "O1":
         shutil.copyfile(raw_path, out_path)
         return {}
@@ -96,7 +107,10 @@ def fuse(
 
     ort_type = ORT_MODEL_TYPE.get(model_type, "bert")
     options = FusionOptions(ort_type)
-    options.enable_gelu_approximation = level == "O3"
+    options.enable_skip_layer_norm = skip_layer_norm
+    options.enable_gelu_approximation = (
+        level == "O3" if gelu_approximation is None else gelu_approximation
+    )
     optimized = optimize_model(
         raw_path,
         model_type=ort_type,
@@ -118,67 +132,6 @@ def count_ops(path: str) -> dict:
     for node in onnx.load(path, load_external_data=False).graph.node:
         counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return counts
-
-
-def approximate_gelu(src: str, dst: str) -> int:
-    """Copy ``src`` to ``dst`` with ORT's exact GELU ops (``Gelu``/``BiasGelu``, erf) replaced by
-    ``FastGelu`` (tanh approximation, same inputs); return how many were replaced. In fp32 the
-    logits move by ~0.01 on a MiniLM, far below what dynamic int8 moves them (~1)."""
-    import onnx
-
-    model = onnx.load(src)
-    replaced = 0
-    for node in model.graph.node:
-        if node.op_type in ("Gelu", "BiasGelu") and node.domain == "com.microsoft":
-            node.op_type = "FastGelu"
-            replaced += 1
-    onnx.save(model, dst)
-    return replaced
-
-
-def split_skip_layernorm(src: str, dst: str) -> int:
-    """Copy ``src`` to ``dst`` with every ``SkipLayerNormalization`` (com.microsoft) written out
-    as ``Add`` (input + skip), ``Add`` (+ bias, when given) and ``LayerNormalization``; return
-    how many were split. Same arithmetic in fp32 (|dlogit| ~1e-6), and on a CPU ORT's fused
-    kernel is the slower one: ~4x slower than its Add + LayerNormalization kernels on a 2-core
-    AVX2 machine (``benchmarks/results/score_speed.md``). ORT does not fuse them back at load."""
-    import onnx
-    from onnx import helper
-
-    model = onnx.load(src)
-    nodes, split = [], 0
-    for node in model.graph.node:
-        if node.op_type != "SkipLayerNormalization" or node.domain != "com.microsoft":
-            nodes.append(node)
-            continue
-        inp, skip, gamma, beta = node.input[:4]
-        bias = node.input[4] if len(node.input) > 4 else ""
-        outs = list(node.output) + [""] * (4 - len(node.output))
-        name = node.name or f"SkipLayerNorm_{split}"
-        total = outs[3] or f"{name}_sum"
-        residual = f"{name}_residual" if bias else total
-        nodes.append(helper.make_node("Add", [inp, skip], [residual], name=f"{name}_add"))
-        if bias:
-            nodes.append(helper.make_node("Add", [residual, bias], [total], name=f"{name}_bias"))
-        eps = [a.f for a in node.attribute if a.name == "epsilon"] or [1e-12]
-        ln_out = list(outs[:3])  # Y, and Mean / InvStdDev when the graph reads them
-        while ln_out and not ln_out[-1]:
-            ln_out.pop()
-        nodes.append(
-            helper.make_node(
-                "LayerNormalization",
-                [total, gamma, beta],
-                ln_out,
-                name=f"{name}_layernorm",
-                axis=-1,
-                epsilon=eps[0],
-            )
-        )
-        split += 1
-    del model.graph.node[:]
-    model.graph.node.extend(nodes)
-    onnx.save(model, dst)
-    return split
 
 
 def quantize_int8(

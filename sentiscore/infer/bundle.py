@@ -14,13 +14,13 @@ import logging
 import os
 from dataclasses import dataclass, field
 
+from sentiscore.choices import TRUNCATIONS
 from sentiscore.errors import BundleError
 
 log = logging.getLogger(__name__)
 BUNDLE_FORMAT = "sentiscore-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "sentiscore.json"
-TRUNCATIONS = ("head", "head+tail")
 PRECISIONS = ("fp32", "int8", "fp16")
 # Which precision "auto" prefers on each device, best first, among row-invariant variants
 # (``Bundle.row_invariant``). Dynamic int8 is never offered for CUDA: it runs ~20x slower

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from sentiscore.choices import DEVICES, OUTPUT_FORMATS, SCORE_PRECISIONS
 from sentiscore.errors import ConfigError
 
 
@@ -54,13 +55,13 @@ class ScoreConfig:
     def __post_init__(self):
         if self.resume and self.overwrite:
             raise ConfigError("At most one of --resume and --overwrite", "both", "pick one")
-        if self.format not in (None, "parquet", "csv", "jsonl"):
+        if self.format not in (None, *OUTPUT_FORMATS):
             raise ConfigError(
                 "--format parquet, csv or jsonl", repr(self.format), "pick one of those"
             )
-        if self.device not in ("auto", "cpu", "cuda"):
+        if self.device not in DEVICES:
             raise ConfigError("--device auto, cpu or cuda", repr(self.device), "pick one of those")
-        if self.precision not in ("auto", "fp32", "int8", "fp16"):
+        if self.precision not in SCORE_PRECISIONS:
             raise ConfigError(
                 "--precision auto, fp32, int8 or fp16", repr(self.precision), "pick one of those"
             )

@@ -183,7 +183,7 @@ class Scorer:
                 f"columns {names}",
                 "pass --text-column NAME",
             )
-        keep = _keep_list(keep_columns, names)
+        keep = keep_list(keep_columns, names)
         clash = sorted(set(keep) & set(output_names(self.labels, prefix)))
         if clash:
             raise ConfigError(
@@ -261,7 +261,8 @@ class Scorer:
         return pa.RecordBatch.from_pydict(cols)
 
 
-def _keep_list(keep_columns, names: list[str]) -> list[str]:
+def keep_list(keep_columns, names: list[str]) -> list[str]:
+    """The input columns ``--keep-columns`` (all, none, or "a,b" / a list) keeps, in order."""
     if keep_columns in (None, "all"):
         return list(names)
     if keep_columns == "none":

@@ -18,10 +18,10 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import numpy as np
 
+from sentiscore.choices import DEVICES
 from sentiscore.errors import DeviceError, SentiscoreError
 
 log = logging.getLogger(__name__)
-DEVICES = ("auto", "cpu", "cuda")
 CPU_STREAMS = 2  # concurrent micro-batches on CPU (see the module docstring)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sentiscore.choices import TRUNCATIONS
 from sentiscore.errors import BundleError, ConfigError
 
 DEFAULT_HEAD_FRACTION = 0.25  # Sun et al. 2019: head 128 + tail 382 of 510 worked best on IMDB.
@@ -59,7 +60,7 @@ class TextEncoder:
         truncation: str = "head",
         head_fraction: float = DEFAULT_HEAD_FRACTION,
     ):
-        if truncation not in ("head", "head+tail"):
+        if truncation not in TRUNCATIONS:
             raise ConfigError(
                 "truncation to be 'head' or 'head+tail'", repr(truncation), "pick one of those"
             )

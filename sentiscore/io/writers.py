@@ -14,9 +14,9 @@ from collections.abc import Iterable
 
 import pyarrow as pa
 
+from sentiscore.choices import OUTPUT_FORMATS
 from sentiscore.errors import ConfigError
 
-OUTPUT_FORMATS = ("parquet", "csv", "jsonl")
 _EXT = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}
 
 

@@ -15,10 +15,10 @@ import json
 import logging
 import os
 
+from sentiscore.choices import POOLINGS
 from sentiscore.errors import ConfigError, require
 
 log = logging.getLogger(__name__)
-POOLINGS = ("auto", "cls", "mean")
 CONFIG_KEY = "sentiscore_pooling"
 MEAN_MODEL_TYPES = ("bert",)
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from sentiscore.choices import HOLDOUTS, POOLINGS, SCHEDULERS, TRAIN_PRECISIONS, TRUNCATIONS
 from sentiscore.errors import ConfigError
-from sentiscore.modeling.pooling import POOLINGS
 
 # Metrics a checkpoint or a search trial can be chosen by, and whether greater is better.
 METRICS = {"accuracy": True, "f1_macro": True, "ece": False, "loss": False}
@@ -141,7 +141,7 @@ class TrainConfig:
             (0 <= self.rdrop <= 100, "--rdrop in [0, 100]", self.rdrop),
             (self.grad_accum >= 1, "--grad-accum >= 1", self.grad_accum),
             (
-                self.scheduler in ("linear", "cosine", "constant"),
+                self.scheduler in SCHEDULERS,
                 "--scheduler linear, cosine or constant",
                 self.scheduler,
             ),
@@ -151,17 +151,17 @@ class TrainConfig:
                 self.pooling,
             ),
             (
-                self.holdout in ("rows", "sentences"),
+                self.holdout in HOLDOUTS,
                 "--holdout rows or sentences",
                 self.holdout,
             ),
             (
-                self.truncation in ("head", "head+tail"),
+                self.truncation in TRUNCATIONS,
                 "--truncation head or head+tail",
                 self.truncation,
             ),
             (
-                self.precision in ("auto", "fp32", "bf16", "fp16"),
+                self.precision in TRAIN_PRECISIONS,
                 "--precision auto, fp32, bf16 or fp16",
                 self.precision,
             ),

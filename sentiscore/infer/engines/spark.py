@@ -28,9 +28,9 @@ def output_schema(
     keep_columns="all",
     prefix: str = "",
 ) -> pa.Schema:
-    from sentiscore.infer.scorer import _keep_list
+    from sentiscore.infer.scorer import keep_list
 
-    fields = [input_schema.field(n) for n in _keep_list(keep_columns, input_schema.names)]
+    fields = [input_schema.field(n) for n in keep_list(keep_columns, input_schema.names)]
     fields += [
         pa.field(f"{prefix}label", pa.string()),
         pa.field(f"{prefix}label_id", pa.int32()),

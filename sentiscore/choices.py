@@ -1,0 +1,18 @@
+"""Every closed set of option values, in one place: the config dataclasses validate against
+these and the CLI offers them as choices, so the two cannot drift apart."""
+
+from __future__ import annotations
+
+DEVICES = ("auto", "cpu", "cuda")
+SCORE_PRECISIONS = ("auto", "fp32", "int8", "fp16")  # bundle variants, for score/predict/...
+BUNDLE_PRECISIONS = ("fp32", "int8", "fp16")  # what export can build
+TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+OUTPUT_FORMATS = ("parquet", "csv", "jsonl")
+TRUNCATIONS = ("head", "head+tail")
+POOLINGS = ("auto", "cls", "mean")
+SCHEDULERS = ("linear", "cosine", "constant")
+HOLDOUTS = ("rows", "sentences")
+OPTIMIZE_LEVELS = ("O1", "O2", "O3")
+WEIGHT_TYPES = ("qint8", "quint8")
+INT8_GELUS = ("tanh", "erf")
+INT8_ACTIVATIONS = ("per-row", "per-tensor")
