@@ -195,3 +195,19 @@ def shared_data_dir() -> str | None:
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     cand = os.path.join(os.path.dirname(here), "shared", "data")
     return cand if os.path.isdir(cand) else None
+
+
+def build_tiny_bundle(path: str, seed: int = 0) -> str:
+    """Export the tiny BERT (``build_tiny_model``) to a bundle at ``path``: fp32 + per-row int8,
+    max_length 32, parity on 64 built-in sample rows. Needs the ``export`` extra. The bundle
+    committed under ``tests/data/tiny-bundle`` (for the torch-free test tier) is made by this."""
+    import tempfile
+
+    from sentiscore.export.config import ExportConfig
+    from sentiscore.export.run import export_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model = build_tiny_model(os.path.join(tmp, "model"), "bert", seed=seed)
+        cfg = ExportConfig(precision=("fp32", "int8"), max_length=32, samples=64, force=True)
+        export_model(model, path, cfg)
+    return path

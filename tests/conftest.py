@@ -4,6 +4,7 @@ with a reason when absent."""
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -18,20 +19,26 @@ def tiny_model_dir(tmp_path_factory) -> str:
     return build_tiny_model(str(tmp_path_factory.mktemp("tiny-bert")), "bert")
 
 
-@pytest.fixture(scope="session")
-def tiny_bundle(tmp_path_factory, tiny_model_dir) -> str:
-    """fp32 + int8 bundle exported from the tiny BERT."""
-    pytest.importorskip("optimum.exporters.onnx")
-    from sentiscore.export.config import ExportConfig
-    from sentiscore.export.run import export_model
+TINY_BUNDLE = os.path.join(os.path.dirname(__file__), "data", "tiny-bundle")
 
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory) -> str:
+    """The committed fp32 + per-row int8 bundle of a tiny random BERT (made by the export stage,
+    ``tests/data/make_tiny_bundle.py``), copied so tests may write beside it. Needs no torch."""
     out = str(tmp_path_factory.mktemp("bundle") / "tiny")
-    export_model(
-        tiny_model_dir,
-        out,
-        ExportConfig(precision=("fp32", "int8"), max_length=32, samples=64, force=True),
-    )
+    shutil.copytree(TINY_BUNDLE, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def exported_tiny_bundle(tmp_path_factory) -> str:
+    """The same bundle exported now from the tiny BERT (needs the export extra)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("optimum.exporters.onnx")
+    from sentiscore.testing import build_tiny_bundle
+
+    return build_tiny_bundle(str(tmp_path_factory.mktemp("exported") / "tiny"))
 
 
 @pytest.fixture(scope="session")

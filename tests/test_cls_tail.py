@@ -84,13 +84,13 @@ def test_rewrite_leaves_graph_alone_when_it_does_not_apply(tmp_path, extra_outpu
         assert not [n for n in onnx.load(dst).graph.node if n.op_type == "Slice"]
 
 
-def test_exported_bundle_runs_its_tail_on_cls_only(tiny_bundle):
-    meta = json.loads(open(f"{tiny_bundle}/sentiscore.json").read())
+def test_exported_bundle_runs_its_tail_on_cls_only(exported_tiny_bundle):
+    meta = json.loads(open(f"{exported_tiny_bundle}/sentiscore.json").read())
     fp32 = meta["variants"]["fp32"]
     assert fp32["cls_tail_nodes"] >= 6  # O-proj, 2 skip-LN, FFN, GELU
     assert fp32["cls_query_attention"] == 1 and meta["fused_ops"]["Attention"] == 2
     for name in ("model.onnx", "model.int8.onnx"):
-        nodes = onnx.load(f"{tiny_bundle}/{name}").graph.node
+        nodes = onnx.load(f"{exported_tiny_bundle}/{name}").graph.node
         # the residual keeps its tail slice; the attention output is already one position
         assert sum(n.name.startswith("ClsTailSlice") for n in nodes) == 1, name
         one_query = [n for n in nodes if n.op_type == "MultiHeadAttention" and "ClsQuery" in n.name]

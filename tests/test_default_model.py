@@ -8,10 +8,13 @@ import pytest
 from sentiscore.infer.bundle import default_bundle_dir, load_bundle, sha256_file
 from sentiscore.infer.scorer import Scorer
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(os.path.join(default_bundle_dir(), "sentiscore.json")),
-    reason="default bundle not built into this checkout",
-)
+pytestmark = [
+    pytest.mark.light,
+    pytest.mark.skipif(
+        not os.path.exists(os.path.join(default_bundle_dir(), "sentiscore.json")),
+        reason="default bundle not built into this checkout",
+    ),
+]
 
 
 def test_default_bundle_loads_and_checksums_match():

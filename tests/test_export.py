@@ -19,21 +19,21 @@ from sentiscore.infer.scorer import Scorer  # noqa: E402
 from sentiscore.infer.tokenize import TextEncoder  # noqa: E402
 
 
-def test_fp32_logits_match_torch(tiny_bundle, tiny_model_dir):
+def test_fp32_logits_match_torch(exported_tiny_bundle, tiny_model_dir):
     from transformers import AutoModelForSequenceClassification
 
-    enc = TextEncoder(f"{tiny_bundle}/tokenizer.json", 32)
+    enc = TextEncoder(f"{exported_tiny_bundle}/tokenizer.json", 32)
     ids = enc.encode([t for t, _ in sample_reviews(40)])
     ref = torch_logits(
         AutoModelForSequenceClassification.from_pretrained(tiny_model_dir), ids, enc.pad_id
     )
-    got, _ = onnx_logits(f"{tiny_bundle}/model.onnx", "cpu", ids, enc.pad_id)
+    got, _ = onnx_logits(f"{exported_tiny_bundle}/model.onnx", "cpu", ids, enc.pad_id)
     assert np.abs(got - ref).max() < 1e-4
 
 
-def test_bundle_report_gates_and_fusions(tiny_bundle):
-    meta = json.loads(open(f"{tiny_bundle}/sentiscore.json").read())
-    report = json.loads(open(f"{tiny_bundle}/export_report.json").read())
+def test_bundle_report_gates_and_fusions(exported_tiny_bundle):
+    meta = json.loads(open(f"{exported_tiny_bundle}/sentiscore.json").read())
+    report = json.loads(open(f"{exported_tiny_bundle}/export_report.json").read())
     assert {v["precision"]: v["status"] for v in report["variants"]} == {"fp32": "ok", "int8": "ok"}
     assert meta["variants"]["int8"]["per_channel"] is True and meta["max_length"] == 32
     # int8 takes the tanh GELU (one per layer); fp32 keeps the exact one
@@ -41,7 +41,7 @@ def test_bundle_report_gates_and_fusions(tiny_bundle):
     assert meta["variants"]["int8"]["gelu"] == "tanh"
     assert meta["variants"]["int8"]["gelu_replaced"] == 2
     ops = {
-        name: [n.op_type for n in onnx.load(f"{tiny_bundle}/{name}").graph.node]
+        name: [n.op_type for n in onnx.load(f"{exported_tiny_bundle}/{name}").graph.node]
         for name in ("model.onnx", "model.int8.onnx")
     }
     assert ops["model.onnx"].count("BiasGelu") == 2 and "FastGelu" not in ops["model.onnx"]

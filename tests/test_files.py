@@ -17,6 +17,8 @@ from sentiscore.errors import OutputExistsError, ResumeError
 from sentiscore.infer.files import score_files
 from sentiscore.testing import sample_reviews
 
+pytestmark = pytest.mark.light  # no torch needed: the torch-free test tier
+
 
 def _write(path, n=50, seed=0):
     rows = sample_reviews(n, seed=seed)

@@ -11,6 +11,8 @@ import sentiscore
 from sentiscore.cli import cli
 from sentiscore.errors import BundleError, MissingDependencyError, SentiscoreError
 
+pytestmark = pytest.mark.light  # no torch needed: the torch-free test tier
+
 
 def test_version_and_help():
     r = CliRunner().invoke(cli, ["--version"])

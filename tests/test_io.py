@@ -10,6 +10,8 @@ import pytest
 from sentiscore.errors import InputDataError
 from sentiscore.io.readers import count_rows, discover_inputs, iter_batches
 
+pytestmark = pytest.mark.light  # no torch needed: the torch-free test tier
+
 
 def _rows(inp):
     return pa.Table.from_batches(list(iter_batches(inp, batch_rows=3))).to_pylist()

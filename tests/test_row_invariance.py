@@ -14,6 +14,9 @@ import pytest
 from sentiscore.errors import BundleError
 from sentiscore.testing import sample_reviews
 
+pytestmark = pytest.mark.light  # no torch needed: the torch-free test tier
+
+
 TOL = 1e-3
 
 

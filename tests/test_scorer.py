@@ -11,6 +11,8 @@ from sentiscore.infer.scorer import Scorer
 from sentiscore.infer.session import cuda_available
 from sentiscore.infer.tokenize import TextEncoder
 
+pytestmark = pytest.mark.light  # no torch needed: the torch-free test tier
+
 
 @pytest.fixture(scope="module")
 def scorer(tiny_bundle):

@@ -254,7 +254,7 @@ def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> E
     ids = encoder.encode(val.texts)
     ref = parity.torch_logits(load_classifier(model, policy["pooling"]), ids, encoder.pad_id)
     ref_acc = float((ref.argmax(1) == val.labels).mean()) if val.labels is not None else None
-    report = ExportReport(out_dir, model, val.source, len(ids), built["fused_ops"])
+    report = ExportReport(out_dir, source_name(model), val.source, len(ids), built["fused_ops"])
     claims = {p: built["details"].get(p, {}).get("row_invariant", p == "fp32") for p in paths}
     report.variants = [
         parity.compare(p, paths[p], ref, ids, encoder.pad_id, val, cfg, ref_acc, claims[p])
@@ -270,6 +270,14 @@ def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> E
             report.advice(),
         )
     return report
+
+
+def source_name(model: str) -> str:
+    """What the manifest records as the source: a hub id as given, a local directory by its
+    name only (a bundle travels; the exporter's file system layout does not belong in it)."""
+    if os.path.isdir(model):
+        return os.path.basename(os.path.normpath(os.path.abspath(model)))
+    return model
 
 
 def _write_manifest(
@@ -309,7 +317,7 @@ def _write_manifest(
         "truncation": policy["truncation"],
         "head_fraction": policy["head_fraction"],
         "lowercase": lowercase,
-        "source_model": model,
+        "source_model": source_name(model),
         "source_revision": getattr(config, "_commit_hash", None),
         "model_type": config.model_type,
         "pooling": policy["pooling"],
