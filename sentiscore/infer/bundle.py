@@ -26,6 +26,8 @@ PRECISIONS = ("fp32", "int8", "fp16")
 # (``Bundle.row_invariant``). Dynamic int8 is never offered for CUDA: it runs ~20x slower
 # there (onnxruntime#10267).
 AUTO_ORDER = {"cpu": ("int8", "fp32"), "cuda": ("fp16", "fp32")}
+# int8 paths (sentiscore.infer.cpu.int8_path) on which int8 beats fp32 in ONNX Runtime.
+INT8_FAST_PATHS = ("AMX-INT8", "AVX-512 VNNI", "AVX-VNNI", "AVX2", "ARM dot-product")
 DEVICES_FOR = {"fp32": ("cpu", "cuda"), "int8": ("cpu",), "fp16": ("cuda",)}
 
 
@@ -125,7 +127,7 @@ class Bundle:
 
     def _choose_auto(self, device: str, variants: dict) -> tuple[str, str]:
         skipped = []
-        for p in AUTO_ORDER[device]:
+        for p in auto_order(device):
             v = variants.get(p)
             if not v or v.get("status", "ok") != "ok":
                 continue
@@ -164,6 +166,20 @@ class Bundle:
                 )
 
 
+def auto_order(device: str) -> tuple[str, ...]:
+    """Variants ``auto`` tries on ``device``, fastest first, for the CPU at hand.
+
+    int8 leads on CPUs with integer dot-product or SIMD int8 instructions (AVX2 and newer, ARM
+    dot-product), where ONNX Runtime's int8 kernels beat fp32 (``sentiscore bench`` measures it);
+    elsewhere fp32 leads.
+    """
+    if device != "cpu":
+        return AUTO_ORDER[device]
+    from sentiscore.infer.cpu import int8_path
+
+    return AUTO_ORDER["cpu"] if int8_path() in INT8_FAST_PATHS else ("fp32", "int8")
+
+
 def _why(precision: str, device: str, skipped: list) -> str:
     if device != "cpu":
         return f"{precision}, the fastest row-invariant variant on {device}"
@@ -173,9 +189,14 @@ def _why(precision: str, device: str, skipped: list) -> str:
     if precision == "int8":
         return (
             f"int8 with per-row activation scales (row-invariant); int8 matmuls on {cpu} use "
-            f"{int8_path()} and measured 1.4-2x fp32 on AVX2, AVX-512 VNNI and AMX CPUs"
+            f"{int8_path()}, where int8 runs faster than fp32 ('sentiscore bench' measures both)"
         )
-    note = " (its int8 variant is batch-dependent)" if skipped else " (no int8 variant)"
+    if skipped:
+        note = " (its int8 variant is batch-dependent)"
+    elif int8_path() not in INT8_FAST_PATHS:
+        note = f" (int8 matmuls would use {int8_path()}, slower than fp32)"
+    else:
+        note = " (no int8 variant)"
     return f"fp32{note} on {cpu}"
 
 
