@@ -19,9 +19,10 @@ PRECISION = click.option(
     type=click.Choice(SCORE_PRECISIONS),
     default="auto",
     show_default=True,
-    help="Bundle variant. auto = the fastest row-invariant one: per-row int8 on CPU, fp16 on "
-    "CUDA, else fp32; a per-tensor (stock dynamic) int8 variant gives batch-dependent scores "
-    "and is used only when asked for with int8.",
+    help="Bundle variant. auto = the fastest row-invariant one: on CPU bf16 (AMX CPUs with "
+    "sentiscore[openvino] and an fp32 variant), else per-row int8, else fp32; fp16 on CUDA. bf16 "
+    "runs the fp32 graph in OpenVINO. A per-tensor (stock dynamic) int8 variant gives "
+    "batch-dependent scores and is used only when asked for with int8.",
 )
 
 

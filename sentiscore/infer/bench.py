@@ -24,12 +24,10 @@ from sentiscore import __version__
 from sentiscore.errors import ConfigError, InputDataError, SentiscoreError
 from sentiscore.infer.bundle import DEVICES_FOR, load_bundle
 from sentiscore.infer.cpu import cpu_info, int8_path
-from sentiscore.infer.scorer import Scorer
+from sentiscore.infer.scorer import INVARIANCE_ROWS, Scorer
 from sentiscore.infer.session import resolve_device
 
 log = logging.getLogger(__name__)
-INVARIANCE_ROWS = 64
-TOLERANCE = 1e-3
 
 
 @dataclass
@@ -99,28 +97,14 @@ def _time(scorer: Scorer, texts: list[str]) -> tuple[float, int, float]:
     return seconds, scorer.stats.real_tokens, scorer.stats.padding_efficiency
 
 
-def _invariance(scorer: Scorer, texts: list[str]) -> dict:
-    rows = texts[:INVARIANCE_ROWS]
-    batched = scorer.probabilities(rows)
-    alone = np.concatenate([scorer.probabilities([t]) for t in rows])
-    delta = float(np.abs(batched - alone).max())
-    flips = int((batched.argmax(1) != alone.argmax(1)).sum())
-    return {
-        "rows": len(rows),
-        "max_dp": delta,
-        "flips": flips,
-        "ok": delta <= TOLERANCE and not flips,
-    }
-
-
 def run_bench(cfg: BenchConfig) -> dict:
     """Benchmark every runnable variant; write bench.json / bench.md; return the report."""
     bundle = load_bundle(cfg.model)
     device = resolve_device(cfg.device)
     texts, source = load_texts(cfg)
     scorers = {}
-    for precision, v in bundle.variants().items():
-        if device in DEVICES_FOR.get(precision, ()) and v.get("status", "ok") == "ok":
+    for precision in bundle.runnable():
+        if device in DEVICES_FOR.get(precision, ()):
             scorers[precision] = Scorer(bundle, device, precision, cfg.threads, cfg.max_tokens)
             scorers[precision].probabilities(texts[:16])  # warm-up
     if not scorers:
@@ -162,7 +146,7 @@ def _summary(precision: str, scorer: Scorer, runs: list, texts: list[str]) -> di
         "tokens_per_s": round(runs[0][1] / seconds, 1),
         "padding_efficiency": round(runs[0][2], 4),
         "seconds_per_round": [round(r[0], 3) for r in runs],
-        "invariance": _invariance(scorer, texts),
+        "invariance": scorer.invariance(texts[:INVARIANCE_ROWS]),
     }
 
 

@@ -21,14 +21,16 @@ log = logging.getLogger(__name__)
 BUNDLE_FORMAT = "sentiscore-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "sentiscore.json"
-PRECISIONS = ("fp32", "int8", "fp16")
+PRECISIONS = ("fp32", "int8", "fp16", "bf16")
+# bf16 is not a file of its own: the fp32 graph runs in OpenVINO at bf16 (``infer/openvino.py``).
+FILE_OF = {"bf16": "fp32"}
 # Which precision "auto" prefers on each device, best first, among row-invariant variants
 # (``Bundle.row_invariant``). Dynamic int8 is never offered for CUDA: it runs ~20x slower
 # there (onnxruntime#10267).
 AUTO_ORDER = {"cpu": ("int8", "fp32"), "cuda": ("fp16", "fp32")}
 # int8 paths (sentiscore.infer.cpu.int8_path) on which int8 beats fp32 in ONNX Runtime.
 INT8_FAST_PATHS = ("AMX-INT8", "AVX-512 VNNI", "AVX-VNNI", "AVX2", "ARM dot-product")
-DEVICES_FOR = {"fp32": ("cpu", "cuda"), "int8": ("cpu",), "fp16": ("cuda",)}
+DEVICES_FOR = {"fp32": ("cpu", "cuda"), "int8": ("cpu",), "fp16": ("cuda",), "bf16": ("cpu",)}
 
 
 def default_bundle_dir() -> str:
@@ -76,6 +78,17 @@ class Bundle:
     def variants(self) -> dict:
         return self.meta.get("variants", {})
 
+    def runnable(self) -> list[str]:
+        """Precisions this bundle can run here: its variants that passed parity, plus bf16 when
+        it has fp32 and this CPU runs bf16 natively in OpenVINO."""
+        ok = [p for p, v in self.variants().items() if v.get("status", "ok") == "ok"]
+        if "fp32" in ok:
+            from sentiscore.infer.openvino import bf16_available
+
+            if bf16_available():
+                ok.append("bf16")
+        return ok
+
     def fingerprint(self) -> str:
         """sha256 of the manifest, which itself holds the sha256 of every file."""
         return sha256_file(os.path.join(self.path, MANIFEST))
@@ -89,14 +102,17 @@ class Bundle:
             return v.get("activation_quant") == "per-row"
         return True
 
-    def choose(self, device: str, precision: str = "auto") -> tuple[str, str]:
-        """Return (precision, model file path) for ``device`` ('cpu' or 'cuda')."""
+    def choose(self, device: str, precision: str = "auto", skip=()) -> tuple[str, str]:
+        """Return (precision, model file path) for ``device`` ('cpu' or 'cuda'); ``auto``
+        passes over the precisions in ``skip``."""
         variants = self.variants()
         if precision == "auto":
-            return self._choose_auto(device, variants)
+            return self._choose_auto(device, variants, tuple(skip))
         if precision not in PRECISIONS:
             raise BundleError(
-                "--precision to be auto, fp32, int8 or fp16", f"'{precision}'", "pick one of those"
+                f"--precision to be auto or one of {', '.join(PRECISIONS)}",
+                f"'{precision}'",
+                "pick one of those",
             )
         if device not in DEVICES_FOR[precision]:
             raise BundleError(
@@ -104,13 +120,16 @@ class Bundle:
                 f"device '{device}'",
                 "use --precision fp16 or fp32 on CUDA (dynamic int8 is ~20x slower there), int8 or fp32 on CPU",
             )
-        v = variants.get(precision)
+        v = variants.get(FILE_OF.get(precision, precision))
         if not v:
             raise BundleError(
-                f"A '{precision}' variant in the bundle",
+                f"A '{FILE_OF.get(precision, precision)}' variant in the bundle"
+                + (" (bf16 runs the fp32 graph in OpenVINO)" if precision == "bf16" else ""),
                 f"only {sorted(variants)} in {self.path}",
-                f"re-export with --precision {precision}",
+                f"re-export with --precision {FILE_OF.get(precision, precision)}",
             )
+        if precision == "bf16":
+            _check_bf16()
         if v.get("status", "ok") != "ok":
             raise BundleError(
                 f"The '{precision}' variant to have passed its parity check",
@@ -125,10 +144,12 @@ class Bundle:
             )
         return precision, os.path.join(self.path, v["file"])
 
-    def _choose_auto(self, device: str, variants: dict) -> tuple[str, str]:
+    def _choose_auto(self, device: str, variants: dict, skip: tuple) -> tuple[str, str]:
         skipped = []
         for p in auto_order(device):
-            v = variants.get(p)
+            v = variants.get(FILE_OF.get(p, p))
+            if p in skip:
+                continue
             if not v or v.get("status", "ok") != "ok":
                 continue
             if not self.row_invariant(p):
@@ -166,18 +187,38 @@ class Bundle:
                 )
 
 
-def auto_order(device: str) -> tuple[str, ...]:
-    """Variants ``auto`` tries on ``device``, fastest first, for the CPU at hand.
+def _check_bf16() -> None:
+    from sentiscore.infer.openvino import bf16_capabilities
 
-    int8 leads on CPUs with integer dot-product or SIMD int8 instructions (AVX2 and newer, ARM
-    dot-product), where ONNX Runtime's int8 kernels beat fp32 (``sentiscore bench`` measures it);
-    elsewhere fp32 leads.
+    ok, why = bf16_capabilities()
+    if not ok:
+        raise BundleError(
+            "--precision bf16 to run on a CPU with native bf16 (AMX or AVX-512 BF16) through "
+            "OpenVINO",
+            why,
+            "use --precision int8 or fp32, or install sentiscore[openvino] on such a CPU",
+        )
+
+
+def auto_order(device: str) -> tuple[str, ...]:
+    """Precisions ``auto`` tries on ``device``, fastest first, for the CPU at hand.
+
+    On CPUs with AMX-BF16 and OpenVINO installed, bf16 leads: ONNX Runtime has no bf16 kernels,
+    and OpenVINO's bf16 ran this model family at 1.4-1.6x ONNX Runtime's int8 there. Then int8
+    leads on CPUs with SIMD int8 instructions (AVX2 and newer, ARM dot-product), where ONNX
+    Runtime's int8 beats fp32; elsewhere fp32 leads. ``sentiscore bench`` measures them all.
     """
     if device != "cpu":
         return AUTO_ORDER[device]
-    from sentiscore.infer.cpu import int8_path
+    from sentiscore.infer.cpu import cpu_info, int8_path
 
-    return AUTO_ORDER["cpu"] if int8_path() in INT8_FAST_PATHS else ("fp32", "int8")
+    order = AUTO_ORDER["cpu"] if int8_path() in INT8_FAST_PATHS else ("fp32", "int8")
+    if "amx_bf16" in cpu_info()["features"]:
+        from sentiscore.infer.openvino import bf16_available
+
+        if bf16_available():
+            order = ("bf16", *order)
+    return order
 
 
 def _why(precision: str, device: str, skipped: list) -> str:
@@ -186,6 +227,11 @@ def _why(precision: str, device: str, skipped: list) -> str:
     from sentiscore.infer.cpu import cpu_info, int8_path
 
     cpu = cpu_info()["model"]
+    if precision == "bf16":
+        return (
+            f"bf16 through OpenVINO on {cpu} (AMX-BF16; ONNX Runtime has no bf16 kernels), "
+            "row invariance checked on built-in samples at load"
+        )
     if precision == "int8":
         return (
             f"int8 with per-row activation scales (row-invariant); int8 matmuls on {cpu} use "

@@ -19,6 +19,21 @@ from sentiscore.errors import BadRowError, ConfigError, InputDataError
 from sentiscore.infer.batching import iter_micro_batches
 from sentiscore.infer.bundle import Bundle, load_bundle
 from sentiscore.infer.session import OrtRunner, resolve_device
+
+# Precisions run by engines whose kernels sentiscore does not control: ``auto`` checks their row
+# invariance at load (INVARIANCE_ROWS built-in texts) before using them.
+PROBED = ("bf16",)
+INVARIANCE_ROWS = 64
+INVARIANCE_TOLERANCE = 1e-3
+
+
+def make_runner(precision: str, model_path: str, device: str, threads: int | None):
+    """The engine for a precision: OpenVINO for bf16, ONNX Runtime for the rest."""
+    if precision == "bf16":
+        from sentiscore.infer.openvino import OpenVinoRunner
+
+        return OpenVinoRunner(model_path, threads)
+    return OrtRunner(model_path, device, threads)
 from sentiscore.infer.tokenize import TextEncoder
 from sentiscore.metrics import softmax
 
@@ -112,7 +127,7 @@ class Scorer:
         self.bundle = bundle
         self.device = resolve_device(device)
         self.precision, self.model_path = bundle.choose(self.device, precision)
-        self.runner = OrtRunner(self.model_path, self.device, threads)
+        self.runner = make_runner(self.precision, self.model_path, self.device, threads)
         self.encoder = TextEncoder(
             bundle.tokenizer_path,
             bundle.max_length,
@@ -123,6 +138,8 @@ class Scorer:
         self.temperature = bundle.temperature
         self.max_tokens = max(int(max_tokens or DEFAULT_MAX_TOKENS[self.device]), bundle.max_length)
         self.stats = ScoreStats()
+        if precision == "auto" and self.precision in PROBED:
+            self._probe_or_fall_back(threads)
         log.info(
             "loaded %s (%s, %s, T=%.3f)", bundle.path, self.precision, self.device, self.temperature
         )
@@ -139,6 +156,39 @@ class Scorer:
     ) -> Scorer:
         """Load a bundle directory (or 'default', the embedded model) for scoring."""
         return cls(load_bundle(bundle, verify=verify), device, precision, threads, max_tokens)
+
+    def _probe_or_fall_back(self, threads: int | None) -> None:
+        """Check row invariance of an engine whose kernels sentiscore does not control, on the
+        built-in sample; if it fails, take auto's next choice."""
+        from sentiscore.samples import builtin_sample
+
+        check = self.invariance(builtin_sample(INVARIANCE_ROWS))
+        self.stats = ScoreStats()
+        if check["ok"]:
+            return
+        log.warning(
+            "%s is not row-invariant on this machine (max |dp| %.1e, %d label flips alone vs "
+            "batched); using auto's next choice",
+            self.precision,
+            check["max_dp"],
+            check["flips"],
+        )
+        self.precision, self.model_path = self.bundle.choose(self.device, "auto", skip=PROBED)
+        self.runner = make_runner(self.precision, self.model_path, self.device, threads)
+
+    def invariance(self, texts: list[str]) -> dict:
+        """Row invariance on ``texts``: max |dp| and label flips between scoring each text
+        alone and all of them in batches; ok when within ``INVARIANCE_TOLERANCE``, no flips."""
+        batched = self.probabilities(texts)
+        alone = np.concatenate([self.probabilities([t]) for t in texts])
+        delta = float(np.abs(batched - alone).max()) if len(texts) else 0.0
+        flips = int((batched.argmax(1) != alone.argmax(1)).sum())
+        return {
+            "rows": len(texts),
+            "max_dp": delta,
+            "flips": flips,
+            "ok": delta <= INVARIANCE_TOLERANCE and not flips,
+        }
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """Class probabilities (n, num_labels) for valid, non-empty strings."""

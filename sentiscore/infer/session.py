@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import numpy as np
@@ -107,6 +107,39 @@ def _options(intra_threads: int):
     return so
 
 
+def feeds_for(input_names: list[str], input_ids: np.ndarray, attention_mask: np.ndarray) -> dict:
+    """The model's inputs for one micro-batch (token_type_ids all zero when it takes them)."""
+    feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if "token_type_ids" in input_names:
+        feeds["token_type_ids"] = np.zeros_like(input_ids)
+    return {k: v for k, v in feeds.items() if k in input_names}
+
+
+def run_streams(
+    run: Callable[[np.ndarray, np.ndarray], np.ndarray], streams: int, batches: Iterable
+) -> Iterator[tuple[object, np.ndarray]]:
+    """(micro-batch, logits) for every micro-batch, ``streams`` of them in flight at once (the
+    engines release the GIL and are safe to share between threads). Results come in completion
+    order, so a stream never idles behind a longer batch; callers place them by
+    ``micro_batch.rows``."""
+    if streams == 1:
+        for mb in batches:
+            yield mb, run(mb.input_ids, mb.attention_mask)
+        return
+    with ThreadPoolExecutor(streams, thread_name_prefix="sentiscore-run") as pool:
+        pending: dict = {}
+        for mb in batches:
+            if len(pending) >= streams:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield pending.pop(future), future.result()
+            pending[pool.submit(run, mb.input_ids, mb.attention_mask)] = mb
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield pending.pop(future), future.result()
+
+
 class OrtRunner:
     """One ONNX Runtime session for one model file on one device; ``threads`` (default: all
     cores) is shared by ``streams`` concurrent micro-batches on CPU."""
@@ -145,40 +178,16 @@ class OrtRunner:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_name = self.session.get_outputs()[0].name
 
-    def _feeds(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> dict:
-        feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if "token_type_ids" in self.input_names:
-            feeds["token_type_ids"] = np.zeros_like(input_ids)
-        return {k: v for k, v in feeds.items() if k in self.input_names}
-
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Logits (n, num_labels) as float32."""
-        feeds = self._feeds(input_ids, attention_mask)
+        feeds = feeds_for(self.input_names, input_ids, attention_mask)
         if self.device == "cuda":
             return self._run_cuda(feeds)
         return np.asarray(self.session.run([self.output_name], feeds)[0], dtype=np.float32)
 
     def run_all(self, batches: Iterable) -> Iterator[tuple[object, np.ndarray]]:
-        """(micro-batch, logits) for every micro-batch, ``streams`` of them in flight at once
-        (ONNX Runtime releases the GIL and sessions are safe to share between threads).
-        Results come in completion order, so a stream never idles behind a longer batch;
-        callers place them by ``micro_batch.rows``."""
-        if self.streams == 1:
-            for mb in batches:
-                yield mb, self.run(mb.input_ids, mb.attention_mask)
-            return
-        with ThreadPoolExecutor(self.streams, thread_name_prefix="sentiscore-ort") as pool:
-            pending: dict = {}
-            for mb in batches:
-                if len(pending) >= self.streams:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        yield pending.pop(future), future.result()
-                pending[pool.submit(self.run, mb.input_ids, mb.attention_mask)] = mb
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield pending.pop(future), future.result()
+        """(micro-batch, logits) for every micro-batch, in completion order (``run_streams``)."""
+        return run_streams(self.run, self.streams, batches)
 
     def _run_cuda(self, feeds: dict) -> np.ndarray:
         ort = _ort()

@@ -1,0 +1,107 @@
+"""bf16 on the CPU through the OpenVINO runtime (the ``sentiscore[openvino]`` extra).
+
+ONNX Runtime's CPU provider has no bf16 kernels, so on CPUs with AMX the bundle's fp32 graph
+runs faster in OpenVINO at bf16 than the int8 graph does in ONNX Runtime. This module says
+whether this machine can do that (``bf16_available``) and runs micro-batches there
+(``OpenVinoRunner``, the same interface as ``session.OrtRunner``). Which precision to use is
+decided by ``bundle``; what the logits mean by ``scorer``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+
+import numpy as np
+
+from sentiscore.errors import DeviceError, SentiscoreError
+from sentiscore.infer.session import CPU_STREAMS, default_threads, feeds_for, run_streams
+
+log = logging.getLogger(__name__)
+EXTRA = "pip install 'sentiscore[openvino]'"
+
+
+def _ov():
+    try:
+        import openvino as ov
+    except ImportError as exc:
+        raise SentiscoreError(
+            "The OpenVINO runtime for --precision bf16",
+            "the openvino package is not installed",
+            EXTRA,
+        ) from exc
+    return ov
+
+
+@functools.lru_cache(maxsize=1)
+def bf16_capabilities() -> tuple[bool, str]:
+    """(whether OpenVINO runs bf16 natively on this CPU, why not when it does not)."""
+    try:
+        ov = _ov()
+    except SentiscoreError:
+        return False, f"the openvino package is not installed ({EXTRA})"
+    try:
+        caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses
+        return False, f"OpenVINO cannot query the CPU ({str(exc).splitlines()[0]})"
+    if "BF16" not in caps:
+        return False, f"OpenVINO reports no native bf16 on this CPU (capabilities {list(caps)})"
+    return True, ""
+
+
+def bf16_available() -> bool:
+    return bf16_capabilities()[0]
+
+
+class OpenVinoRunner:
+    """One compiled OpenVINO model for one fp32 ONNX file on the CPU, at ``precision`` ("bf16",
+    or "f32" to compare with ONNX Runtime). ``threads`` (default: all cores) are shared by
+    ``streams`` concurrent micro-batches, each on its own infer request."""
+
+    device = "cpu"
+
+    def __init__(self, model_path: str, threads: int | None = None, precision: str = "bf16"):
+        ov = _ov()
+        threads = threads or default_threads()
+        self.streams = min(CPU_STREAMS, threads)
+        config = {
+            "INFERENCE_PRECISION_HINT": precision,
+            "PERFORMANCE_HINT": "THROUGHPUT",
+            "NUM_STREAMS": str(self.streams),
+            "INFERENCE_NUM_THREADS": str(threads),
+        }
+        try:
+            core = ov.Core()
+            self.compiled = core.compile_model(core.read_model(model_path), "CPU", config)
+        except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses
+            raise DeviceError(
+                f"OpenVINO to compile '{model_path}' for the CPU at {precision}",
+                str(exc).splitlines()[0],
+                "re-export the bundle, or use --precision int8 or fp32 (ONNX Runtime)",
+            ) from exc
+        self.inference_precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
+        self.input_names = [p.get_any_name() for p in self.compiled.inputs]
+        self._local = threading.local()
+        log.info(
+            "OpenVINO %s on the CPU: inference precision %s, %d streams",
+            ov.get_version(),
+            self.inference_precision,
+            self.streams,
+        )
+
+    def _request(self):
+        req = getattr(self._local, "request", None)
+        if req is None:
+            req = self._local.request = self.compiled.create_infer_request()
+        return req
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Logits (n, num_labels) as float32."""
+        req = self._request()
+        req.infer(feeds_for(self.input_names, input_ids, attention_mask))
+        return np.array(req.get_output_tensor(0).data, dtype=np.float32)
+
+    def run_all(self, batches):
+        """(micro-batch, logits) for every micro-batch, in completion order."""
+        return run_streams(self.run, self.streams, batches)

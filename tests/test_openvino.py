@@ -1,0 +1,118 @@
+"""bf16 through OpenVINO: the runner gives ONNX Runtime's fp32 logits (in f32 here), ``auto``
+takes bf16 only on AMX CPUs with OpenVINO installed and only after its row-invariance probe
+passes, and ``--precision bf16`` where it cannot run is a one-line error."""
+
+import logging
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from sentiscore.errors import BundleError, SentiscoreError
+from sentiscore.infer import bundle as bundle_mod
+from sentiscore.infer import cpu as cpu_mod
+from sentiscore.infer import openvino as ov_mod
+from sentiscore.infer.scorer import Scorer
+from sentiscore.samples import builtin_sample
+
+pytestmark = pytest.mark.light
+
+
+@pytest.fixture
+def amx_cpu(monkeypatch):
+    """Pretend this CPU has AMX-BF16 and OpenVINO reports native bf16 (it then runs f32)."""
+    pytest.importorskip("openvino")
+    info = dict(cpu_mod.cpu_info(), features=["avx2", "avx512_vnni", "amx_bf16", "amx_int8"])
+    monkeypatch.setattr(cpu_mod, "cpu_info", lambda: info)
+    monkeypatch.setattr(ov_mod, "bf16_capabilities", lambda: (True, ""))
+
+
+def test_openvino_runner_matches_onnxruntime_and_is_row_invariant(tiny_bundle):
+    pytest.importorskip("openvino")
+    texts = builtin_sample(64)
+    scorer = Scorer.load(tiny_bundle, device="cpu", precision="fp32")
+    ort_probs = scorer.probabilities(texts)
+    scorer.runner = ov_mod.OpenVinoRunner(scorer.model_path, threads=2, precision="f32")
+    assert scorer.runner.streams == 2
+    assert "32" in scorer.runner.inference_precision
+    assert np.abs(scorer.probabilities(texts) - ort_probs).max() < 1e-5
+    check = scorer.invariance(texts)
+    assert check["ok"] and check["max_dp"] < 1e-5, check
+
+
+def test_bf16_where_the_cpu_cannot_is_a_one_line_error(tiny_bundle, monkeypatch):
+    from sentiscore.cli import cli
+
+    monkeypatch.setattr(ov_mod, "bf16_capabilities", lambda: (False, "no native bf16 here"))
+    with pytest.raises(BundleError, match="no native bf16 here"):
+        Scorer.load(tiny_bundle, device="cpu", precision="bf16")
+    res = CliRunner().invoke(cli, ["predict", "-m", tiny_bundle, "--precision", "bf16", "Good."])
+    assert res.exit_code == 1
+    assert "Error:" in res.output and "bf16" in res.output and "Traceback" not in res.output
+
+
+def test_bf16_needs_an_fp32_variant(tiny_bundle, amx_cpu):
+    b = bundle_mod.load_bundle(tiny_bundle)
+    b.meta["variants"] = {"int8": b.meta["variants"]["int8"]}
+    with pytest.raises(BundleError, match="'fp32' variant"):
+        b.choose("cpu", "bf16")
+    assert b.choose("cpu", "auto")[0] == "int8"  # auto passes over bf16 without fp32
+
+
+def test_auto_order_puts_bf16_first_only_on_amx_with_openvino(monkeypatch, amx_cpu):
+    assert bundle_mod.auto_order("cpu") == ("bf16", "int8", "fp32")
+    monkeypatch.setattr(ov_mod, "bf16_capabilities", lambda: (False, "not installed"))
+    assert bundle_mod.auto_order("cpu") == ("int8", "fp32")
+    assert bundle_mod.auto_order("cuda") == ("fp16", "fp32")
+
+
+def test_auto_order_without_simd_int8_prefers_fp32(monkeypatch):
+    info = dict(cpu_mod.cpu_info(), features=[], arch="x86_64")
+    monkeypatch.setattr(cpu_mod, "cpu_info", lambda: info)
+    assert bundle_mod.auto_order("cpu") == ("fp32", "int8")
+
+
+def test_auto_takes_bf16_after_its_probe(tiny_bundle, amx_cpu, caplog):
+    with caplog.at_level(logging.INFO, logger="sentiscore"):
+        scorer = Scorer.load(tiny_bundle, device="cpu", precision="auto")
+    assert scorer.precision == "bf16"
+    assert isinstance(scorer.runner, ov_mod.OpenVinoRunner)
+    assert scorer.model_path.endswith("model.onnx")
+    assert "bf16 through OpenVINO" in caplog.text
+    assert scorer.stats.real_tokens == 0  # the probe does not count as scored work
+
+
+def test_auto_falls_back_when_the_probe_fails(tiny_bundle, amx_cpu, monkeypatch, caplog):
+    monkeypatch.setattr(
+        Scorer, "invariance", lambda self, texts: {"ok": False, "max_dp": 0.2, "flips": 3}
+    )
+    with caplog.at_level(logging.WARNING, logger="sentiscore"):
+        scorer = Scorer.load(tiny_bundle, device="cpu", precision="auto")
+    assert scorer.precision == "int8"
+    assert not isinstance(scorer.runner, ov_mod.OpenVinoRunner)
+    assert "not row-invariant" in caplog.text and "3 label flips" in caplog.text
+
+
+def test_missing_openvino_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    ov_mod.bf16_capabilities.cache_clear()
+    try:
+        ok, why = ov_mod.bf16_capabilities()
+        assert not ok and "sentiscore[openvino]" in why
+        with pytest.raises(SentiscoreError, match=r"sentiscore\[openvino\]"):
+            ov_mod.OpenVinoRunner("model.onnx")
+    finally:
+        ov_mod.bf16_capabilities.cache_clear()
+
+
+def test_bench_lists_bf16_when_runnable(tiny_bundle, amx_cpu, tmp_path):
+    from sentiscore.infer.bench import BenchConfig, run_bench
+
+    report = run_bench(BenchConfig(model=tiny_bundle, output=str(tmp_path), rows=64, rounds=1))
+    got = {v["precision"]: v for v in report["variants"]}
+    assert set(got) == {"fp32", "int8", "bf16"}
+    assert got["bf16"]["invariance"]["ok"]
+    assert report["auto"]["precision"] == "bf16"
+    assert "bf16" in (tmp_path / "bench.md").read_text()
