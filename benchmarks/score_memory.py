@@ -72,10 +72,38 @@ def main():
         import subprocess
         import sys
 
-        subprocess.run([sys.executable, __file__, args.bundle, "--rows", str(args.rows), "--data", args.data, "--work", work, "--build-only"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                args.bundle,
+                "--rows",
+                str(args.rows),
+                "--data",
+                args.data,
+                "--work",
+                work,
+                "--build-only",
+            ],
+            check=True,
+        )
     base_rss = rss_mb()[0]
     samples, done = [], [0]
-    marks = sorted({10_000, 100_000, 200_000, 300_000, 400_000, 500_000, 600_000, 700_000, 800_000, 900_000, args.rows})
+    marks = sorted(
+        {
+            10_000,
+            100_000,
+            200_000,
+            300_000,
+            400_000,
+            500_000,
+            600_000,
+            700_000,
+            800_000,
+            900_000,
+            args.rows,
+        }
+    )
     start = time.perf_counter()
 
     def progress(n):

@@ -18,26 +18,16 @@ import pyarrow as pa
 from sentiscore.errors import BadRowError, ConfigError, InputDataError
 from sentiscore.infer.batching import iter_micro_batches
 from sentiscore.infer.bundle import Bundle, load_bundle
-from sentiscore.infer.session import OrtRunner, resolve_device
+from sentiscore.infer.session import make_runner, resolve_device
+from sentiscore.infer.tokenize import TextEncoder
+from sentiscore.metrics import softmax
 
+log = logging.getLogger(__name__)
 # Precisions run by engines whose kernels sentiscore does not control: ``auto`` checks their row
 # invariance at load (INVARIANCE_ROWS built-in texts) before using them.
 PROBED = ("bf16",)
 INVARIANCE_ROWS = 64
 INVARIANCE_TOLERANCE = 1e-3
-
-
-def make_runner(precision: str, model_path: str, device: str, threads: int | None):
-    """The engine for a precision: OpenVINO for bf16, ONNX Runtime for the rest."""
-    if precision == "bf16":
-        from sentiscore.infer.openvino import OpenVinoRunner
-
-        return OpenVinoRunner(model_path, threads)
-    return OrtRunner(model_path, device, threads)
-from sentiscore.infer.tokenize import TextEncoder
-from sentiscore.metrics import softmax
-
-log = logging.getLogger(__name__)
 # Per micro-batch. CPU runs two micro-batches at once (session.CPU_STREAMS), so 2 x 4096 tokens
 # are in flight: the memory of one 8192-token batch (512-token rows: ~200 MB of attention
 # scores), and 4096 vs 8192 measured the same speed. CUDA fp16 on IMDB: 2.7x faster at 65536.

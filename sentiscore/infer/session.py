@@ -5,8 +5,8 @@ use all cores, split over two concurrent streams of micro-batches (one shared se
 stream with half the intra-op threads: +8 % rows/s on short sentences and +3 % on long reviews
 on 2 cores, measured against one stream with all threads), full graph optimisation, and no
 per-shape memory patterns (shapes vary with every length-bucketed batch). CUDA sessions run
-one stream with IO binding. Which model file to load is decided by ``bundle``; what the logits
-mean is decided by ``scorer``.
+one stream with IO binding. ``make_runner`` hands bf16 to ``openvino``. Which model file to
+load is decided by ``bundle``; what the logits mean is decided by ``scorer``.
 """
 
 from __future__ import annotations
@@ -199,3 +199,12 @@ class OrtRunner:
         binding.bind_output(self.output_name, "cuda", 0)
         self.session.run_with_iobinding(binding)
         return np.asarray(binding.copy_outputs_to_cpu()[0], dtype=np.float32)
+
+
+def make_runner(precision: str, model_path: str, device: str, threads: int | None):
+    """The engine for a precision: OpenVINO for bf16, ONNX Runtime for the rest."""
+    if precision == "bf16":
+        from sentiscore.infer.openvino import OpenVinoRunner
+
+        return OpenVinoRunner(model_path, threads)
+    return OrtRunner(model_path, device, threads)
