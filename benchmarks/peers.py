@@ -7,7 +7,8 @@ Engines, all on the same weights and the same texts, on the CPU:
   AVX-512 BF16, else f32), THROUGHPUT hint, fed sentiscore's own length-sorted micro-batches
   through an ``AsyncInferQueue``: the engine with no reading, tokenising or writing;
 - ONNX Runtime alone on each sentiscore variant, fed the same micro-batches;
-- ``sentiscore score`` end to end (Parquet in, Parquet out) for each variant.
+- ``sentiscore score`` end to end (Parquet in, Parquet out) for each variant, and for bf16
+  through OpenVINO where the CPU runs bf16 natively.
 
 Rows/s is the median of ``--repeats`` interleaved passes. Each sentiscore variant's row
 invariance (max |dp| of rows scored alone vs in batches) is recorded beside its speed.
@@ -254,6 +255,15 @@ def bench_set(name, texts, args, model, bundles, work) -> dict:
                 bundle, parquet, precision, work
             )
         inv[label] = invariance(path, bundle, texts)
+    from sentiscore.infer.openvino import bf16_available
+
+    if bf16_available():  # AMX / AVX-512 BF16 CPUs with sentiscore[openvino]
+        label = "bf16 (OpenVINO, fp32 graph)"
+        runs[f"sentiscore score, {label}"], scorer = sentiscore_pass(
+            bundles["per-row"], parquet, "bf16", work
+        )
+        check = scorer.invariance(texts[:64])
+        inv[label] = {"max_dp": check["max_dp"], "flips": check["flips"]}
     times = {k: [] for k in runs}
     for _ in range(args.repeats):
         for k, run in runs.items():
