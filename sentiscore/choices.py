@@ -7,7 +7,8 @@ DEVICES = ("auto", "cpu", "cuda")
 SCORE_PRECISIONS = ("auto", "fp32", "int8", "fp16", "bf16")  # for score/predict/evaluate/bench
 BUNDLE_PRECISIONS = ("fp32", "int8", "fp16")  # what export can build
 TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-OUTPUT_FORMATS = ("parquet", "csv", "jsonl")
+OUTPUT_FORMATS = ("parquet", "csv", "tsv", "jsonl")
+INPUT_FORMATS = ("parquet", "csv", "tsv", "jsonl", "txt")  # txt: one text per line
 TRUNCATIONS = ("head", "head+tail")
 POOLINGS = ("auto", "cls", "mean")
 SCHEDULERS = ("linear", "cosine", "constant")
@@ -16,3 +17,16 @@ OPTIMIZE_LEVELS = ("O1", "O2", "O3")
 WEIGHT_TYPES = ("qint8", "quint8")
 INT8_GELUS = ("tanh", "erf")
 INT8_ACTIVATIONS = ("per-row", "per-tensor")
+# Column names detected when --text-column / --label-column are not given, in order.
+TEXT_NAMES = ("text", "sentence", "review", "content", "review_text", "comment", "body", "document")
+LABEL_NAMES = (
+    "label",
+    "labels",
+    "sentiment",
+    "polarity",
+    "stars",
+    "star_rating",
+    "rating",
+    "score",
+    "target",
+)

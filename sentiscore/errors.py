@@ -43,7 +43,7 @@ class InputDataError(SentiscoreError):
 
 
 class BadRowError(InputDataError):
-    """A row cannot be scored and --strict was given."""
+    """A row cannot be scored and --strict was given, or more rows than --max-error-rate allows."""
 
 
 class BundleError(SentiscoreError):
@@ -60,6 +60,20 @@ class OutputExistsError(SentiscoreError):
 
 class ResumeError(SentiscoreError):
     """A resume was refused because inputs or the bundle changed."""
+
+
+class ScoreInterrupted(SentiscoreError):
+    """Scoring was interrupted (Ctrl-C or SIGTERM); ``saved_rows`` are kept for --resume."""
+
+    exit_code = 130
+
+    def __init__(self, saved_rows: int, where: str):
+        self.saved_rows, self.where = saved_rows, where
+        super().__init__(
+            "Interrupted",
+            f"{saved_rows} scored rows are saved ({where})",
+            "run the same command with --resume to continue from there",
+        )
 
 
 class ExportError(SentiscoreError):

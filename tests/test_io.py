@@ -121,4 +121,8 @@ def test_parquet_output_refuses_gz_name():
 
     with pytest.raises(ConfigError, match="without .gz"):
         output_format("out.parquet.gz")
-    assert output_format("out.csv.gz") == "csv" and output_format("out.txt") == "csv"
+    assert output_format("out.csv.gz") == "csv" and output_format("out.tsv") == "tsv"
+    assert output_format("scored") == "parquet"  # no extension: Parquet, as documented
+    for name in ("out.xlsx", "out.txt", "out.json.zip"):
+        with pytest.raises(ConfigError, match="output name ending in"):
+            output_format(name)

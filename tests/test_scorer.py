@@ -64,8 +64,14 @@ def test_bad_rows_get_error_column_never_dropped(scorer):
         and out[1]["prob_positive"] is None
         and out[0]["label"] in ("negative", "positive")
     )
-    ints = scorer.score_batch(pa.record_batch({"text": pa.array([1, 2])})).to_pylist()
-    assert all("not a string" in r["error"] for r in ints)
+    with pytest.raises(InputDataError, match="'text' of strings. Found: type int64"):
+        scorer.score_batch(pa.record_batch({"text": pa.array([1, 2])}))
+    nulls = scorer.score_batch(pa.record_batch({"text": pa.array([None, None])})).to_pylist()
+    assert [r["error"] for r in nulls] == ["text is null"] * 2
+    coded = pa.array(["good film", None, "good film"]).dictionary_encode()
+    dict_rows = scorer.score_batch(pa.record_batch({"text": coded})).to_pylist()
+    assert [r["error"] for r in dict_rows] == [None, "text is null", None]
+    assert dict_rows[0]["score"] == dict_rows[2]["score"]
     raw = scorer.score_batch(
         pa.record_batch({"text": pa.array([b"ok text", b"\xff\xfe"], pa.binary())})
     ).to_pylist()
@@ -73,7 +79,7 @@ def test_bad_rows_get_error_column_never_dropped(scorer):
 
 
 def test_strict_stops_at_first_bad_row(scorer):
-    with pytest.raises(BadRowError, match="row 11: text is null"):
+    with pytest.raises(BadRowError, match=r"row 12 \(counting from 1, header excluded\): text is null"):
         scorer.score_batch(
             pa.record_batch({"text": pa.array(["fine", None], pa.string())}),
             strict=True,

@@ -10,76 +10,52 @@ subcommand (``score``, ``predict``, ``evaluate``, ``bench``, ``export`` with ``u
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 
 import click
 
 from sentiscore import __version__
+from sentiscore.cli.logs import STATE, error, logging_options, setup_logging
 from sentiscore.cli.options import CONTEXT
 from sentiscore.errors import SentiscoreError
 
 log = logging.getLogger("sentiscore")
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record):
-        return json.dumps(
-            {
-                "ts": round(record.created, 3),
-                "level": record.levelname.lower(),
-                "logger": record.name,
-                "msg": record.getMessage(),
-            }
-        )
-
-
-def setup_logging(verbose: bool, log_json: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        _JsonFormatter() if log_json else logging.Formatter("%(levelname)s %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING)
-    logging.getLogger("sentiscore").setLevel(
-        logging.DEBUG if verbose else logging.INFO if log_json else logging.WARNING
-    )
-
-
 class Group(click.Group):
     """Turns SentiscoreError into a one-line message and exit code 1."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        STATE.update(json=False, verbose=False)  # each invocation starts from the defaults
+        return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except SentiscoreError as exc:
-            if ctx.obj and ctx.obj.get("verbose"):
+            if STATE["verbose"]:
                 raise
-            click.echo(f"Error: {exc}", err=True)
+            fields = {"expected": exc.expected, "found": exc.found, "fix": exc.fix}
+            error(str(exc), exc.exit_code, **fields)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+            error("Interrupted.", 130)
             ctx.exit(130)
 
 
 @click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(__version__, "--version", prog_name="sentiscore")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging, and full tracebacks on errors.")
-@click.option(
-    "--log-json", is_flag=True, help="Structured JSON log lines on stderr (for data jobs)."
-)
+@logging_options
 @click.pass_context
-def cli(ctx, verbose: bool, log_json: bool):
+def cli(ctx):
     """sentiscore: fine-tune, export and score review sentiment.
 
     \b
     Exit codes: 0 ok, 1 error (bad input, model, device...), 2 usage error, 130 interrupted.
     """
     ctx.ensure_object(dict)
-    ctx.obj["verbose"] = verbose
-    setup_logging(verbose, log_json)
+    setup_logging()
 
 
 def _register():
@@ -99,6 +75,7 @@ def _register():
         upgrade_cmd,
         train_cmd,
     ):
+        logging_options(cmd)  # -v / --log-json after the subcommand too
         cli.add_command(cmd)
 
 

@@ -5,43 +5,22 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
+import signal
 import sys
 import tempfile
 
 import click
 
 from sentiscore.choices import OUTPUT_FORMATS
+from sentiscore.cli.logs import STATE, Progress, event
 from sentiscore.cli.options import CONTEXT, DEVICE, PRECISION
-
-
-class _Progress:
-    """A tqdm bar on stderr, created at the first update (so early errors print cleanly)."""
-
-    def __init__(self, total: int | None):
-        self.total, self.bar = total, None
-
-    def update(self, n: int) -> None:
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=self.total,
-                unit="rows",
-                file=sys.stderr,
-                dynamic_ncols=True,
-                smoothing=0.1,
-                mininterval=0.5,
-            )
-        self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+from sentiscore.errors import ScoreInterrupted
 
 
 def _progress_bar(total: int | None, silent: bool):
-    return None if silent else _Progress(total)
+    return None if silent and not STATE["json"] else Progress(total)
 
 
 @click.command("score", context_settings=CONTEXT)
@@ -59,7 +38,12 @@ def _progress_bar(total: int | None, silent: bool):
     default=None,
     help="Output file, directory (one file per input), or - for stdout (CSV). Default: <stem>.scored.parquet beside each input.",
 )
-@click.option("--text-column", default="text", show_default=True)
+@click.option(
+    "--text-column",
+    default=None,
+    help="Column holding the text (default: the first of text, sentence, review, content, "
+    "review_text, comment, body, document; the choice is logged).",
+)
 @click.option("--id-column", default=None, help="Column always kept in the output (e.g. a row id).")
 @click.option(
     "--keep-columns",
@@ -111,6 +95,20 @@ def _progress_bar(total: int | None, silent: bool):
     show_default=True,
     help="Rows per output part (the unit of --resume).",
 )
+@click.option(
+    "--max-length",
+    type=int,
+    default=None,
+    help="Cut texts to N tokens, below the bundle's own limit: faster on long texts, less "
+    "accurate (see README).",
+)
+@click.option(
+    "--max-error-rate",
+    type=float,
+    default=None,
+    help="Exit 1 when more than this fraction of rows cannot be scored (e.g. 0.01); the output "
+    "is still written.",
+)
 @click.option("--silent", is_flag=True, help="No progress bar and no summary line.")
 @click.option("--stats-json", default=None, help="Write the run summary as JSON here.")
 def score_cmd(
@@ -132,6 +130,8 @@ def score_cmd(
     strict,
     prefix,
     chunk_rows,
+    max_length,
+    max_error_rate,
     silent,
     stats_json,
 ):
@@ -164,16 +164,50 @@ def score_cmd(
             prefix=prefix,
             chunk_rows=chunk_rows,
             stats_json=stats_json,
+            max_length=max_length,
+            max_error_rate=max_error_rate,
         )
         bar = _progress_bar(total_rows(discover_inputs(list(inputs), delimiter), limit), silent)
         try:
-            stats = score_files(list(inputs), cfg, progress=bar.update if bar else None)
+            with _sigterm_as_interrupt():
+                stats = score_files(list(inputs), cfg, progress=bar.update if bar else None)
+        except ScoreInterrupted as exc:
+            raise ScoreInterrupted(exc.saved_rows, exc.where + _resume_hint(resume)) from None
         finally:
             if bar:
                 bar.close()
-    if not silent:
+    if STATE["json"]:
+        event("summary", **stats)
+    elif not silent:
         where = "stdout" if output == "-" else ", ".join(stats["outputs"])
         click.echo(_score_summary(stats, where), err=True)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a job scheduler stopping us) ends the run like Ctrl-C: saved parts are kept
+    and the message says how to resume."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        old = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. inside a test runner thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _resume_hint(already: bool) -> str:
+    args = [a for a in sys.argv[1:] if a != "--overwrite"]
+    if not already:
+        args.append("--resume")
+    prog = "score" if os.path.basename(sys.argv[0]) == "score" else "sentiscore"
+    return f"; resume with: {prog} {shlex.join(args)}"
 
 
 @contextlib.contextmanager
@@ -197,7 +231,8 @@ def _stdout_capture(output: str, fmt: str | None):
 def _score_summary(stats: dict, destination: str) -> str:
     """The one line ``score`` prints at the end."""
     return (
-        f"scored {stats['rows']} rows ({stats['errors']} errors) in {stats['seconds']:.1f}s, "
+        f"scored {stats['rows']} rows ({stats['errors']} errors, {stats['truncated']} truncated) "
+        f"in {stats['seconds']:.1f}s, "
         f"{stats['rows_per_s'] or 0:.1f} rows/s, padding efficiency "
         f"{stats['padding_efficiency']:.2f}, {stats['precision']} on {stats['device']} "
         f"-> {destination}"

@@ -17,9 +17,10 @@ class ScoreConfig:
     model: bundle directory, or "default" for the embedded model.
     output: output file, or a directory (existing, or ending in '/') for one file per input;
         None writes ``<input stem>.scored.<fmt>`` beside each input.
-    text_column: column holding the text. id_column: optional column (a row id, say) that
-        must exist and is always kept. keep_columns: "all", "none" or "a,b".
-    format: output format (parquet/csv/jsonl); None follows the output's extension.
+    text_column: column holding the text; None detects it (text, sentence, review, content,
+        ...: ``choices.TEXT_NAMES``) and logs the choice. id_column: optional column (a row
+        id, say) that must exist and is always kept. keep_columns: "all", "none" or "a,b".
+    format: output format (parquet/csv/tsv/jsonl); None follows the output's extension.
     delimiter: CSV delimiter (default: ',' or tab for .tsv).
     device: auto/cpu/cuda. precision: auto/fp32/int8/fp16.
     threads: CPU threads for ONNX Runtime (default: all cores), shared by two concurrent
@@ -31,11 +32,15 @@ class ScoreConfig:
     strict: stop at the first bad row instead of writing an error column.
     prefix: prepended to prediction column names (e.g. "pred_") to avoid clashes.
     chunk_rows: rows per output part (the unit of resume). stats_json: write the summary here.
+    max_length: cut texts to this many tokens, below the bundle's own limit (faster on long
+        texts, less accurate); None keeps the bundle's.
+    max_error_rate: fail (exit 1, output still written) when more than this fraction of the
+        rows could not be scored; None never fails on bad rows.
     """
 
     model: str = "default"
     output: str | None = None
-    text_column: str = "text"
+    text_column: str | None = None
     id_column: str | None = None
     keep_columns: str = "all"
     format: str | None = None
@@ -51,13 +56,15 @@ class ScoreConfig:
     prefix: str = ""
     chunk_rows: int = 20_000
     stats_json: str | None = None
+    max_length: int | None = None
+    max_error_rate: float | None = None
 
     def __post_init__(self):
         if self.resume and self.overwrite:
             raise ConfigError("At most one of --resume and --overwrite", "both", "pick one")
         if self.format not in (None, *OUTPUT_FORMATS):
             raise ConfigError(
-                "--format parquet, csv or jsonl", repr(self.format), "pick one of those"
+                f"--format one of {', '.join(OUTPUT_FORMATS)}", repr(self.format), "pick one"
             )
         if self.device not in DEVICES:
             raise ConfigError("--device auto, cpu or cuda", repr(self.device), "pick one of those")
@@ -71,11 +78,17 @@ class ScoreConfig:
                 raise ConfigError(
                     f"--{name} >= 1", str(value), f"drop --{name} or give a positive number"
                 )
-        if (self.max_tokens is not None and self.max_tokens < 16) or self.chunk_rows < 1:
+        if self.max_tokens is not None and self.max_tokens < 16:
             raise ConfigError(
-                "--max-tokens >= 16 and chunk_rows >= 1",
-                f"{self.max_tokens}, {self.chunk_rows}",
-                "use the defaults",
+                "--max-tokens >= 16", str(self.max_tokens), "drop it (default 4096 on CPU)"
+            )
+        if self.chunk_rows < 1:
+            raise ConfigError("--chunk-rows >= 1", str(self.chunk_rows), "drop it (default 20000)")
+        if self.max_length is not None and self.max_length < 8:
+            raise ConfigError("--max-length >= 8", str(self.max_length), "drop it or raise it")
+        if self.max_error_rate is not None and not 0 <= self.max_error_rate <= 1:
+            raise ConfigError(
+                "--max-error-rate between 0 and 1", str(self.max_error_rate), "e.g. 0.01 for 1 %"
             )
 
     def as_dict(self) -> dict:
@@ -92,5 +105,6 @@ class ScoreConfig:
             "prefix",
             "chunk_rows",
             "format",
+            "max_length",
         )
         return {k: getattr(self, k) for k in keys}

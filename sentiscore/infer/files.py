@@ -23,9 +23,18 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from sentiscore.errors import ConfigError, InputDataError, OutputExistsError, ResumeError
+from sentiscore.choices import TEXT_NAMES
+from sentiscore.errors import (
+    BadRowError,
+    ConfigError,
+    InputDataError,
+    OutputExistsError,
+    ResumeError,
+    ScoreInterrupted,
+)
 from sentiscore.infer.config import ScoreConfig
-from sentiscore.infer.scorer import Scorer
+from sentiscore.infer.scorer import Scorer, is_text_type
+from sentiscore.io.columns import pick_column
 from sentiscore.io.readers import (
     InputFile,
     count_rows,
@@ -139,14 +148,34 @@ def prefetch(items: Iterable, depth: int = 2) -> Iterator:
         stop.set()
 
 
-def _manifest(job: Job, scorer: Scorer, cfg: ScoreConfig) -> dict:
+def _manifest(job: Job, scorer: Scorer, cfg: ScoreConfig, text_column: str) -> dict:
     return {
         "inputs": [fingerprint(i) for i in job.inputs],
         "bundle": scorer.bundle.fingerprint(),
         "precision": scorer.precision,
         "device": scorer.device,
-        "options": cfg.result_affecting(),
+        "options": {**cfg.result_affecting(), "text_column": text_column},
     }
+
+
+def _changed(old: dict | None, new: dict) -> str:
+    """What differs between two manifests, naming options as --flags."""
+    if old is None:
+        return "the manifest is missing"
+    what = []
+    for key in new:
+        if key == "options":
+            opts = old.get("options") or {}
+            what += [
+                f"--{k.replace('_', '-')} {opts.get(k)!r} -> {v!r}"
+                for k, v in new["options"].items()
+                if opts.get(k) != v
+            ]
+        elif old.get(key) != new[key]:
+            what.append(
+                {"inputs": "the input files", "bundle": "the bundle (--model)"}.get(key, key)
+            )
+    return ", ".join(what) or "the manifest format"
 
 
 def _prepare_output(job: Job, manifest: dict, cfg: ScoreConfig) -> bool:
@@ -160,11 +189,10 @@ def _prepare_output(job: Job, manifest: dict, cfg: ScoreConfig) -> bool:
         mpath = os.path.join(job.parts_dir, MANIFEST_NAME)
         old = json.load(open(mpath, encoding="utf-8")) if os.path.exists(mpath) else None
         if old != manifest:
-            what = [k for k in manifest if old is None or old.get(k) != manifest[k]]
             raise ResumeError(
                 "--resume to continue with the same inputs, bundle and options",
-                f"changed since the interrupted run: {', '.join(what) or 'manifest missing'}",
-                "use --overwrite to start again",
+                f"changed since the interrupted run: {_changed(old, manifest)}",
+                "rerun with the earlier values, or use --overwrite to start again",
             )
     elif cfg.resume and exists:
         log.info("%s is complete; nothing to resume", job.output)
@@ -195,7 +223,7 @@ def _run_job(
     job: Job, scorer: Scorer, cfg: ScoreConfig, limit: int | None, progress: Callable[[int], None]
 ) -> int:
     """Score one job; return rows written."""
-    keep = _keep_with_id(cfg)
+    keep, text_column = _keep_with_id(cfg), cfg.text_column
     for inp in job.inputs:  # fail fast on a missing column or clash, before touching output
         schema = read_schema(inp)
         if cfg.id_column and cfg.id_column not in schema.names:
@@ -204,32 +232,54 @@ def _run_job(
                 f"columns {schema.names}",
                 "pass --id-column NAME, or leave it out",
             )
-        scorer.check_columns(schema, cfg.text_column, keep, cfg.prefix)
-    if not _prepare_output(job, _manifest(job, scorer, cfg), cfg):
+        if text_column is None:
+            text_column = pick_column(
+                schema.names,
+                None,
+                TEXT_NAMES,
+                "text",
+                "--text-column",
+                where=inp.path,
+                suggest=[f.name for f in schema if is_text_type(f.type)],
+            )
+        scorer.check_columns(schema, text_column, keep, cfg.prefix)
+    if not _prepare_output(job, _manifest(job, scorer, cfg, text_column), cfg):
         return 0
     writer = PartWriter(job.parts_dir)
 
     def prepared():  # in the reader thread: read, check and tokenise ahead of the model
         for index, offset, chunk in _chunks(job.inputs, cfg.chunk_rows, limit):
             todo = not writer.done(index)
-            args = (chunk, cfg.text_column, keep, cfg.prefix, cfg.strict, offset)
+            args = (chunk, text_column, keep, cfg.prefix, cfg.strict, offset)
             yield index, chunk.num_rows, scorer.prepare(*args) if todo else None
 
     with ThreadPoolExecutor(1, thread_name_prefix="sentiscore-writer") as pool:
         pending = None  # one part write in flight while the next chunk runs
-        for index, rows, prep in prefetch(prepared()):
-            if prep is not None:
-                out = scorer.finish(prep)
-                if pending is not None:
-                    pending.result()
-                pending = pool.submit(writer.write, index, out)
-            progress(rows)
+        try:
+            for index, rows, prep in prefetch(prepared()):
+                if prep is not None:
+                    out = scorer.finish(prep)
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(writer.write, index, out)
+                progress(rows)
+        except KeyboardInterrupt:
+            if pending is not None:
+                pending.result()  # a part being written is finished, not lost
+            saved = _saved_rows(writer.parts())
+            raise ScoreInterrupted(saved, f"parts in {job.parts_dir}") from None
         if pending is not None:
             pending.result()
     parts = writer.parts()
     rows = concat_parts(parts, job.output, job.fmt)
     shutil.rmtree(job.parts_dir, ignore_errors=True)
     return rows
+
+
+def _saved_rows(parts: list[str]) -> int:
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
 
 
 def total_rows(inputs: list[InputFile], limit: int | None) -> int | None:
@@ -256,12 +306,20 @@ def score_files(
     files = discover_inputs(specs, cfg.delimiter)
     jobs = plan_jobs(files, cfg)
     scorer = scorer or Scorer.load(
-        cfg.model, cfg.device, cfg.precision, cfg.threads, cfg.max_tokens
+        cfg.model, cfg.device, cfg.precision, cfg.threads, cfg.max_tokens, max_length=cfg.max_length
     )
     progress = progress or (lambda n: None)
     start, written, left = time.perf_counter(), 0, cfg.limit
     for job in jobs:
-        rows = _run_job(job, scorer, cfg, left, progress)
+        try:
+            rows = _run_job(job, scorer, cfg, left, progress)
+        except ScoreInterrupted as exc:
+            if written:
+                done = ", ".join(j.output for j in jobs[: jobs.index(job)])
+                raise ScoreInterrupted(
+                    written + exc.saved_rows, f"complete: {done}; {exc.where}"
+                ) from None
+            raise
         written += rows
         if left is not None:
             left -= rows
@@ -277,9 +335,37 @@ def score_files(
         "precision": scorer.precision,
         "outputs": [j.output for j in jobs],
     }
+    _warn_truncation(stats, scorer)
     if cfg.stats_json:
         _write_stats(cfg.stats_json, stats)
+    _check_error_rate(stats, cfg.max_error_rate)
     return stats
+
+
+def _warn_truncation(stats: dict, scorer: Scorer) -> None:
+    scored = stats["rows"] - stats["errors"]
+    if scored and stats["truncated"] * 2 > scored:
+        log.warning(
+            "%d of %d scored rows (%.0f %%) were longer than %d tokens and were cut (%s "
+            "truncation): their scores see only part of the text",
+            stats["truncated"],
+            scored,
+            100 * stats["truncated"] / scored,
+            scorer.max_length,
+            scorer.bundle.truncation,
+        )
+
+
+def _check_error_rate(stats: dict, limit: float | None) -> None:
+    if limit is None or not stats["rows"]:
+        return
+    rate = stats["errors"] / stats["rows"]
+    if rate > limit:
+        raise BadRowError(
+            f"At most {limit:.2%} of rows that cannot be scored (--max-error-rate)",
+            f"{stats['errors']} of {stats['rows']} rows ({rate:.2%}) have an error",
+            f"see the error column in {', '.join(stats['outputs'])} (written in full)",
+        )
 
 
 def _write_stats(path: str, stats: dict) -> None:

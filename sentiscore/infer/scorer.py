@@ -40,6 +40,7 @@ class ScoreStats:
     errors: int = 0
     real_tokens: int = 0
     computed_tokens: int = 0
+    truncated: int = 0
 
     @property
     def padding_efficiency(self) -> float:
@@ -49,6 +50,7 @@ class ScoreStats:
         return {
             "rows": self.rows,
             "errors": self.errors,
+            "truncated": self.truncated,
             "tokens": self.real_tokens,
             "computed_tokens": self.computed_tokens,
             "padding_efficiency": round(self.padding_efficiency, 4),
@@ -65,6 +67,7 @@ class Prepared:
     valid: list[int]
     errors: list[str | None]
     ids: list[np.ndarray]
+    truncated: int = 0
 
 
 def output_names(labels: list[str], prefix: str = "") -> list[str]:
@@ -77,6 +80,11 @@ def output_names(labels: list[str], prefix: str = "") -> list[str]:
 def _check_texts(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], list[str | None]]:
     """Return (texts or None, error or None) per row."""
     t = col.type
+    if pa.types.is_null(t):
+        return [None] * len(col), ["text is null"] * len(col)
+    if pa.types.is_dictionary(t) or _is_string_view(t):
+        col = col.cast(t.value_type if pa.types.is_dictionary(t) else pa.string())
+        t = col.type
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         values = col.to_pylist()
         errs = [
@@ -101,6 +109,25 @@ def _check_texts(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], lis
     return [None] * n, [f"text is not a string (column type {t})"] * n
 
 
+def _is_string_view(t: pa.DataType) -> bool:
+    return str(t) == "string_view"
+
+
+def is_text_type(t: pa.DataType) -> bool:
+    """Whether a column of type ``t`` can hold texts: strings (plain, large, view, dictionary
+    encoded), UTF-8 bytes, or all nulls."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or _is_string_view(t)
+        or pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_null(t)
+    )
+
+
 class Scorer:
     """A loaded model ready to score. Build it with ``Scorer.load``."""
 
@@ -111,22 +138,30 @@ class Scorer:
         precision: str,
         threads: int | None = None,
         max_tokens: int | None = None,
+        max_length: int | None = None,
     ):
         if max_tokens is not None and max_tokens < 16:
             raise ConfigError("--max-tokens >= 16", str(max_tokens), "use e.g. 8192")
+        if max_length is not None and not 8 <= max_length <= bundle.max_length:
+            raise ConfigError(
+                f"--max-length between 8 and the bundle's max_length ({bundle.max_length})",
+                str(max_length),
+                "lower it, or drop it to keep the bundle's limit",
+            )
         self.bundle = bundle
         self.device = resolve_device(device)
         self.precision, self.model_path = bundle.choose(self.device, precision)
         self.runner = make_runner(self.precision, self.model_path, self.device, threads)
+        self.max_length = max_length or bundle.max_length
         self.encoder = TextEncoder(
             bundle.tokenizer_path,
-            bundle.max_length,
+            self.max_length,
             bundle.truncation,
             bundle.meta.get("head_fraction", 0.25),
         )
         self.labels = bundle.labels
         self.temperature = bundle.temperature
-        self.max_tokens = max(int(max_tokens or DEFAULT_MAX_TOKENS[self.device]), bundle.max_length)
+        self.max_tokens = max(int(max_tokens or DEFAULT_MAX_TOKENS[self.device]), self.max_length)
         self.stats = ScoreStats()
         if precision == "auto" and self.precision in PROBED:
             self._probe_or_fall_back(threads)
@@ -143,9 +178,11 @@ class Scorer:
         threads: int | None = None,
         max_tokens: int | None = None,
         verify: bool = True,
+        max_length: int | None = None,
     ) -> Scorer:
         """Load a bundle directory (or 'default', the embedded model) for scoring."""
-        return cls(load_bundle(bundle, verify=verify), device, precision, threads, max_tokens)
+        b = load_bundle(bundle, verify=verify)
+        return cls(b, device, precision, threads, max_tokens, max_length)
 
     def _probe_or_fall_back(self, threads: int | None) -> None:
         """Check row invariance of an engine whose kernels sentiscore does not control, on the
@@ -223,6 +260,15 @@ class Scorer:
                 f"columns {names}",
                 "pass --text-column NAME",
             )
+        kind = schema.field(text_column).type
+        if not is_text_type(kind):
+            texts = [f.name for f in schema if is_text_type(f.type)]
+            raise InputDataError(
+                f"A text column '{text_column}' of strings",
+                f"type {kind}",
+                "pass --text-column with a string column"
+                + (f", e.g. one of {texts}" if texts else ""),
+            )
         keep = keep_list(keep_columns, names)
         clash = sorted(set(keep) & set(output_names(self.labels, prefix)))
         if clash:
@@ -265,12 +311,12 @@ class Scorer:
             if bad is not None:
                 raise BadRowError(
                     "Every row to have non-empty string text (--strict)",
-                    f"row {row_offset + bad}: {errors[bad]}",
+                    f"row {row_offset + bad + 1} (counting from 1, header excluded): {errors[bad]}",
                     "fix the data or drop --strict to get an error column",
                 )
         valid = [i for i, e in enumerate(errors) if e is None]
-        ids = self.encoder.encode([texts[i] for i in valid]) if valid else []
-        return Prepared(batch, keep, prefix, valid, errors, ids)
+        ids, cut = self.encoder.encode_counted([texts[i] for i in valid])
+        return Prepared(batch, keep, prefix, valid, errors, ids, cut)
 
     def finish(self, prep: Prepared) -> pa.RecordBatch:
         """The model half of ``score_batch``: run, softmax, assemble the output batch."""
@@ -278,6 +324,7 @@ class Scorer:
         n = prep.batch.num_rows
         self.stats.rows += n
         self.stats.errors += n - len(prep.valid)
+        self.stats.truncated += prep.truncated
         return self._assemble(prep.batch, prep.keep, prep.prefix, prep.valid, probs, prep.errors)
 
     def _assemble(self, batch, keep, prefix, valid, probs, errors) -> pa.RecordBatch:

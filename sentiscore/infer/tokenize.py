@@ -97,8 +97,13 @@ class TextEncoder:
 
     def encode(self, texts: list[str]) -> list[np.ndarray]:
         """Encode texts (all must be str) into id arrays with special tokens, truncated."""
+        return self.encode_counted(texts)[0]
+
+    def encode_counted(self, texts: list[str]) -> tuple[list[np.ndarray], int]:
+        """``encode``, and how many of the texts were longer than ``max_length`` and cut."""
         if not texts:
-            return []
+            return [], 0
         encs = self.tok.encode_batch(texts, add_special_tokens=False)
         pre, suf = self.prefix, self.suffix
-        return [np.asarray(pre + self._cut(e.ids) + suf, dtype=np.int64) for e in encs]
+        cut = sum(len(e.ids) > self.budget for e in encs)
+        return [np.asarray(pre + self._cut(e.ids) + suf, dtype=np.int64) for e in encs], cut

@@ -1,7 +1,9 @@
 """Streaming readers: turn user-given inputs into bounded pyarrow RecordBatches.
 
 Finds input files (files, directories, globs, any URI pyarrow/fsspec understands), detects the
-format from the extension (Parquet, CSV/TSV with optional .gz, JSONL/NDJSON) and yields record
+format from the extension (Parquet, CSV/TSV with optional .gz, JSONL/NDJSON, .txt with one text
+per line in a column named ``text``), sniffs a CSV's delimiter (';' or tab) when the header
+leaves no doubt, and yields record
 batches of bounded size. It knows nothing about models or scoring; text-column checks and
 per-row errors belong to ``sentiscore.infer``.
 """
@@ -26,7 +28,7 @@ FORMATS = {
     ".pq": "parquet",
     ".csv": "csv",
     ".tsv": "csv",
-    ".txt": "csv",
+    ".txt": "txt",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "jsonl",
@@ -79,12 +81,40 @@ def _make_input(path: str, delimiter: str | None) -> InputFile:
     fmt = detect_format(path)
     if fmt is None:
         raise InputDataError(
-            "Input files must end in .parquet, .csv, .tsv, .jsonl or .ndjson (optionally .gz)",
+            "Input files must end in .parquet, .csv, .tsv, .jsonl, .ndjson or .txt (optionally .gz)",
             f"'{path}'",
             "rename the file or convert it to one of these formats",
         )
-    delim = delimiter or ("\t" if is_tsv(path) else ",")
-    return InputFile(path, fmt, delim)
+    if fmt != "csv":
+        return InputFile(path, fmt)
+    if delimiter:
+        return InputFile(path, fmt, delimiter)
+    return InputFile(path, fmt, "\t" if is_tsv(path) else _sniff_delimiter(path))
+
+
+def _sniff_delimiter(path: str) -> str:
+    """',' unless the header line has no comma (outside quotes) and exactly one of ';' and
+    tab: then that one."""
+    try:
+        with _open_stream(InputFile(path, "csv")) as f:
+            head = f.read(1 << 16)
+    except (OSError, pa.ArrowInvalid):
+        return ","  # unreadable files fail later with a proper message
+    line, quoted = [], False
+    for ch in head.decode("utf-8", errors="replace"):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "\n" and not quoted:
+            break
+        elif not quoted:
+            line.append(ch)
+    found = [d for d in (",", ";", "\t") if d in line]
+    if found in ([";"], ["\t"]):
+        log.info(
+            "'%s': header has no ',' but %r: reading it as %r-separated", path, found[0], found[0]
+        )
+        return found[0]
+    return ","
 
 
 def _expand_local(spec: str) -> list[str]:
@@ -197,6 +227,8 @@ def iter_batches(inp: InputFile, batch_rows: int = 8192) -> Iterator[pa.RecordBa
             yield from _iter_parquet(inp, batch_rows)
         elif inp.format == "csv":
             yield from _iter_csv(inp, batch_rows)
+        elif inp.format == "txt":
+            yield from _iter_txt(inp, batch_rows)
         else:
             yield from _iter_jsonl(inp, batch_rows)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
@@ -220,6 +252,13 @@ def _iter_csv(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
     try:
         yield from _iter_csv_raw(inp, batch_rows)
     except pa.ArrowInvalid as exc:
+        if "Expected" in str(exc) and "columns" in str(exc):
+            shown = {",": "','", ";": "';'", "\t": "tab"}.get(inp.delimiter, repr(inp.delimiter))
+            raise InputDataError(
+                f"CSV rows with as many fields as the header, split on {shown}",
+                f"'{inp.path}': {str(exc).strip().splitlines()[0]}",
+                "pass --delimiter (e.g. --delimiter ';' or --delimiter $'\\t') or fix the quoting",
+            ) from exc
         if "UTF8" not in str(exc) and "UTF-8" not in str(exc):
             raise
         raise InputDataError(
@@ -245,7 +284,7 @@ def _iter_csv_raw(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
 
 
 def _numbered_lines(inp: InputFile) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw bytes) of the input, read in 1 MiB chunks (error paths only)."""
+    """(line number, raw bytes) of the input, read in 1 MiB chunks (.txt inputs and error paths)."""
     with _open_stream(inp) as f:
         number, rest = 0, b""
         while True:
@@ -277,6 +316,26 @@ def _csv_header(inp: InputFile) -> list[str]:
         head = f.read(1 << 16)
     text = head.decode("utf-8", errors="replace")
     return next(pycsv.reader(io.StringIO(text), delimiter=inp.delimiter), [])
+
+
+def _iter_txt(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    """One text per line (a trailing '\r' is dropped), in a column named ``text``. A blank line
+    is a row too (the scorer marks it ``text is empty``); the final newline ends the last row."""
+    texts: list[str] = []
+    for number, raw in _numbered_lines(inp):
+        try:
+            texts.append(raw.removesuffix(b"\r").decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise InputDataError(
+                "Text encoded as UTF-8",
+                f"undecodable bytes in '{inp.path}' at line {number}",
+                "re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+            ) from exc
+        if len(texts) == batch_rows:
+            yield pa.record_batch({"text": pa.array(texts, type=pa.string())})
+            texts = []
+    if texts:
+        yield pa.record_batch({"text": pa.array(texts, type=pa.string())})
 
 
 def _iter_jsonl(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:

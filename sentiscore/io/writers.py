@@ -17,7 +17,7 @@ import pyarrow as pa
 from sentiscore.choices import OUTPUT_FORMATS
 from sentiscore.errors import ConfigError
 
-_EXT = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}
+_EXT = {"parquet": ".parquet", "csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl"}
 
 
 def output_format(path: str, explicit: str | None = None) -> str:
@@ -25,13 +25,24 @@ def output_format(path: str, explicit: str | None = None) -> str:
     if explicit:
         if explicit not in OUTPUT_FORMATS:
             raise ConfigError(
-                "--format to be parquet, csv or jsonl", f"'{explicit}'", "pick one of those"
+                f"--format to be one of {', '.join(OUTPUT_FORMATS)}",
+                f"'{explicit}'",
+                "pick one of those",
             )
         fmt = explicit
     else:
-        from sentiscore.io.readers import detect_format
+        from sentiscore.io.readers import detect_format, is_tsv
 
-        fmt = detect_format(path) or "parquet"
+        name = path.rstrip("/").rsplit("/", 1)[-1].lower().removesuffix(".gz")
+        fmt = "tsv" if is_tsv(path) else detect_format(path)
+        if fmt not in OUTPUT_FORMATS:
+            if "." in name.lstrip("."):
+                raise ConfigError(
+                    "An output name ending in .parquet, .csv, .tsv or .jsonl (.gz for text)",
+                    f"'{path}'",
+                    "rename the output, or pass --format parquet|csv|tsv|jsonl",
+                )
+            fmt = "parquet"  # no extension at all: Parquet, as documented
     if fmt == "parquet" and path.lower().endswith(".gz"):
         raise ConfigError(
             "A Parquet output name without .gz (Parquet compresses inside the file)",
@@ -64,12 +75,12 @@ def _write_file(
             for b in batches:
                 w.write_batch(b)
                 rows += b.num_rows
-    elif fmt == "csv":
+    elif fmt in ("csv", "tsv"):
         from pyarrow import csv
 
         from sentiscore.io.readers import is_tsv
 
-        opts = csv.WriteOptions(delimiter="\t" if is_tsv(name) else ",")
+        opts = csv.WriteOptions(delimiter="\t" if fmt == "tsv" or is_tsv(name) else ",")
         with _text_sink(path, name) as sink, csv.CSVWriter(sink, schema, write_options=opts) as w:
             for b in batches:
                 w.write_batch(b)

@@ -11,23 +11,13 @@ import logging
 import random
 from dataclasses import dataclass
 
+from sentiscore.choices import LABEL_NAMES, TEXT_NAMES
 from sentiscore.errors import InputDataError, TrainingError
+from sentiscore.io.columns import pick_column
 from sentiscore.trainer.config import TrainConfig
 from sentiscore.trainer.holdout import sentence_holdout
 
 log = logging.getLogger(__name__)
-TEXT_NAMES = ("text", "sentence", "review", "content", "review_text", "comment", "body", "document")
-LABEL_NAMES = (
-    "label",
-    "labels",
-    "sentiment",
-    "polarity",
-    "stars",
-    "star_rating",
-    "rating",
-    "score",
-    "target",
-)
 HUB_ALIASES = {
     "sst2": ("glue", "sst2"),
     "glue/sst2": ("glue", "sst2"),
@@ -65,20 +55,7 @@ def _is_local(spec: str) -> bool:
 
 
 def _pick(names: list[str], wanted: str | None, candidates: tuple, what: str, option: str) -> str:
-    if wanted:
-        if wanted not in names:
-            raise TrainingError(
-                f"A {what} column named '{wanted}'",
-                f"columns {names}",
-                f"pass {option} with one of those",
-            )
-        return wanted
-    for c in candidates:
-        if c in names:
-            return c
-    raise TrainingError(
-        f"A {what} column (one of {list(candidates)})", f"columns {names}", f"pass {option} NAME"
-    )
+    return pick_column(names, wanted, candidates, what, option, TrainingError)
 
 
 def _from_table_columns(columns: dict, cfg: TrainConfig) -> Split:

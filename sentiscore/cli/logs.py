@@ -1,0 +1,142 @@
+"""How the CLI talks on stderr: plain lines, or with ``--log-json`` one JSON object per line
+for everything (log records, Python warnings, errors, progress events, the summary).
+
+``--log-json`` and ``-v`` are accepted before or after the subcommand. Library code only logs;
+this module decides how that looks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+import click
+
+STATE = {"json": False, "verbose": False}
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record):
+        return json.dumps(
+            {
+                "ts": round(record.created, 3),
+                "level": record.levelname.lower(),
+                "logger": record.name,
+                "msg": record.getMessage(),
+            },
+            ensure_ascii=False,
+        )
+
+
+def setup_logging(verbose: bool | None = None, log_json: bool | None = None) -> None:
+    """(Re)configure logging; None keeps the current setting of that flag."""
+    if verbose is not None:
+        STATE["verbose"] = STATE["verbose"] or verbose
+    if log_json is not None:
+        STATE["json"] = STATE["json"] or log_json
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _JsonFormatter()
+        if STATE["json"]
+        else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # Python warnings become log records (JSON under --log-json)
+    logging.getLogger("sentiscore").setLevel(
+        logging.DEBUG if STATE["verbose"] else logging.INFO if STATE["json"] else logging.WARNING
+    )
+
+
+def event(name: str, **fields) -> None:
+    """A structured event line (JSON mode only)."""
+    if STATE["json"]:
+        line = {"ts": round(time.time(), 3), "level": "info", "event": name, **fields}
+        click.echo(json.dumps(line, ensure_ascii=False, default=str), err=True)
+
+
+def error(message: str, exit_code: int, **fields) -> None:
+    """The one error line: 'Error: ...' or a JSON object."""
+    if STATE["json"]:
+        line = {"ts": round(time.time(), 3), "level": "error", "msg": message}
+        click.echo(json.dumps({**line, "exit_code": exit_code, **fields}, default=str), err=True)
+    else:
+        click.echo(f"Error: {message}", err=True)
+
+
+def _set_json(ctx, _param, value):
+    if value:
+        setup_logging(log_json=True)
+    return value
+
+
+def _set_verbose(ctx, _param, value):
+    if value:
+        setup_logging(verbose=True)
+    return value
+
+
+def logging_options(f):
+    """-v/--verbose and --log-json, for the group and for every subcommand."""
+    f = click.option(
+        "--log-json",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_json,
+        help="Every stderr line as JSON: logs, warnings, errors, progress, summary.",
+    )(f)
+    return click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_verbose,
+        help="Debug logging, third-party warnings, and full tracebacks on errors.",
+    )(f)
+
+
+class Progress:
+    """Rows done: a tqdm bar on stderr, or under --log-json a 'progress' event every few
+    seconds with rows/s and ETA. Created lazily, so early errors print cleanly."""
+
+    def __init__(self, total: int | None, every_s: float = 2.0):
+        self.total, self.bar, self.every_s = total, None, every_s
+        self.rows, self.start, self.last = 0, time.perf_counter(), 0.0
+
+    def update(self, n: int) -> None:
+        self.rows += n
+        if STATE["json"]:
+            now = time.perf_counter()
+            if now - self.last >= self.every_s or (self.total and self.rows >= self.total):
+                self.last = now
+                rate = self.rows / max(now - self.start, 1e-9)
+                eta = (self.total - self.rows) / rate if self.total and rate else None
+                event(
+                    "progress",
+                    rows=self.rows,
+                    total=self.total,
+                    rows_per_s=round(rate, 1),
+                    eta_s=None if eta is None else round(eta, 1),
+                )
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=self.total,
+                unit="rows",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                smoothing=0.1,
+                mininterval=0.5,
+            )
+        self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
