@@ -10,27 +10,49 @@ from sentiscore.cli.options import CONTEXT, DEVICE, PRECISION
 @click.command("evaluate", context_settings=CONTEXT)
 @click.argument("bundle")
 @click.argument("data", nargs=-1, required=True)
-@click.option("--text-column", default="text", show_default=True)
-@click.option("--label-column", default="label", show_default=True)
+@click.option(
+    "--text-column", default=None, help="Text column (default: text, review, sentence, ...)."
+)
+@click.option("--label-column", default=None, help="Gold label column (default: label, ...).")
+@click.option(
+    "--label-map",
+    default=None,
+    metavar="GOLD=LABEL,...",
+    help="Map gold values to the bundle's labels (names or ids), e.g. neg=negative,pos=positive. "
+    "Without it, ids, label names and unique prefixes ('pos') are understood.",
+)
 @click.option(
     "-o",
     "--output",
     default=None,
-    help="Directory for metrics.json and plots (default: <bundle>/eval-<data stem>).",
+    help="Directory for metrics.json and plots (default: BUNDLE/eval-<data stem>, or "
+    "./eval-<data stem> for 'default').",
 )
 @DEVICE
 @PRECISION
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N rows.")
-@click.option("--no-plots", is_flag=True, help="Skip the PNG plots (no matplotlib needed).")
+@click.option(
+    "--no-plots",
+    is_flag=True,
+    help="Skip the PNG plots. Without matplotlib they are skipped anyway; metrics.json is "
+    "always written.",
+)
 @click.option("--max-tokens", type=int, default=None, help="Token budget per micro-batch.")
 @click.option(
     "--chunk-rows", type=int, default=4096, show_default=True, help="Rows read per batch."
+)
+@click.option(
+    "--max-length",
+    type=int,
+    default=None,
+    help="Lower the bundle's token limit per review (faster on long reviews; see README).",
 )
 def evaluate_cmd(
     bundle,
     data,
     text_column,
     label_column,
+    label_map,
     output,
     device,
     precision,
@@ -38,6 +60,7 @@ def evaluate_cmd(
     no_plots,
     max_tokens,
     chunk_rows,
+    max_length,
 ):
     """Evaluate BUNDLE ('default' or a directory) on labeled DATA: accuracy, P/R/F1, ROC AUC,
     confusion matrix, ECE; writes metrics.json and plots."""
@@ -48,6 +71,7 @@ def evaluate_cmd(
         data=list(data),
         text_column=text_column,
         label_column=label_column,
+        label_map=label_map,
         output=output,
         device=device,
         precision=precision,
@@ -55,6 +79,7 @@ def evaluate_cmd(
         plots=not no_plots,
         max_tokens=max_tokens,
         chunk_rows=chunk_rows,
+        max_length=max_length,
     )
     rep = evaluate_bundle(cfg)
     m = rep["metrics"]

@@ -13,7 +13,7 @@ import tempfile
 
 import click
 
-from sentiscore.choices import OUTPUT_FORMATS
+from sentiscore.choices import INPUT_FORMATS, OUTPUT_FORMATS
 from sentiscore.cli.logs import STATE, Progress, event
 from sentiscore.cli.options import CONTEXT, DEVICE, PRECISION
 from sentiscore.errors import ScoreInterrupted
@@ -36,7 +36,9 @@ def _progress_bar(total: int | None, silent: bool):
     "-o",
     "--output",
     default=None,
-    help="Output file, directory (one file per input), or - for stdout (CSV). Default: <stem>.scored.parquet beside each input.",
+    help="Output file, directory (one file per input), or - for stdout (rows stream out as "
+    "they are scored; CSV unless --format). Default: <stem>.scored.parquet beside each input; "
+    "stdout when the input is -.",
 )
 @click.option(
     "--text-column",
@@ -56,7 +58,14 @@ def _progress_bar(total: int | None, silent: bool):
     "fmt",
     type=click.Choice(OUTPUT_FORMATS),
     default=None,
-    help="Output format (default: from the output extension, else parquet).",
+    help="Output format (default: from the output extension, else parquet; csv for -o -).",
+)
+@click.option(
+    "--input-format",
+    type=click.Choice(INPUT_FORMATS),
+    default=None,
+    help="Format of stdin when INPUT is - (default: --format when it names one, else csv); "
+    "txt = one text per line.",
 )
 @click.option("--delimiter", default=None, help="CSV delimiter (default ',' or tab for .tsv).")
 @DEVICE
@@ -119,6 +128,7 @@ def score_cmd(
     id_column,
     keep_columns,
     fmt,
+    input_format,
     delimiter,
     device,
     precision,
@@ -138,16 +148,20 @@ def score_cmd(
     """Score review files: every input row comes back once, in order, with label, score and
     prob_<label> columns (and an error column for rows that could not be scored).
 
-    INPUTS are files, directories or globs of Parquet, CSV/TSV (.gz too) or JSONL.
+    INPUTS are files, directories or globs of Parquet, CSV/TSV (.gz too), JSONL or .txt (one
+    text per line), or - for stdin.
     """
     from sentiscore.infer.config import ScoreConfig
-    from sentiscore.infer.files import score_files, total_rows
+    from sentiscore.infer.files import total_rows
     from sentiscore.io.readers import discover_inputs
 
-    with _stdout_capture(output, fmt) as (path, fmt):
+    if "-" in inputs and output is None:
+        output = "-"  # stdin in, stdout out
+    stdin_fmt = input_format or (fmt if fmt in INPUT_FORMATS else "csv")
+    with _stdin_spooled(inputs, stdin_fmt) as paths:
         cfg = ScoreConfig(
             model=model,
-            output=path,
+            output=None if output == "-" else output,
             text_column=text_column,
             id_column=id_column,
             keep_columns=keep_columns,
@@ -167,10 +181,10 @@ def score_cmd(
             max_length=max_length,
             max_error_rate=max_error_rate,
         )
-        bar = _progress_bar(total_rows(discover_inputs(list(inputs), delimiter), limit), silent)
+        bar = _progress_bar(total_rows(discover_inputs(paths, delimiter), limit), silent)
         try:
             with _sigterm_as_interrupt():
-                stats = score_files(list(inputs), cfg, progress=bar.update if bar else None)
+                stats = _run(paths, cfg, output == "-", bar.update if bar else None)
         except ScoreInterrupted as exc:
             raise ScoreInterrupted(exc.saved_rows, exc.where + _resume_hint(resume)) from None
         finally:
@@ -202,6 +216,20 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, old)
 
 
+def _run(paths: list[str], cfg, to_stdout: bool, progress) -> dict:
+    from sentiscore.infer.files import score_files
+    from sentiscore.infer.stream import score_stream
+
+    if not to_stdout:
+        return score_files(paths, cfg, progress=progress)
+    stdout = click.get_binary_stream("stdout")
+    try:
+        return score_stream(paths, stdout, cfg, progress=progress)
+    except BrokenPipeError:  # the reader went away (e.g. '| head'): stop quietly
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
+        raise SystemExit(0) from None
+
+
 def _resume_hint(already: bool) -> str:
     args = [a for a in sys.argv[1:] if a != "--overwrite"]
     if not already:
@@ -211,19 +239,20 @@ def _resume_hint(already: bool) -> str:
 
 
 @contextlib.contextmanager
-def _stdout_capture(output: str, fmt: str | None):
-    """Yield (path, format) to score into. For ``--output -`` that is a temporary file (CSV
-    unless --format), streamed to stdout after a successful run and deleted in any case."""
-    if output != "-":
-        yield output, fmt
+def _stdin_spooled(inputs: tuple, fmt: str):
+    """INPUTS with '-' replaced by a temporary copy of stdin (named for its format, so that it
+    is read as such), deleted afterwards."""
+    if "-" not in inputs:
+        yield list(inputs)
         return
-    tmp = tempfile.mkdtemp(prefix="sentiscore-")
-    fmt = fmt or "csv"
-    path = os.path.join(tmp, f"stdout.{fmt}")
+    if inputs.count("-") > 1:
+        raise click.UsageError("'-' (stdin) can be given once")
+    tmp = tempfile.mkdtemp(prefix="sentiscore-stdin-")
+    path = os.path.join(tmp, f"stdin.{fmt}")
     try:
-        yield path, fmt
-        with open(path, "rb") as f:
-            shutil.copyfileobj(f, click.get_binary_stream("stdout"))
+        with open(path, "wb") as f:
+            shutil.copyfileobj(click.get_binary_stream("stdin"), f, 1 << 20)
+        yield [path if i == "-" else i for i in inputs]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

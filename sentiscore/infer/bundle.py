@@ -89,6 +89,11 @@ class Bundle:
                 ok.append("bf16")
         return ok
 
+    @property
+    def embedded(self) -> bool:
+        """True for the default model shipped inside the package."""
+        return os.path.realpath(self.path) == os.path.realpath(default_bundle_dir())
+
     def fingerprint(self) -> str:
         """sha256 of the manifest, which itself holds the sha256 of every file."""
         return sha256_file(os.path.join(self.path, MANIFEST))
@@ -121,6 +126,13 @@ class Bundle:
                 "use --precision fp16 or fp32 on CUDA (dynamic int8 is ~20x slower there), int8 or fp32 on CPU",
             )
         v = variants.get(FILE_OF.get(precision, precision))
+        if not v and self.embedded:
+            raise BundleError(
+                f"A '{FILE_OF.get(precision, precision)}' variant in the embedded default model",
+                f"it ships only {', '.join(sorted(variants))}, to keep the install small",
+                f"use --precision {'/'.join(sorted(variants))} or auto, or export your own "
+                "bundle with 'sentiscore export' for other variants",
+            )
         if not v:
             raise BundleError(
                 f"A '{FILE_OF.get(precision, precision)}' variant in the bundle"

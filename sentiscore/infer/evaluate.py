@@ -2,22 +2,31 @@
 confusion matrix and ECE, as metrics.json plus PNG plots.
 
 Uses ``Scorer`` for predictions and ``sentiscore.metrics`` for the numbers (no sklearn), so
-it runs on the CPU scorer install; plots need matplotlib and are optional.
+it runs on the CPU scorer install. metrics.json is always written; plots need matplotlib and
+are skipped with one logged line when it is missing. Gold labels may be ids, the bundle's
+label names, or other strings mapped by name or by ``label_map``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from sentiscore.errors import ConfigError, InputDataError
+from sentiscore.choices import LABEL_NAMES, TEXT_NAMES
+from sentiscore.errors import ConfigError, InputDataError, MissingDependencyError
 from sentiscore.infer.scorer import Scorer
-from sentiscore.io.readers import discover_inputs, iter_batches
+from sentiscore.io.columns import pick_column
+from sentiscore.io.readers import discover_inputs, iter_batches, read_schema
 from sentiscore.metrics import classification_report
+
+log = logging.getLogger(__name__)
+
+PLOTS_HINT = "pip install matplotlib (or 'sentiscore[plots]'), or pass --no-plots"
 
 
 @dataclass
@@ -25,17 +34,22 @@ class EvaluateConfig:
     """Options of ``sentiscore evaluate``.
 
     bundle: bundle directory or 'default'. data: labeled files/dirs/globs.
-    text_column / label_column: columns in data; labels may be ids or label names.
+    text_column / label_column: columns in data (default: detected like ``train`` does).
+        Labels may be ids, the bundle's label names, or strings that match one name (ignoring
+        case, or as a prefix: 'neg' -> 'negative').
+    label_map: gold value -> bundle label name or id, as a dict or 'neg=negative,pos=1'.
     output: directory for metrics.json and plots (default <bundle>/eval-<first data stem>,
         or ./eval-<stem> for the default bundle). limit: first N rows only.
     max_tokens / chunk_rows: micro-batch token budget and rows read per batch, as in
         ``score``; row-invariant variants give the same metrics for any values.
+    max_length: lower the bundle's token limit (faster, maybe less accurate).
     """
 
     bundle: str
     data: list
-    text_column: str = "text"
-    label_column: str = "label"
+    text_column: str | None = None
+    label_column: str | None = None
+    label_map: dict | str | None = None
     output: str | None = None
     device: str = "auto"
     precision: str = "auto"
@@ -43,10 +57,13 @@ class EvaluateConfig:
     plots: bool = True
     max_tokens: int | None = None
     chunk_rows: int = 4096
+    max_length: int | None = None
 
     def __post_init__(self):
         if isinstance(self.data, str):
             self.data = [self.data]
+        if isinstance(self.label_map, str):
+            self.label_map = parse_label_map(self.label_map)
         if not self.data:
             raise ConfigError("DATA with labeled rows", "none", "pass a Parquet/CSV/JSONL file")
         if self.chunk_rows < 1:
@@ -57,45 +74,96 @@ class EvaluateConfig:
             raise ConfigError("--limit >= 1", str(self.limit), "drop it or give a positive number")
 
 
-def _label_ids(values: list, labels: list[str]) -> np.ndarray:
-    index = {name: i for i, name in enumerate(labels)}
-    out = []
-    for v in values:
-        if isinstance(v, str) and v in index:
-            out.append(index[v])
-        elif isinstance(v, (int, np.integer)) and 0 <= int(v) < len(labels):
-            out.append(int(v))
-        else:
-            raise InputDataError(
-                f"Labels that are ids 0..{len(labels) - 1} or one of {labels}",
-                repr(v),
-                "fix --label-column or map the labels",
+def parse_label_map(text: str) -> dict:
+    """'neg=negative,pos=positive' -> {'neg': 'negative', 'pos': 'positive'}."""
+    out = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigError(
+                "--label-map GOLD=LABEL[,GOLD=LABEL...]", repr(text), "e.g. neg=negative,pos=positive"
             )
-    return np.asarray(out, dtype=np.int64)
+        out[key.strip()] = value.strip()
+    return out
+
+
+class LabelResolver:
+    """Gold label value -> bundle label id: ``label_map`` first, then ids, exact names,
+    names ignoring case, and unique prefixes ('neg' -> 'negative'); each new mapping of a
+    string is logged once."""
+
+    def __init__(self, labels: list[str], label_map: dict | None = None):
+        self.labels = labels
+        self.cache: dict = {}
+        for gold, target in (label_map or {}).items():
+            self.cache[gold] = self._target(gold, target)
+
+    def _target(self, gold, target) -> int:
+        key = str(target)
+        if key in self.labels:
+            return self.labels.index(key)
+        if key.isdigit() and int(key) < len(self.labels):
+            return int(key)
+        raise ConfigError(
+            f"--label-map targets that are one of {self.labels} or ids 0..{len(self.labels) - 1}",
+            f"{gold}={target}",
+            "fix the map",
+        )
+
+    def _match(self, value: str) -> int | None:
+        low = value.strip().lower()
+        names = [n.lower() for n in self.labels]
+        if low in names:
+            return names.index(low)
+        if low.isdigit() and int(low) < len(names):
+            return int(low)
+        hits = [i for i, n in enumerate(names) if low and (n.startswith(low) or low.startswith(n))]
+        return hits[0] if len(hits) == 1 else None
+
+    def __call__(self, value) -> int:
+        key = value.item() if isinstance(value, np.generic) else value
+        if isinstance(key, bool) or not isinstance(key, (int, str)):
+            hit = None
+        elif key in self.cache:
+            return self.cache[key]
+        elif isinstance(key, int):
+            hit = key if 0 <= key < len(self.labels) else None
+        else:
+            hit = self._match(key)
+            if hit is not None and key != self.labels[hit]:
+                log.info("gold label %r read as '%s'", key, self.labels[hit])
+        if hit is None:
+            raise InputDataError(
+                f"Gold labels that are ids 0..{len(self.labels) - 1} or match one of {self.labels}",
+                repr(value),
+                "pass --label-map VALUE=LABEL,... (e.g. neg=negative,pos=positive) "
+                "or fix --label-column",
+            )
+        self.cache[key] = hit
+        return hit
+
+
+def _columns(cfg: EvaluateConfig, files) -> tuple[str, str]:
+    """The text and label columns, checked in every input before anything is scored."""
+    text, label = cfg.text_column, cfg.label_column
+    for inp in files:
+        names = read_schema(inp).names
+        text = pick_column(names, text, TEXT_NAMES, "text", "--text-column", where=inp.path)
+        label = pick_column(names, label, LABEL_NAMES, "label", "--label-column", where=inp.path)
+    return text, label
 
 
 def _collect(cfg: EvaluateConfig, scorer: Scorer) -> tuple[np.ndarray, np.ndarray, int]:
+    files = discover_inputs(cfg.data)
+    text, label = _columns(cfg, files)
+    gold = LabelResolver(scorer.labels, cfg.label_map)
     probs, labels, skipped, left = [], [], 0, cfg.limit
-    for inp in discover_inputs(cfg.data):
+    for inp in files:
         for batch in iter_batches(inp, batch_rows=cfg.chunk_rows):
-            if cfg.label_column not in batch.schema.names:
-                raise InputDataError(
-                    f"A label column named '{cfg.label_column}'",
-                    f"columns {batch.schema.names}",
-                    "pass --label-column NAME",
-                )
             if left is not None:
                 batch = batch.slice(0, left)
                 left -= batch.num_rows
-            out = scorer.score_batch(
-                batch.select(
-                    [cfg.text_column]
-                    if cfg.text_column in batch.schema.names
-                    else batch.schema.names
-                ),
-                cfg.text_column,
-                keep_columns="none",
-            )
+            out = scorer.score_batch(batch.select([text]), text, keep_columns="none")
             ok = np.asarray([e is None for e in out.column("error").to_pylist()])
             skipped += int((~ok).sum())
             p = np.stack(
@@ -103,14 +171,12 @@ def _collect(cfg: EvaluateConfig, scorer: Scorer) -> tuple[np.ndarray, np.ndarra
                 axis=1,
             )
             probs.append(p[ok])
-            labels.append(
-                _label_ids(
-                    [v for v, good in zip(batch.column(cfg.label_column).to_pylist(), ok) if good],
-                    scorer.labels,
-                )
-            )
+            values = batch.column(label).to_pylist()
+            labels.append(np.asarray([gold(v) for v, good in zip(values, ok) if good], np.int64))
             if left == 0:
                 break
+        if left == 0:
+            break
     if not probs or sum(len(p) for p in probs) == 0:
         raise InputDataError(
             "At least one scorable labeled row", "none", "check DATA and --text-column"
@@ -118,10 +184,24 @@ def _collect(cfg: EvaluateConfig, scorer: Scorer) -> tuple[np.ndarray, np.ndarra
     return np.concatenate(probs), np.concatenate(labels), skipped
 
 
+def _plots(y: np.ndarray, probs: np.ndarray, metrics: dict, out: str) -> tuple[list, str | None]:
+    """(plot paths, None), or ([], why not) when matplotlib is missing."""
+    try:
+        from sentiscore.plots import evaluation_plots
+
+        return evaluation_plots(y, probs, metrics, out), None
+    except MissingDependencyError:
+        return [], f"plots skipped: matplotlib is not installed ({PLOTS_HINT})"
+
+
 def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
     """Evaluate; write metrics.json (+ plots) into the output directory; return the report."""
     scorer = scorer or Scorer.load(
-        cfg.bundle, device=cfg.device, precision=cfg.precision, max_tokens=cfg.max_tokens
+        cfg.bundle,
+        device=cfg.device,
+        precision=cfg.precision,
+        max_tokens=cfg.max_tokens,
+        max_length=cfg.max_length,
     )
     start = time.perf_counter()
     probs, y, skipped = _collect(cfg, scorer)
@@ -147,12 +227,17 @@ def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
         "padding_efficiency": round(scorer.stats.padding_efficiency, 4),
         "metrics": metrics,
         "output": out,
+        "max_length": scorer.max_length,
+        "rows_truncated": scorer.stats.truncated,
         "config": asdict(cfg),
     }
-    if cfg.plots:
-        from sentiscore.plots import evaluation_plots
-
-        report["plots"] = evaluation_plots(y, probs, metrics, out)
-    with open(os.path.join(out, "metrics.json"), "w", encoding="utf-8") as f:
+    path = os.path.join(out, "metrics.json")
+    with open(path, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)
+    if cfg.plots:
+        report["plots"], report["plots_skipped"] = _plots(y, probs, metrics, out)
+        if report["plots_skipped"]:
+            log.warning("%s", report["plots_skipped"])
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2)
     return report

@@ -219,12 +219,11 @@ def _keep_with_id(cfg: ScoreConfig):
     return list(dict.fromkeys([cfg.id_column, *rest]))
 
 
-def _run_job(
-    job: Job, scorer: Scorer, cfg: ScoreConfig, limit: int | None, progress: Callable[[int], None]
-) -> int:
-    """Score one job; return rows written."""
+def check_inputs(inputs: list[InputFile], scorer: Scorer, cfg: ScoreConfig) -> tuple:
+    """(kept columns, text column) for these inputs; fails fast, before any output is
+    touched, on a missing id or text column, a non-text column or a name clash."""
     keep, text_column = _keep_with_id(cfg), cfg.text_column
-    for inp in job.inputs:  # fail fast on a missing column or clash, before touching output
+    for inp in inputs:
         schema = read_schema(inp)
         if cfg.id_column and cfg.id_column not in schema.names:
             raise InputDataError(
@@ -243,6 +242,14 @@ def _run_job(
                 suggest=[f.name for f in schema if is_text_type(f.type)],
             )
         scorer.check_columns(schema, text_column, keep, cfg.prefix)
+    return keep, text_column
+
+
+def _run_job(
+    job: Job, scorer: Scorer, cfg: ScoreConfig, limit: int | None, progress: Callable[[int], None]
+) -> int:
+    """Score one job; return rows written."""
+    keep, text_column = check_inputs(job.inputs, scorer, cfg)
     if not _prepare_output(job, _manifest(job, scorer, cfg, text_column), cfg):
         return 0
     writer = PartWriter(job.parts_dir)
@@ -325,6 +332,11 @@ def score_files(
             left -= rows
             if left <= 0:
                 break
+    return finish_run(scorer, cfg, start, written, [j.output for j in jobs])
+
+
+def finish_run(scorer: Scorer, cfg: ScoreConfig, start: float, written: int, outputs) -> dict:
+    """The run summary; warns about truncation, writes --stats-json, applies --max-error-rate."""
     seconds = time.perf_counter() - start
     stats = {
         **scorer.stats.as_dict(),
@@ -333,7 +345,7 @@ def score_files(
         "rows_per_s": round(scorer.stats.rows / seconds, 2) if seconds else None,
         "device": scorer.device,
         "precision": scorer.precision,
-        "outputs": [j.output for j in jobs],
+        "outputs": list(outputs),
     }
     _warn_truncation(stats, scorer)
     if cfg.stats_json:

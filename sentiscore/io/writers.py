@@ -94,6 +94,43 @@ def _write_file(
     return rows
 
 
+class StreamWriter:
+    """Writes batches to a binary stream as they come (stdout for ``-o -``), flushing after
+    each: CSV/TSV with one header, JSON Lines, or Parquet (footer at ``close``)."""
+
+    def __init__(self, sink, fmt: str):
+        if fmt not in OUTPUT_FORMATS:
+            raise ConfigError(
+                f"--format to be one of {', '.join(OUTPUT_FORMATS)}", f"'{fmt}'", "pick one"
+            )
+        self.sink, self.fmt, self.header, self.parquet = sink, fmt, True, None
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if self.fmt in ("csv", "tsv"):
+            from pyarrow import csv
+
+            opts = csv.WriteOptions(
+                include_header=self.header, delimiter="\t" if self.fmt == "tsv" else ","
+            )
+            csv.write_csv(batch, self.sink, write_options=opts)
+            self.header = False
+        elif self.fmt == "jsonl":
+            lines = [json.dumps(r, ensure_ascii=False, default=str) for r in batch.to_pylist()]
+            self.sink.write("".join(line + "\n" for line in lines).encode("utf-8"))
+        else:
+            import pyarrow.parquet as pq
+
+            if self.parquet is None:
+                self.parquet = pq.ParquetWriter(self.sink, batch.schema, compression="zstd")
+            self.parquet.write_table(pa.Table.from_batches([batch]).cast(self.parquet.schema))
+        self.sink.flush()
+
+    def close(self) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+        self.sink.flush()
+
+
 def atomic_write(path: str, batches: Iterable[pa.RecordBatch], fmt: str, schema: pa.Schema) -> int:
     """Write ``batches`` to ``path`` through ``path + '.tmp'`` and an atomic rename."""
     tmp = f"{path}.tmp-{os.getpid()}"
