@@ -28,20 +28,31 @@ def _save(fig, path: str) -> str:
     return path
 
 
-def loss_curves(history: list[dict], path: str) -> str:
+# Up to this many logged points, each one gets a marker (a single point has no line to show).
+MARKED_POINTS = 30
+
+
+def loss_figure(history: list[dict]):
+    """The train/eval loss figure of a Trainer log history."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     train = [(h["epoch"], h["loss"]) for h in history if "loss" in h and "epoch" in h]
     evals = [(h["epoch"], h["eval_loss"]) for h in history if "eval_loss" in h]
     if train:
-        ax.plot(*zip(*train), label="train loss")
+        marker = "." if len(train) <= MARKED_POINTS else None
+        ax.plot(*zip(*train), marker=marker, label="train loss")
     if evals:
         ax.plot(*zip(*evals), marker="o", label="eval loss")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss")
-    ax.legend()
+    if train or evals:
+        ax.legend()
     ax.set_title("Loss")
-    return _save(fig, path)
+    return fig
+
+
+def loss_curves(history: list[dict], path: str) -> str:
+    return _save(loss_figure(history), path)
 
 
 def accuracy_curve(history: list[dict], path: str) -> str:

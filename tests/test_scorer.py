@@ -79,7 +79,9 @@ def test_bad_rows_get_error_column_never_dropped(scorer):
 
 
 def test_strict_stops_at_first_bad_row(scorer):
-    with pytest.raises(BadRowError, match=r"row 12 \(counting from 1, header excluded\): text is null"):
+    with pytest.raises(
+        BadRowError, match=r"row 12 \(counting from 1, header excluded\): text is null"
+    ):
         scorer.score_batch(
             pa.record_batch({"text": pa.array(["fine", None], pa.string())}),
             strict=True,

@@ -3,6 +3,8 @@ stage; heavy imports stay inside the commands."""
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from sentiscore.choices import (
@@ -12,6 +14,7 @@ from sentiscore.choices import (
     TRUNCATIONS,
     WEIGHT_TYPES,
 )
+from sentiscore.cli.logs import third_party_to
 from sentiscore.cli.options import CONTEXT, csv_option
 
 
@@ -128,7 +131,8 @@ def export_cmd(
     max_drop,
     force,
 ):
-    """Export MODEL (HF directory or hub id) to an ONNX bundle, gated by a parity report."""
+    """Export MODEL (HF directory, hub id, or a 'sentiscore train' run directory) to an ONNX
+    bundle, gated by a parity report. Third-party warnings go to OUTPUT/export.log unless -v."""
     from sentiscore.export.config import ExportConfig
     from sentiscore.export.run import export_model
 
@@ -153,8 +157,12 @@ def export_cmd(
         max_drop=max_drop,
         force=force,
     )
-    report = export_model(model, out_dir, cfg)
+    log_path = os.path.join(out_dir, "export.log")
+    with third_party_to(log_path) as quiet:
+        report = export_model(model, out_dir, cfg)
     click.echo(report.table())
+    if quiet:
+        click.echo(f"(messages from the converters and ONNX Runtime: {log_path}; -v shows them)")
     if report.failed and not force:
         from sentiscore.errors import ParityError
 

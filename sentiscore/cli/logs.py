@@ -7,8 +7,10 @@ this module decides how that looks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
 import time
 
@@ -49,6 +51,51 @@ def setup_logging(verbose: bool | None = None, log_json: bool | None = None) -> 
     logging.getLogger("sentiscore").setLevel(
         logging.DEBUG if STATE["verbose"] else logging.INFO if STATE["json"] else logging.WARNING
     )
+
+
+class _Ours(logging.Filter):
+    def __init__(self, ours: bool):
+        super().__init__()
+        self.ours = ours
+
+    def filter(self, record):
+        return record.name.startswith("sentiscore") == self.ours
+
+
+@contextlib.contextmanager
+def third_party_to(path: str):
+    """Unless -v: what other libraries write to stderr (Python warnings, their log records,
+    C++ messages on file descriptor 2) goes to the file ``path``, while sentiscore's own log
+    records still reach the terminal. Yields True when redirected."""
+    if STATE["verbose"]:
+        yield False
+        return
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        f = open(path, "ab")  # noqa: SIM115 - closed right after the dup2
+    except OSError:  # the command itself reports the unwritable directory
+        yield False
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with f:
+        os.dup2(f.fileno(), 2)
+    console = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8")
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    ours, theirs = logging.StreamHandler(console), logging.StreamHandler(sys.stderr)
+    for h, mine in ((ours, True), (theirs, False)):
+        h.setFormatter(handlers[0].formatter if handlers else None)
+        h.addFilter(_Ours(mine))
+    root.handlers[:] = [ours, theirs]
+    try:
+        yield True
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        root.handlers[:] = handlers
+        console.close()
 
 
 def event(name: str, **fields) -> None:

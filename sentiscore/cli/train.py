@@ -21,7 +21,7 @@ from sentiscore.trainer.config import METRICS
     required=True,
     help="Hub dataset (imdb, sst2, amazon_polarity, ...) or local files/dirs/globs; repeatable.",
 )
-@click.option("--output", required=True, help="Run directory.")
+@click.option("-o", "--output", required=True, help="Run directory.")
 @click.option("--eval-data", multiple=True, help="Separate evaluation data (same forms as --data).")
 @click.option("--text-column", default=None)
 @click.option("--label-column", default=None)

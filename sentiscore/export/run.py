@@ -25,6 +25,7 @@ from sentiscore.infer.bundle import BUNDLE_FORMAT, FORMAT_VERSION, MANIFEST, sha
 from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
 from sentiscore.metrics import ece, fit_temperature, softmax
 from sentiscore.modeling import TRAIN_META
+from sentiscore.modeling.hub import offline_mode
 from sentiscore.modeling.pooling import load_classifier, resolve_pooling
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,19 @@ class ExportReport:
         return d
 
 
+def model_dir_of(model: str) -> str:
+    """A training run directory (``sentiscore train -o RUN``) stands for its ``RUN/model``."""
+    inner = os.path.join(str(model), "model")
+    if (
+        os.path.isdir(model)
+        and not os.path.exists(os.path.join(model, "config.json"))
+        and os.path.exists(os.path.join(inner, "config.json"))
+    ):
+        log.info("%s is a training run: exporting its model, %s", model, inner)
+        return inner
+    return model
+
+
 def _prepare_out(out_dir: str) -> None:
     try:
         os.makedirs(out_dir, exist_ok=True)
@@ -95,14 +109,23 @@ def _prepare_out(out_dir: str) -> None:
 
 
 def _load_source(model: str):
+    if os.path.isdir(model) and not os.path.exists(os.path.join(model, "config.json")):
+        raise ExportError(
+            "A model directory with config.json, or a training run directory with model/",
+            f"neither in '{model}'",
+            "pass the directory that 'sentiscore train' or save_pretrained wrote",
+        )
+    offline = None if os.path.isdir(model) else offline_mode()
     transformers = require("transformers", "export", "Export")
     try:
         config = transformers.AutoConfig.from_pretrained(model)
     except (OSError, ValueError) as exc:
         raise ExportError(
             f"A Hugging Face model directory or hub id at '{model}'",
-            str(exc).strip().splitlines()[0][:200],
-            "check the path (it needs config.json)",
+            f"the hub is not reachable ({offline}) and it is not in the local cache"
+            if offline
+            else str(exc).strip().splitlines()[0][:200],
+            "check the path (a model directory with config.json, or a training run directory)",
         ) from exc
     if config.model_type not in SUPPORTED:
         raise ExportError(
@@ -236,6 +259,7 @@ def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> E
     """Export ``model`` to a bundle in ``out_dir``; raise ParityError when a variant fails
     its gate (unless ``cfg.force``). Returns the report."""
     cfg = cfg or ExportConfig()
+    model = model_dir_of(model)
     _prepare_out(out_dir)
     config, tok = _load_source(model)
     policy = _policy(model, cfg, config, tok)

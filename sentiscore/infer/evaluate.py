@@ -81,7 +81,9 @@ def parse_label_map(text: str) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise ConfigError(
-                "--label-map GOLD=LABEL[,GOLD=LABEL...]", repr(text), "e.g. neg=negative,pos=positive"
+                "--label-map GOLD=LABEL[,GOLD=LABEL...]",
+                repr(text),
+                "e.g. neg=negative,pos=positive",
             )
         out[key.strip()] = value.strip()
     return out

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sentiscore.choices import LABEL_NAMES, TEXT_NAMES
 from sentiscore.errors import InputDataError, TrainingError
 from sentiscore.io.columns import pick_column
+from sentiscore.modeling.hub import offline_mode
 from sentiscore.trainer.config import TrainConfig
 from sentiscore.trainer.holdout import sentence_holdout
 
@@ -87,6 +88,7 @@ def _load_local(specs: list[str], cfg: TrainConfig) -> Split:
 
 
 def _load_hub(spec: str, split: str, cfg: TrainConfig) -> tuple[Split, list[str] | None]:
+    offline = offline_mode()  # before datasets is imported: it reads the mode at import
     try:
         import datasets
     except ImportError as exc:
@@ -102,8 +104,13 @@ def _load_hub(spec: str, split: str, cfg: TrainConfig) -> tuple[Split, list[str]
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise TrainingError(
             f"Hub dataset '{spec}' split '{split}' to load",
-            first,
-            "check the name and your network, or pass local files (Parquet/CSV/JSONL)",
+            f"the hub is not reachable ({offline}) and it is not in the local cache"
+            if offline
+            else first,
+            "pass local files instead, e.g. --data train.parquet [--eval-data test.parquet] "
+            "(Parquet/CSV/JSONL with text and label columns)"
+            if offline
+            else "check the name and your network, or pass local files (Parquet/CSV/JSONL)",
         ) from exc
     part = _from_table_columns({c: ds[c] for c in ds.column_names}, cfg)
     feat = ds.features.get(

@@ -19,6 +19,7 @@ import numpy as np
 
 from sentiscore.errors import TrainingError, require
 from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
+from sentiscore.modeling.hub import offline_mode
 from sentiscore.modeling.pooling import load_classifier
 from sentiscore.trainer.config import TrainConfig
 from sentiscore.trainer.data import TrainData, load_training_data
@@ -29,6 +30,7 @@ MODEL_MAX = 512
 
 
 def _load_model(cfg: TrainConfig, label_names: list[str]):
+    offline = None if os.path.isdir(cfg.model) else offline_mode()
     transformers = require("transformers", "train", "Training")
     id2label = dict(enumerate(label_names))
     try:
@@ -45,8 +47,12 @@ def _load_model(cfg: TrainConfig, label_names: list[str]):
         first = str(exc).strip().splitlines()[0][:200]
         raise TrainingError(
             f"Model '{cfg.model}' to load (hub id or local directory)",
-            first,
-            "check the name/path, or pass a local model directory when offline",
+            f"the hub is not reachable ({offline}) and it is not in the local cache"
+            if offline
+            else first,
+            "pass a local model directory (--model path/to/model, saved with save_pretrained)"
+            if offline
+            else "check the name/path, or pass a local model directory when offline",
         ) from exc
     if not getattr(tok, "is_fast", False):
         raise TrainingError(

@@ -1,0 +1,283 @@
+"""The scorer in a data engineer's hands: pipes and formats, column detection, visible
+truncation, evaluate in the scorer-only install, logs and messages for jobs. All torch-free."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from sentiscore.cli import cli
+from sentiscore.testing import sample_reviews
+
+pytestmark = pytest.mark.light
+
+LONG = " ".join(["a wonderful and moving film"] * 20)  # > 32 tokens: the tiny bundle truncates
+
+
+def _score(*args, input=None):
+    return CliRunner().invoke(cli, ["score", *args], input=input)
+
+
+def _texts(n=6):
+    return [t for t, _ in sample_reviews(n, seed=1)]
+
+
+def _csv_lines(out: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(out)))
+
+
+# --- pipes and formats -------------------------------------------------------------------
+
+
+def test_stdin_csv_streams_to_stdout(tiny_bundle):
+    data = "id,text\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(_texts()))
+    r = _score("-", "-m", tiny_bundle, "--silent", input=data)
+    assert r.exit_code == 0, r.output
+    rows = _csv_lines(r.stdout)
+    assert rows[0][:3] == ["id", "text", "label"] and len(rows) == 7
+    assert [row[0] for row in rows[1:]] == [str(i) for i in range(6)]
+
+
+def test_stdin_jsonl_and_txt_with_input_format(tiny_bundle):
+    texts = _texts()
+    jsonl = "".join(json.dumps({"review": t}) + "\n" for t in texts)
+    r = _score("-", "-m", tiny_bundle, "--input-format", "jsonl", "--format", "jsonl", input=jsonl)
+    assert r.exit_code == 0, r.output
+    out = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [o["review"] for o in out] == texts and all("label" in o for o in out)
+    txt = "one, two, three: commas are text\nsecond line\n"
+    r = _score("-", "-m", tiny_bundle, "--input-format", "txt", input=txt)
+    assert r.exit_code == 0, r.output
+    rows = _csv_lines(r.stdout)
+    assert [row[0] for row in rows[1:]] == ["one, two, three: commas are text", "second line"]
+
+
+def test_stdout_stream_is_bounded_and_quits_quietly_on_a_closed_pipe(tiny_bundle, tmp_path):
+    src = tmp_path / "many.parquet"
+    pq.write_table(pa.table({"text": _texts(50) * 100}), src)
+    cmd = [sys.executable, "-m", "sentiscore", "score", str(src), "-m", tiny_bundle, "-o", "-"]
+    cmd += ["--silent"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    head = [proc.stdout.readline() for _ in range(3)]
+    proc.stdout.close()  # like '| head -3'
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert head[0].startswith(b'"text","label"') and "Traceback" not in err
+    assert not list(tmp_path.glob("*.parts")) and not list(tmp_path.glob("*.scored*"))
+
+
+def test_tsv_output_and_unknown_extension_refused(tiny_bundle, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text("text\n" + "".join(f'"{t}"\n' for t in _texts()))
+    r = _score(str(src), "-m", tiny_bundle, "-o", str(tmp_path / "o.tsv"), "--silent")
+    assert r.exit_code == 0, r.output
+    rows = list(csv.reader(io.StringIO((tmp_path / "o.tsv").read_text()), delimiter="\t"))
+    assert rows[0][:2] == ["text", "label"] and len(rows) == 7
+    r = _score(str(src), "-m", tiny_bundle, "-o", str(tmp_path / "o.xlsx"))
+    assert r.exit_code == 1 and "xlsx" in r.output and "tsv" in r.output
+    assert not (tmp_path / "o.xlsx").exists()
+    r = _score(str(src), "-m", tiny_bundle, "-o", "-", "--format", "tsv", "--silent")
+    assert r.exit_code == 0 and r.stdout.splitlines()[0].startswith('"text"\t"label"')
+
+
+def test_txt_input_is_one_text_per_line(tiny_bundle, tmp_path):
+    src = tmp_path / "reviews.txt"
+    src.write_text("text\nGreat, really great.\n\nAwful; never again.\n")
+    r = _score(str(src), "-m", tiny_bundle, "--silent")
+    assert r.exit_code == 0, r.output
+    out = pq.read_table(tmp_path / "reviews.scored.parquet")
+    assert out.column("text").to_pylist() == [
+        "text",
+        "Great, really great.",
+        "",
+        "Awful; never again.",
+    ]
+    assert out.column("error").to_pylist()[2] is not None  # the empty line is an error row
+
+
+def test_semicolon_csv_is_sniffed_and_a_bad_delimiter_suggests_the_option(tiny_bundle, tmp_path):
+    src = tmp_path / "semi.csv"
+    src.write_text("id;text\n1;Great film, loved it\n2;Dull\n")
+    r = _score(str(src), "-m", tiny_bundle, "-o", "-", "--silent")
+    assert r.exit_code == 0, r.output
+    assert [row[:2] for row in _csv_lines(r.stdout)[1:]] == [
+        ["1", "Great film, loved it"],
+        ["2", "Dull"],
+    ]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id|text\n1|fine, really\n2|a, b, c\n")
+    r = _score(str(bad), "-m", tiny_bundle, "--text-column", "text", "-o", "-")
+    assert r.exit_code == 1 and "--delimiter" in r.output
+
+
+# --- columns and labels ----------------------------------------------------------------
+
+
+def test_text_column_detected_and_logged(tiny_bundle, tmp_path):
+    src = tmp_path / "r.parquet"
+    pq.write_table(pa.table({"stars": [1, 5], "Review": ["Bad.", "Good."]}), src)
+    r = _score(str(src), "-m", tiny_bundle, "-o", "-", "--silent", "-v")
+    assert r.exit_code == 0, r.output
+    assert "text column: 'Review'" in r.stderr
+    none = tmp_path / "none.parquet"
+    pq.write_table(pa.table({"stars": [1], "words": ["Bad."]}), none)
+    r = _score(str(none), "-m", tiny_bundle)
+    assert r.exit_code == 1 and "--text-column" in r.output and "words" in r.output
+
+
+def test_numeric_text_column_refused_before_scoring(tiny_bundle, tmp_path):
+    src = tmp_path / "n.parquet"
+    pq.write_table(pa.table({"stars": [1, 5], "text": ["Bad.", "Good."]}), src)
+    r = _score(str(src), "-m", tiny_bundle, "--text-column", "stars")
+    assert r.exit_code == 1 and "stars" in r.output and "int64" in r.output
+    assert not (tmp_path / "n.scored.parquet").exists()
+
+
+def test_max_error_rate(tiny_bundle, tmp_path):
+    src = tmp_path / "e.parquet"
+    pq.write_table(pa.table({"text": ["Good.", None, "", "Bad."]}), src)
+    over = _score(str(src), "-m", tiny_bundle, "--max-error-rate", "0.25", "--silent")
+    assert over.exit_code == 1 and "2 of 4" in over.output
+    out = pq.read_table(tmp_path / "e.scored.parquet")  # the rows are still all written
+    assert out.num_rows == 4
+    ok = _score(str(src), "-m", tiny_bundle, "--max-error-rate", "0.5", "--overwrite", "--silent")
+    assert ok.exit_code == 0, ok.output
+
+
+# --- truncation is visible ---------------------------------------------------------------
+
+
+def test_truncated_rows_counted_warned_and_max_length(tiny_bundle, tmp_path):
+    src = tmp_path / "long.parquet"
+    pq.write_table(pa.table({"text": [LONG, LONG, "Short."]}), src)
+    stats = tmp_path / "s.json"
+    r = _score(str(src), "-m", tiny_bundle, "--stats-json", str(stats))
+    assert r.exit_code == 0, r.output
+    assert json.loads(stats.read_text())["truncated"] == 2
+    assert "2 truncated" in r.stderr and "--max-length" not in r.stderr.split("truncated")[0]
+    assert "WARNING" in r.stderr and "2 of 3 scored rows (67 %) were longer than 32" in r.stderr
+    short = _score("-", "-m", tiny_bundle, "--max-length", "8", "--input-format", "txt",
+                   "--stats-json", str(stats), input="one two three four five six seven eight nine ten\nok\n")  # fmt: skip
+    assert short.exit_code == 0, short.output
+    assert json.loads(stats.read_text())["truncated"] == 1
+    r = _score(str(src), "-m", tiny_bundle, "--max-length", "64", "-o", "-")
+    assert r.exit_code == 1 and "between 8 and" in r.output and "32" in r.output
+
+
+# --- evaluate works where score works -----------------------------------------------------
+
+
+def _labeled(path, labels):
+    texts = ["A wonderful, moving film.", "Dull and far too long.", "Loved it.", "Awful."]
+    pq.write_table(pa.table({"review": texts, "sentiment": labels}), path)
+    return str(path)
+
+
+def test_evaluate_without_matplotlib_writes_metrics(tiny_bundle, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    data = _labeled(tmp_path / "dev.parquet", [1, 0, 1, 0])
+    out = tmp_path / "ev"
+    r = CliRunner().invoke(cli, ["evaluate", tiny_bundle, data, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    rep = json.loads((out / "metrics.json").read_text())
+    assert rep["metrics"]["n"] == 4 and rep["plots"] == []
+    lines = [line for line in r.stderr.splitlines() if "plots skipped" in line]
+    assert len(lines) == 1 and "pip install matplotlib" in lines[0]
+
+
+def test_evaluate_help_states_the_default_output():
+    r = CliRunner().invoke(cli, ["evaluate", "-h"])
+    assert "./eval-<data stem> for 'default'" in " ".join(r.output.split())
+
+
+def test_evaluate_maps_string_gold_labels(tiny_bundle, tmp_path):
+    by_name = _labeled(tmp_path / "names.parquet", ["pos", "neg", "Positive", "NEG"])
+    ids = _labeled(tmp_path / "ids.parquet", [1, 0, 1, 0])
+    mapped = _labeled(tmp_path / "stars.parquet", ["5", "1", "5", "1"])
+    reps = []
+    for data, extra in ((by_name, []), (ids, []), (mapped, ["--label-map", "1=negative,5=1"])):
+        out = tmp_path / f"ev-{len(reps)}"
+        r = CliRunner().invoke(
+            cli, ["evaluate", tiny_bundle, data, "-o", str(out), "--no-plots", *extra]
+        )
+        assert r.exit_code == 0, r.output
+        reps.append(json.loads((out / "metrics.json").read_text())["metrics"])
+    assert reps[0] == reps[1] == reps[2]
+    odd = _labeled(tmp_path / "odd.parquet", ["meh", "neg", "pos", "neg"])
+    r = CliRunner().invoke(cli, ["evaluate", tiny_bundle, odd, "--no-plots"])
+    assert r.exit_code == 1 and "'meh'" in r.output and "--label-map" in r.output
+
+
+# --- logs and messages for jobs ------------------------------------------------------------
+
+
+def test_log_json_after_the_subcommand_makes_every_stderr_line_json(tiny_bundle, tmp_path):
+    src = tmp_path / "j.parquet"
+    pq.write_table(pa.table({"text": ["Good.", None, LONG]}), src)
+    cmd = [sys.executable, "-m", "sentiscore", "score", str(src), "-m", tiny_bundle]
+    done = subprocess.run([*cmd, "--log-json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stderr.splitlines()]  # every line parses
+    assert any(e.get("event") == "summary" for e in events)
+    assert any(e.get("event") == "progress" for e in events)
+    failed = subprocess.run(
+        [*cmd, "--log-json", "--text-column", "nope"], capture_output=True, text=True, timeout=120
+    )
+    lines = [json.loads(line) for line in failed.stderr.splitlines()]
+    assert failed.returncode == 1 and lines[-1]["level"] == "error"
+    assert "nope" in lines[-1]["found"] + lines[-1]["expected"]
+
+
+def _interrupted_run(tiny_bundle, tmp_path, monkeypatch):
+    """A run over 30 rows in parts of 10, interrupted (Ctrl-C) while scoring the third part."""
+    from sentiscore.infer.scorer import Scorer
+
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": _texts(30)}), src)
+    real, calls = Scorer.finish, []
+
+    def finish(self, prep):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, prep)
+
+    out = tmp_path / "o.parquet"
+    with monkeypatch.context() as m:
+        m.setattr(Scorer, "finish", finish)
+        r = _score(str(src), "-m", tiny_bundle, "-o", str(out), "--chunk-rows", "10", "--silent")
+    return src, out, r
+
+
+def test_interrupt_says_what_is_saved_and_how_to_resume(tiny_bundle, tmp_path, monkeypatch):
+    src, out, r = _interrupted_run(tiny_bundle, tmp_path, monkeypatch)
+    assert r.exit_code == 130
+    assert "20 scored rows are saved" in r.output and "--resume" in r.output
+    again = _score(str(src), "-m", tiny_bundle, "-o", str(out), "--chunk-rows", "10", "--resume")
+    assert again.exit_code == 0, again.output
+    assert pq.read_table(out).num_rows == 30
+
+
+def test_refused_resume_names_the_changed_option(tiny_bundle, tmp_path, monkeypatch):
+    src, out, r = _interrupted_run(tiny_bundle, tmp_path, monkeypatch)
+    assert r.exit_code == 130
+    args = [str(src), "-m", tiny_bundle, "-o", str(out), "--chunk-rows", "10", "--resume"]
+    refused = _score(*args, "--max-length", "16")
+    assert refused.exit_code != 0 and "--max-length" in refused.output
+
+
+def test_small_max_tokens_message_names_the_option(tiny_bundle, tmp_path):
+    r = _score("-", "-m", tiny_bundle, "--max-tokens", "8", input="text\nfine\n")
+    assert r.exit_code != 0 and "--max-tokens" in r.output and "chunk" not in r.output
+
+
+def test_embedded_model_says_which_variant_it_ships():
+    r = CliRunner().invoke(cli, ["predict", "--precision", "fp32", "Great film"])
+    assert r.exit_code == 1 and "ships only int8" in r.output and "re-export" not in r.output
