@@ -4,7 +4,6 @@ truncation, evaluate in the scorer-only install, logs and messages for jobs. All
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 
