@@ -4,6 +4,7 @@ truncation, evaluate in the scorer-only install, logs and messages for jobs. All
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -17,6 +18,7 @@ from sentiscore.testing import sample_reviews
 
 pytestmark = pytest.mark.light
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LONG = " ".join(["a wonderful and moving film"] * 20)  # > 32 tokens: the tiny bundle truncates
 
 
@@ -280,3 +282,22 @@ def test_small_max_tokens_message_names_the_option(tiny_bundle, tmp_path):
 def test_embedded_model_says_which_variant_it_ships():
     r = CliRunner().invoke(cli, ["predict", "--precision", "fp32", "Great film"])
     assert r.exit_code == 1 and "ships only int8" in r.output and "re-export" not in r.output
+
+
+def test_readme_pipe_examples_run_as_written(tmp_path):
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    block = readme.split("**Pipes.**", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    os.symlink(os.path.join(ROOT, "examples"), tmp_path / "examples")
+    env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}
+    for line in block.strip().splitlines():
+        done = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", line],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, (line, done.stderr)
+        assert done.stdout or (tmp_path / "scored.csv").exists(), line
+    assert len((tmp_path / "scored.csv").read_text().splitlines()) == 37  # header + 36 reviews
