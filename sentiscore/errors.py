@@ -58,6 +58,20 @@ class OutputExistsError(SentiscoreError):
     """Output exists and neither resume nor overwrite was requested."""
 
 
+class OutputError(SentiscoreError):
+    """The output could not be written (read-only, full disk, permissions, not a directory)."""
+
+    @classmethod
+    def from_os(cls, exc: OSError, path: str) -> OutputError:
+        return cls(
+            f"A writable output at '{path}'",
+            f"{exc.strerror or type(exc).__name__}"
+            + (f": '{exc.filename}'" if getattr(exc, "filename", None) else ""),
+            "choose another -o path, free disk space or fix the permissions; "
+            "the inputs are untouched and no partial output is left under the final name",
+        )
+
+
 class ResumeError(SentiscoreError):
     """A resume was refused because inputs or the bundle changed."""
 

@@ -10,6 +10,7 @@ overlap with ONNX Runtime. Progress goes to a callback; drawing a bar is the CLI
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -19,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -28,58 +28,24 @@ from sentiscore.errors import (
     BadRowError,
     ConfigError,
     InputDataError,
-    OutputExistsError,
-    ResumeError,
+    OutputError,
     ScoreInterrupted,
 )
 from sentiscore.infer.config import ScoreConfig
+from sentiscore.infer.outputs import (
+    METADATA_KEY,
+    Job,
+    finished_rows,
+    manifest,
+    plan_jobs,
+    prepare_output,
+)
 from sentiscore.infer.scorer import Scorer, is_text_type
 from sentiscore.io.columns import pick_column
-from sentiscore.io.readers import (
-    InputFile,
-    count_rows,
-    discover_inputs,
-    fingerprint,
-    iter_batches,
-    read_schema,
-)
-from sentiscore.io.writers import PartWriter, concat_parts, extension, output_format
+from sentiscore.io.readers import InputFile, count_rows, discover_inputs, iter_batches, read_schema
+from sentiscore.io.writers import PartWriter, concat_parts
 
 log = logging.getLogger(__name__)
-MANIFEST_NAME = "manifest.json"
-
-
-@dataclass
-class Job:
-    inputs: list[InputFile]
-    output: str
-    fmt: str
-
-    @property
-    def parts_dir(self) -> str:
-        return self.output + ".parts"
-
-
-def plan_jobs(inputs: list[InputFile], cfg: ScoreConfig) -> list[Job]:
-    """One output per input (beside it, or under -o DIR), or all inputs into one -o FILE."""
-    out = cfg.output
-    to_dir = out is not None and (out.endswith(("/", os.sep)) or os.path.isdir(out))
-    if out is not None and not to_dir:
-        return [Job(inputs, out, output_format(out, cfg.format))]
-    fmt = cfg.format or "parquet"
-    jobs = []
-    for inp in inputs:
-        parent = out if to_dir else (os.path.dirname(inp.path) if "://" not in inp.path else ".")
-        jobs.append(Job([inp], os.path.join(parent, f"{inp.stem}.scored{extension(fmt)}"), fmt))
-    names = [j.output for j in jobs]
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise OutputExistsError(
-            "One output file per input",
-            f"several inputs map to {dup}",
-            "pass -o FILE to combine them, or rename inputs",
-        )
-    return jobs
 
 
 def _chunks(
@@ -148,69 +114,6 @@ def prefetch(items: Iterable, depth: int = 2) -> Iterator:
         stop.set()
 
 
-def _manifest(job: Job, scorer: Scorer, cfg: ScoreConfig, text_column: str) -> dict:
-    return {
-        "inputs": [fingerprint(i) for i in job.inputs],
-        "bundle": scorer.bundle.fingerprint(),
-        "precision": scorer.precision,
-        "device": scorer.device,
-        "options": {**cfg.result_affecting(), "text_column": text_column},
-    }
-
-
-def _changed(old: dict | None, new: dict) -> str:
-    """What differs between two manifests, naming options as --flags."""
-    if old is None:
-        return "the manifest is missing"
-    what = []
-    for key in new:
-        if key == "options":
-            opts = old.get("options") or {}
-            what += [
-                f"--{k.replace('_', '-')} {opts.get(k)!r} -> {v!r}"
-                for k, v in new["options"].items()
-                if opts.get(k) != v
-            ]
-        elif old.get(key) != new[key]:
-            what.append(
-                {"inputs": "the input files", "bundle": "the bundle (--model)"}.get(key, key)
-            )
-    return ", ".join(what) or "the manifest format"
-
-
-def _prepare_output(job: Job, manifest: dict, cfg: ScoreConfig) -> bool:
-    """Apply --resume/--overwrite to existing output. Return False when the job is already done."""
-    exists, parts = os.path.exists(job.output), os.path.isdir(job.parts_dir)
-    if cfg.overwrite:
-        if exists:
-            os.remove(job.output)
-        shutil.rmtree(job.parts_dir, ignore_errors=True)
-    elif cfg.resume and parts:
-        mpath = os.path.join(job.parts_dir, MANIFEST_NAME)
-        old = json.load(open(mpath, encoding="utf-8")) if os.path.exists(mpath) else None
-        if old != manifest:
-            raise ResumeError(
-                "--resume to continue with the same inputs, bundle and options",
-                f"changed since the interrupted run: {_changed(old, manifest)}",
-                "rerun with the earlier values, or use --overwrite to start again",
-            )
-    elif cfg.resume and exists:
-        log.info("%s is complete; nothing to resume", job.output)
-        return False
-    elif exists or parts:
-        raise OutputExistsError(
-            "No existing output",
-            f"'{job.output if exists else job.parts_dir}' exists",
-            "pass --resume to continue it or --overwrite to replace it",
-        )
-    os.makedirs(job.parts_dir, exist_ok=True)
-    tmp = os.path.join(job.parts_dir, MANIFEST_NAME + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=1)
-    os.replace(tmp, os.path.join(job.parts_dir, MANIFEST_NAME))
-    return True
-
-
 def _keep_with_id(cfg: ScoreConfig):
     """--keep-columns, with --id-column always among the kept columns."""
     if not cfg.id_column or cfg.keep_columns in ("all", None):
@@ -225,6 +128,13 @@ def check_inputs(inputs: list[InputFile], scorer: Scorer, cfg: ScoreConfig) -> t
     keep, text_column = _keep_with_id(cfg), cfg.text_column
     for inp in inputs:
         schema = read_schema(inp)
+        dups = sorted({n for n in schema.names if schema.names.count(n) > 1})
+        if dups:
+            raise InputDataError(
+                "Unique column names",
+                f"{dups} more than once in '{inp.path}'",
+                "rename the repeated columns (e.g. in the CSV header)",
+            )
         if cfg.id_column and cfg.id_column not in schema.names:
             raise InputDataError(
                 f"An id column named '{cfg.id_column}' in '{inp.path}'",
@@ -245,14 +155,26 @@ def check_inputs(inputs: list[InputFile], scorer: Scorer, cfg: ScoreConfig) -> t
     return keep, text_column
 
 
+@contextlib.contextmanager
+def _writing(path: str):
+    """OSErrors while writing output become one-line OutputErrors naming the path."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputError.from_os(exc, path) from exc
+
+
 def _run_job(
     job: Job, scorer: Scorer, cfg: ScoreConfig, limit: int | None, progress: Callable[[int], None]
-) -> int:
-    """Score one job; return rows written."""
+) -> tuple[int, int]:
+    """Score one job; return (rows written now, rows in the output)."""
     keep, text_column = check_inputs(job.inputs, scorer, cfg)
-    if not _prepare_output(job, _manifest(job, scorer, cfg, text_column), cfg):
-        return 0
-    writer = PartWriter(job.parts_dir)
+    options = {**cfg.result_affecting(), "text_column": text_column}
+    wanted = manifest(job, scorer, options, limit)
+    with _writing(job.output):
+        if not prepare_output(job, wanted, cfg):
+            return 0, finished_rows(job)
+        writer = PartWriter(job.parts_dir)
 
     def prepared():  # in the reader thread: read, check and tokenise ahead of the model
         for index, offset, chunk in _chunks(job.inputs, cfg.chunk_rows, limit):
@@ -260,7 +182,10 @@ def _run_job(
             args = (chunk, text_column, keep, cfg.prefix, cfg.strict, offset)
             yield index, chunk.num_rows, scorer.prepare(*args) if todo else None
 
-    with ThreadPoolExecutor(1, thread_name_prefix="sentiscore-writer") as pool:
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="sentiscore-writer") as pool,
+        _writing(job.parts_dir),
+    ):
         pending = None  # one part write in flight while the next chunk runs
         try:
             for index, rows, prep in prefetch(prepared()):
@@ -273,20 +198,13 @@ def _run_job(
         except KeyboardInterrupt:
             if pending is not None:
                 pending.result()  # a part being written is finished, not lost
-            saved = _saved_rows(writer.parts())
-            raise ScoreInterrupted(saved, f"parts in {job.parts_dir}") from None
+            raise ScoreInterrupted(writer.rows(), f"parts in {job.parts_dir}") from None
         if pending is not None:
             pending.result()
-    parts = writer.parts()
-    rows = concat_parts(parts, job.output, job.fmt)
-    shutil.rmtree(job.parts_dir, ignore_errors=True)
-    return rows
-
-
-def _saved_rows(parts: list[str]) -> int:
-    import pyarrow.parquet as pq
-
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in parts)
+    with _writing(job.output):
+        rows = concat_parts(writer.parts(), job.output, job.fmt, {METADATA_KEY: json.dumps(wanted)})
+        shutil.rmtree(job.parts_dir, ignore_errors=True)
+    return rows, rows
 
 
 def total_rows(inputs: list[InputFile], limit: int | None) -> int | None:
@@ -319,7 +237,7 @@ def score_files(
     start, written, left = time.perf_counter(), 0, cfg.limit
     for job in jobs:
         try:
-            rows = _run_job(job, scorer, cfg, left, progress)
+            rows, in_output = _run_job(job, scorer, cfg, left, progress)
         except ScoreInterrupted as exc:
             if written:
                 done = ", ".join(j.output for j in jobs[: jobs.index(job)])
@@ -329,7 +247,7 @@ def score_files(
             raise
         written += rows
         if left is not None:
-            left -= rows
+            left -= in_output
             if left <= 0:
                 break
     return finish_run(scorer, cfg, start, written, [j.output for j in jobs])

@@ -4,7 +4,7 @@ Wraps a HF ``tokenizers.Tokenizer`` (from ``tokenizer.json``). Any padding or tr
 file carries is switched off (all-MiniLM-L6-v2's pads to 128); this module applies the
 bundle's own policy instead: ``head`` keeps the first tokens, ``head+tail`` keeps the first
 ``head_fraction`` of the budget and the end of the text. Special tokens ([CLS]/[SEP] or
-<s>/</s>) are added around the kept content. Batching and padding belong to ``batching``.
+<s>/</s>) are added around the kept content; special tokens typed in a text are read as text. Batching and padding belong to ``batching``.
 """
 
 from __future__ import annotations
@@ -28,8 +28,15 @@ def load_tokenizer(path: str):
             f"'{path}': {str(exc).splitlines()[0]}",
             "re-export the bundle",
         ) from exc
+    return tok
+
+
+def text_only(tok):
+    """Switch off the file's padding and truncation, and read special tokens typed in a
+    review ('[SEP]', '</s>') as plain text: only the post-processor adds real ones."""
     tok.no_padding()
     tok.no_truncation()
+    tok.encode_special_tokens = True
     return tok
 
 
@@ -64,9 +71,7 @@ class TextEncoder:
             raise ConfigError(
                 "truncation to be 'head' or 'head+tail'", repr(truncation), "pick one of those"
             )
-        self.tok = load_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer
-        self.tok.no_padding()
-        self.tok.no_truncation()
+        self.tok = text_only(load_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer)
         self.prefix, self.suffix = _special_frame(self.tok)
         self.max_length = int(max_length)
         self.budget = self.max_length - len(self.prefix) - len(self.suffix)

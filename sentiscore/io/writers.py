@@ -1,14 +1,17 @@
 """Writers: one output part per input chunk, each renamed into place atomically.
 
-``PartWriter`` writes a RecordBatch list to ``part-NNNNN.<fmt>`` via a temporary file and
-``os.replace``, so a part either exists complete or not at all (the basis of ``--resume``).
+``PartWriter`` writes a RecordBatch list to ``part-NNNNN.parquet`` via a temporary file and
+``os.replace``, and records it with its checksum in a ledger, so that a part is either whole
+and recorded or scored again (the basis of ``--resume``).
 ``concat_parts`` streams the parts into the final file, again through a temporary name.
 What goes into the batches, and the resume manifest, are the scorer's business.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable
 
@@ -17,6 +20,7 @@ import pyarrow as pa
 from sentiscore.choices import OUTPUT_FORMATS
 from sentiscore.errors import ConfigError
 
+log = logging.getLogger(__name__)
 _EXT = {"parquet": ".parquet", "csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl"}
 
 
@@ -143,34 +147,89 @@ def atomic_write(path: str, batches: Iterable[pa.RecordBatch], fmt: str, schema:
     return rows
 
 
+LEDGER_NAME = "parts.jsonl"
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 class PartWriter:
-    """Writes numbered parts into ``parts_dir``; a part file's existence means it is complete."""
+    """Writes numbered Parquet parts into ``parts_dir`` and records each one, after its atomic
+    rename, in a ledger (``parts.jsonl``: index, rows, sha256). On opening, a part counts as
+    done only when the ledger lists it and its checksum matches; any other file named like a
+    part (truncated, foreign, stray, or written just before a kill) is removed, so that it is
+    scored again."""
 
     def __init__(self, parts_dir: str):
         self.parts_dir = parts_dir
         os.makedirs(parts_dir, exist_ok=True)
+        self.ledger = os.path.join(parts_dir, LEDGER_NAME)
+        self.verified: dict[int, dict] = {}
+        self._verify()
+
+    def _verify(self) -> None:
+        listed = {}
+        if os.path.exists(self.ledger):
+            with open(self.ledger, encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        entry = json.loads(line)
+                        listed[int(entry["index"])] = entry
+                    except (ValueError, KeyError, TypeError):
+                        continue  # a line cut short by a kill
+        for name in sorted(os.listdir(self.parts_dir)):
+            if not name.startswith("part-"):
+                continue
+            path = os.path.join(self.parts_dir, name)
+            entry = listed.get(_index_of(name))
+            if entry and name == os.path.basename(self.path(entry["index"])):
+                if _sha256(path) == entry["sha256"]:
+                    self.verified[entry["index"]] = entry
+                    continue
+            log.warning("%s is not a recorded, intact part: removed, it is scored again", path)
+            os.remove(path)
 
     def path(self, index: int) -> str:
         # Parts are always Parquet: lossless and typed. The final file takes the user's format.
         return os.path.join(self.parts_dir, f"part-{index:06d}.parquet")
 
     def done(self, index: int) -> bool:
-        return os.path.exists(self.path(index))
+        return index in self.verified
 
     def write(self, index: int, batch: pa.RecordBatch) -> None:
-        atomic_write(self.path(index), [batch], "parquet", batch.schema)
+        path = self.path(index)
+        atomic_write(path, [batch], "parquet", batch.schema)
+        entry = {"index": index, "rows": batch.num_rows, "sha256": _sha256(path)}
+        with open(self.ledger, "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.verified[index] = entry
+
+    def rows(self) -> int:
+        return sum(e["rows"] for e in self.verified.values())
 
     def parts(self) -> list[str]:
-        names = sorted(
-            n
-            for n in os.listdir(self.parts_dir)
-            if n.startswith("part-") and n.endswith(".parquet")
-        )
-        return [os.path.join(self.parts_dir, n) for n in names]
+        return [self.path(i) for i in sorted(self.verified)]
 
 
-def concat_parts(part_paths: list[str], out_path: str, fmt: str) -> int:
-    """Stream the parts, in order, into one file at ``out_path`` (atomically).
+def _index_of(name: str) -> int:
+    try:
+        return int(name.removeprefix("part-").split(".", 1)[0])
+    except ValueError:
+        return -1
+
+
+def concat_parts(
+    part_paths: list[str], out_path: str, fmt: str, metadata: dict | None = None
+) -> int:
+    """Stream the parts, in order, into one file at ``out_path`` (atomically); ``metadata``
+    goes into a Parquet file's key-value metadata.
 
     Parts may differ in inferred types (a JSONL block of nulls, say); they are unified first.
     """
@@ -178,6 +237,8 @@ def concat_parts(part_paths: list[str], out_path: str, fmt: str) -> int:
 
     schemas = [pq.read_schema(p) for p in part_paths]
     schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
+    if metadata and fmt == "parquet":
+        schema = schema.with_metadata(metadata)
 
     def batches():
         for p in part_paths:

@@ -1,0 +1,231 @@
+"""Where ``score_files`` writes, and what it may touch there: one output per input or one for
+all, never an input; what an existing output means under ``--resume``/``--overwrite``; the
+manifest that ties an output to the inputs, bundle and options that made it.
+
+An unfinished output is ``<output>.parts/`` (manifest.json, a parts ledger, Parquet parts);
+a finished Parquet output carries the same manifest in its key-value metadata, so that a
+resume can check a finished output as well as an unfinished one. Scoring and writing parts
+are ``files``'s business.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+
+from sentiscore.errors import OutputExistsError, ResumeError
+from sentiscore.io.readers import InputFile, fingerprint
+from sentiscore.io.writers import extension, output_format
+
+log = logging.getLogger(__name__)
+MANIFEST_NAME = "manifest.json"
+METADATA_KEY = "sentiscore.manifest"
+
+
+@dataclass
+class Job:
+    inputs: list[InputFile]
+    output: str
+    fmt: str
+
+    @property
+    def parts_dir(self) -> str:
+        return self.output + ".parts"
+
+
+def plan_jobs(inputs: list[InputFile], cfg) -> list[Job]:
+    """One output per input (beside it, or under -o DIR), or all inputs into one -o FILE;
+    refused when an output (or its parts directory) would be an input."""
+    out = cfg.output
+    to_dir = out is not None and (out.endswith(("/", os.sep)) or os.path.isdir(out))
+    if out is not None and not to_dir:
+        jobs = [Job(inputs, out, output_format(out, cfg.format))]
+    else:
+        fmt = cfg.format or "parquet"
+        jobs = []
+        for inp in inputs:
+            parent = (
+                out if to_dir else (os.path.dirname(inp.path) if "://" not in inp.path else ".")
+            )
+            name = f"{inp.stem}.scored{extension(fmt)}"
+            jobs.append(Job([inp], os.path.join(parent, name), fmt))
+    _refuse_duplicates(jobs)
+    _refuse_inputs_as_outputs(jobs, inputs)
+    return jobs
+
+
+def _refuse_duplicates(jobs: list[Job]) -> None:
+    names = [j.output for j in jobs]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise OutputExistsError(
+            "One output file per input",
+            f"several inputs map to {dup}",
+            "pass -o FILE to combine them, or rename inputs",
+        )
+
+
+def _real(path: str) -> str:
+    return path if "://" in path else os.path.realpath(path)
+
+
+def _refuse_inputs_as_outputs(jobs: list[Job], inputs: list[InputFile]) -> None:
+    sources = {_real(i.path) for i in inputs}
+    for job in jobs:
+        for path in (job.output, job.parts_dir):
+            if _real(path) in sources:
+                raise OutputExistsError(
+                    "An output that is not one of the inputs",
+                    f"'{job.output}' is the input '{path}'",
+                    "write to another -o path (the input is left untouched)",
+                )
+
+
+def manifest(job: Job, scorer, options: dict, job_limit: int | None) -> dict:
+    """Everything that changes the job's result: inputs, bundle, variant, engine, options and
+    the number of rows this job may take under --limit."""
+    return {
+        "inputs": [fingerprint(i) for i in job.inputs],
+        "bundle": scorer.bundle.fingerprint(),
+        "precision": scorer.precision,
+        "device": scorer.device,
+        "engine": "local",
+        "options": options,
+        "job_limit": job_limit,
+    }
+
+
+def changed(old: dict | None, new: dict) -> str:
+    """What differs between two manifests, naming options as --flags."""
+    if old is None:
+        return "the manifest is missing"
+    what = []
+    for key in new:
+        if key == "options":
+            opts = old.get("options") or {}
+            what += [
+                f"--{k.replace('_', '-')} {opts.get(k)!r} -> {v!r}"
+                for k, v in new["options"].items()
+                if opts.get(k) != v
+            ]
+        elif old.get(key) != new[key]:
+            what.append(
+                {
+                    "inputs": "the input files",
+                    "bundle": "the bundle (--model)",
+                    "job_limit": "--limit or the rows before this output",
+                }.get(key, key)
+            )
+    return ", ".join(what) or "the manifest format"
+
+
+def _read_manifest(path: str) -> dict | None:
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            found = json.load(f)
+        if not isinstance(found, dict):
+            raise ValueError("not a JSON object")
+        return found
+    except (OSError, ValueError) as exc:
+        raise ResumeError(
+            "A readable resume manifest",
+            f"'{path}' is damaged ({str(exc).splitlines()[0][:80] or 'empty'})",
+            "use --overwrite to start this output again",
+        ) from exc
+
+
+def finished_manifest(job: Job) -> dict | None:
+    """The manifest a finished Parquet output carries (None for other formats or none)."""
+    if job.fmt != "parquet":
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(job.output).metadata or {}
+        return json.loads(meta[METADATA_KEY.encode()])
+    except (OSError, KeyError, ValueError, TypeError):
+        return None
+
+
+def finished_rows(job: Job) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(job.output).metadata.num_rows
+
+
+def clean_orphans(output: str) -> None:
+    """Remove '<output>.tmp-PID' files left by runs that were killed while writing."""
+    parent = os.path.dirname(os.path.abspath(output))
+    prefix = os.path.basename(output) + ".tmp-"
+    if not os.path.isdir(parent):
+        return
+    for name in os.listdir(parent):
+        if name.startswith(prefix) and not _alive(name[len(prefix) :]):
+            log.info("removing %s, left by a killed run", name)
+            os.remove(os.path.join(parent, name))
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return int(pid) != os.getpid()
+
+
+def prepare_output(job: Job, wanted: dict, cfg) -> bool:
+    """Apply --resume/--overwrite to existing output. False when the job is already done."""
+    clean_orphans(job.output)
+    exists, parts = os.path.exists(job.output), os.path.isdir(job.parts_dir)
+    if cfg.overwrite:
+        if exists:
+            os.remove(job.output)
+        shutil.rmtree(job.parts_dir, ignore_errors=True)
+    elif cfg.resume and parts:
+        old = _read_manifest(os.path.join(job.parts_dir, MANIFEST_NAME))
+        if old != wanted:
+            raise ResumeError(
+                "--resume to continue with the same inputs, bundle and options",
+                f"changed since the interrupted run: {changed(old, wanted)}",
+                "rerun with the earlier values, or use --overwrite to start again",
+            )
+        return True
+    elif cfg.resume and exists:
+        return _check_finished(job, wanted)
+    elif exists or parts:
+        raise OutputExistsError(
+            "No existing output",
+            f"'{job.output if exists else job.parts_dir}' exists",
+            "pass --resume to continue it or --overwrite to replace it",
+        )
+    os.makedirs(job.parts_dir, exist_ok=True)
+    tmp = os.path.join(job.parts_dir, MANIFEST_NAME + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(wanted, f, indent=1)
+    os.replace(tmp, os.path.join(job.parts_dir, MANIFEST_NAME))
+    return True
+
+
+def _check_finished(job: Job, wanted: dict) -> bool:
+    old = finished_manifest(job)
+    if old is None:
+        raise ResumeError(
+            "--resume of a finished output to find the record of the run that wrote it",
+            f"'{job.output}' has none (only Parquet outputs written by sentiscore carry it)",
+            "keep it as it is, or use --overwrite to score again",
+        )
+    if old != wanted:
+        raise ResumeError(
+            "--resume of a finished output to match the inputs, bundle and options",
+            f"'{job.output}' was written with other ones: {changed(old, wanted)}",
+            "use --overwrite to score again with the new ones",
+        )
+    log.info("%s is complete; nothing to resume", job.output)
+    return False
