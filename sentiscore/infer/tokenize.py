@@ -9,6 +9,8 @@ bundle's own policy instead: ``head`` keeps the first tokens, ``head+tail`` keep
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from sentiscore.choices import TRUNCATIONS
@@ -55,6 +57,40 @@ def _special_frame(tok) -> tuple[list[int], list[int]]:
         if full[i : i + len(bare)] == bare:
             return full[:i], full[i + len(bare) :]
     return [], []
+
+
+# Texts tokenised at once: their Encoding objects (tokens, offsets) are the large part.
+ENCODE_SLICE = 256
+# Texts up to this many characters are tokenised whole (clipping would not pay).
+CLIP_MIN_CHARS = 4096
+_WORD = re.compile(r"\S+")
+
+
+def _end_of_word(text: str, n: int) -> int | None:
+    """Index after the n-th word, or None when the text has at most n words."""
+    for i, m in enumerate(_WORD.finditer(text), 1):
+        if i == n:
+            return m.end() if _WORD.search(text, m.end()) else None
+    return None
+
+
+def _start_of_tail(text: str, n: int, after: int) -> int | None:
+    """Index of the whitespace before the n-th word from the end, when it lies after ``after``;
+    else None (the tail would overlap the head)."""
+    window = 64 * n
+    while True:
+        lo = max(after, len(text) - window)
+        starts = [m.start() for m in _WORD.finditer(text, lo)]
+        if lo > after and starts and starts[0] == lo:
+            starts = starts[1:]  # the window may begin inside a word
+        if len(starts) >= n:
+            begin = starts[-n]
+            while begin > after and text[begin - 1].isspace():
+                begin -= 1
+            return begin if begin > after else None
+        if lo == after:
+            return None
+        window *= 4
 
 
 class TextEncoder:
@@ -105,10 +141,31 @@ class TextEncoder:
         return self.encode_counted(texts)[0]
 
     def encode_counted(self, texts: list[str]) -> tuple[list[np.ndarray], int]:
-        """``encode``, and how many of the texts were longer than ``max_length`` and cut."""
-        if not texts:
-            return [], 0
-        encs = self.tok.encode_batch(texts, add_special_tokens=False)
-        pre, suf = self.prefix, self.suffix
-        cut = sum(len(e.ids) > self.budget for e in encs)
-        return [np.asarray(pre + self._cut(e.ids) + suf, dtype=np.int64) for e in encs], cut
+        """``encode``, and how many of the texts were longer than ``max_length`` and cut.
+
+        Texts are encoded ``ENCODE_SLICE`` at a time, and a text with more words than the
+        budget has tokens is first clipped to the words the policy can keep (see ``clip``), so
+        memory follows the token budget, not the length of the texts."""
+        ids, cut, pre, suf = [], 0, self.prefix, self.suffix
+        for start in range(0, len(texts), ENCODE_SLICE):
+            part = [self.clip(t) for t in texts[start : start + ENCODE_SLICE]]
+            for e in self.tok.encode_batch(part, add_special_tokens=False):
+                cut += len(e.ids) > self.budget
+                ids.append(np.asarray(pre + self._cut(e.ids) + suf, dtype=np.int64))
+        return ids, cut
+
+    def clip(self, text: str) -> str:
+        """``text`` without the words truncation would drop anyway. Every whitespace-separated
+        word gives at least one token and tokens never span whitespace, so keeping one word
+        more than the budget at the head (and at the tail for head+tail), cut at whitespace
+        with the original spacing, gives the same kept tokens and still reads as truncated."""
+        if len(text) <= CLIP_MIN_CHARS:
+            return text
+        head = self.budget if self.truncation == "head" else self.head
+        end = _end_of_word(text, head + 1)
+        if end is None:
+            return text  # too few words to drop any
+        if self.truncation == "head":
+            return text[:end]
+        start = _start_of_tail(text, self.budget - self.head + 1, end)
+        return text if start is None else text[:end] + text[start:]
