@@ -244,11 +244,11 @@ def _interrupted_run(tiny_bundle, tmp_path, monkeypatch):
     pq.write_table(pa.table({"text": _texts(30)}), src)
     real, calls = Scorer.finish, []
 
-    def finish(self, prep):
+    def finish(self, prep, *rest):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(self, prep)
+        return real(self, prep, *rest)
 
     out = tmp_path / "o.parquet"
     with monkeypatch.context() as m:

@@ -102,7 +102,8 @@ def _progress_bar(total: int | None, silent: bool):
     type=int,
     default=20000,
     show_default=True,
-    help="Rows per output part (the unit of --resume).",
+    help="At most this many rows per output part (the unit of --resume); parts are also cut "
+    "after about 30 s of scoring, so an interrupted run loses little work.",
 )
 @click.option(
     "--max-length",

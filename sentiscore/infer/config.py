@@ -31,7 +31,8 @@ class ScoreConfig:
     limit: score only the first N rows of all inputs together.
     strict: stop at the first bad row instead of writing an error column.
     prefix: prepended to prediction column names (e.g. "pred_") to avoid clashes.
-    chunk_rows: rows per output part (the unit of resume). stats_json: write the summary here.
+    chunk_rows: at most this many rows per output part (the unit of resume); parts are also
+        cut after about 30 s of scoring, so a crash loses little work. stats_json: write the summary here.
     max_length: cut texts to this many tokens, below the bundle's own limit (faster on long
         texts, less accurate); None keeps the bundle's.
     max_error_rate: fail (exit 1, output still written) when more than this fraction of the
@@ -103,7 +104,6 @@ class ScoreConfig:
             "precision",
             "limit",
             "prefix",
-            "chunk_rows",
             "format",
             "max_length",
         )

@@ -46,31 +46,63 @@ from sentiscore.io.readers import InputFile, count_rows, discover_inputs, iter_b
 from sentiscore.io.writers import PartWriter, concat_parts
 
 log = logging.getLogger(__name__)
+# Parts: the first has FIRST_PART_ROWS rows, the next ones about PART_SECONDS of scoring.
+FIRST_PART_ROWS = 1024
+MIN_PART_ROWS = 64
+PART_SECONDS = 30.0
+# A chunk ends early at this much input (one-megabyte reviews: 64 rows, not --chunk-rows).
+MAX_CHUNK_BYTES = 64 << 20
 
 
 def _chunks(
-    inputs: list[InputFile], rows: int, limit: int | None
+    inputs: list[InputFile], rows, limit: int | None, skip: int = 0, index: int = 0
 ) -> Iterator[tuple[int, int, pa.RecordBatch]]:
-    """Yield (chunk index, row offset within its input, batch of <= rows rows), in order."""
-    index, left = 0, limit
+    """Yield (chunk index, row offset within its input, batch), in order, after the first
+    ``skip`` rows (already scored). A chunk has at most ``rows`` rows (an int, or a callable
+    asked before each chunk) and ends early once it holds ``MAX_CHUNK_BYTES``."""
+    size = rows if callable(rows) else (lambda: rows)
+    left = limit
     for inp in inputs:
-        offset, pending, pending_rows = 0, [], 0
-        for batch in iter_batches(inp, batch_rows=min(rows, 8192)):
+        offset, pending, held = 0, [], 0
+        for batch in iter_batches(inp, batch_rows=min(size(), 8192)):
             if left is not None:
                 batch = batch.slice(0, left)
                 left -= batch.num_rows
-            pending.append(batch)
-            pending_rows += batch.num_rows
-            if pending_rows >= rows:
-                yield index, offset, _combine(pending)
-                index, offset, pending, pending_rows = index + 1, offset + pending_rows, [], 0
+            if skip:
+                cut = min(skip, batch.num_rows)
+                skip, offset, batch = skip - cut, offset + cut, batch.slice(cut)
+            if batch.num_rows:
+                pending.append(batch)
+                held += batch.num_rows
+            while held and (held >= size() or sum(b.nbytes for b in pending) >= MAX_CHUNK_BYTES):
+                whole = _combine(pending)
+                take = min(held, size())
+                yield index, offset, whole.slice(0, take)
+                index, offset, held = index + 1, offset + take, held - take
+                pending = [whole.slice(take)] if held else []
             if left == 0:
                 break
-        if pending_rows:
+        if held:
             yield index, offset, _combine(pending)
             index += 1
         if left == 0:
             return
+
+
+class PartSizer:
+    """Rows per part: about ``PART_SECONDS`` of scoring at the rate measured so far, at most
+    --chunk-rows, so that progress is saved often and a crash loses little work. Parts only
+    group rows; a row's scores do not depend on them."""
+
+    def __init__(self, cap: int):
+        self.cap, self.target = cap, min(cap, FIRST_PART_ROWS)
+
+    def __call__(self) -> int:
+        return self.target
+
+    def record(self, rows: int, seconds: float) -> None:
+        if rows and seconds > 0:
+            self.target = int(min(self.cap, max(MIN_PART_ROWS, rows / seconds * PART_SECONDS)))
 
 
 def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
@@ -175,12 +207,16 @@ def _run_job(
         if not prepare_output(job, wanted, cfg):
             return 0, finished_rows(job)
         writer = PartWriter(job.parts_dir)
+    index, skip = writer.resume_point()
+    progress(skip)
+    sizer = PartSizer(cfg.chunk_rows)
 
     def prepared():  # in the reader thread: read, check and tokenise ahead of the model
-        for index, offset, chunk in _chunks(job.inputs, cfg.chunk_rows, limit):
-            todo = not writer.done(index)
+        at = skip
+        for i, offset, chunk in _chunks(job.inputs, sizer, limit, skip, index):
             args = (chunk, text_column, keep, cfg.prefix, cfg.strict, offset)
-            yield index, chunk.num_rows, scorer.prepare(*args) if todo else None
+            yield i, at, scorer.prepare(*args)
+            at += chunk.num_rows
 
     with (
         ThreadPoolExecutor(1, thread_name_prefix="sentiscore-writer") as pool,
@@ -188,13 +224,14 @@ def _run_job(
     ):
         pending = None  # one part write in flight while the next chunk runs
         try:
-            for index, rows, prep in prefetch(prepared()):
-                if prep is not None:
-                    out = scorer.finish(prep)
-                    if pending is not None:
-                        pending.result()
-                    pending = pool.submit(writer.write, index, out)
-                progress(rows)
+            for i, at, prep in prefetch(prepared()):
+                began = time.perf_counter()
+                out = scorer.finish(prep, progress)
+                progress(out.num_rows - len(prep.ids))  # rows that could not be scored
+                sizer.record(out.num_rows, time.perf_counter() - began)
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(writer.write, i, out, at)
         except KeyboardInterrupt:
             if pending is not None:
                 pending.result()  # a part being written is finished, not lost

@@ -221,14 +221,17 @@ class Scorer:
         """Class probabilities (n, num_labels) for valid, non-empty strings."""
         return self.run_ids(self.encoder.encode(texts))
 
-    def run_ids(self, ids: list[np.ndarray]) -> np.ndarray:
-        """Class probabilities (n, num_labels) for encoded rows."""
+    def run_ids(self, ids: list[np.ndarray], on_rows=None) -> np.ndarray:
+        """Class probabilities (n, num_labels) for encoded rows; ``on_rows(k)`` is called as
+        each micro-batch of k rows completes (progress)."""
         probs = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         batches = iter_micro_batches(ids, self.max_tokens, self.encoder.pad_id)
         for mb, logits in self.runner.run_all(batches):
             probs[mb.rows] = softmax(logits, self.temperature).astype(np.float32)
             self.stats.real_tokens += mb.real_tokens
             self.stats.computed_tokens += mb.computed_tokens
+            if on_rows is not None:
+                on_rows(len(mb.rows))
         return probs
 
     def predict(self, texts: list[str]) -> list[dict]:
@@ -318,9 +321,13 @@ class Scorer:
         ids, cut = self.encoder.encode_counted([texts[i] for i in valid])
         return Prepared(batch, keep, prefix, valid, errors, ids, cut)
 
-    def finish(self, prep: Prepared) -> pa.RecordBatch:
-        """The model half of ``score_batch``: run, softmax, assemble the output batch."""
-        probs = self.run_ids(prep.ids) if prep.ids else np.zeros((0, len(self.labels)), np.float32)
+    def finish(self, prep: Prepared, on_rows=None) -> pa.RecordBatch:
+        """The model half of ``score_batch``: run, softmax, assemble the output batch;
+        ``on_rows`` as in ``run_ids``."""
+        if prep.ids:
+            probs = self.run_ids(prep.ids, on_rows)
+        else:
+            probs = np.zeros((0, len(self.labels)), np.float32)
         n = prep.batch.num_rows
         self.stats.rows += n
         self.stats.errors += n - len(prep.valid)

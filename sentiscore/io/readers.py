@@ -220,6 +220,10 @@ def read_schema(inp: InputFile) -> pa.Schema:
     )
 
 
+# Parquet is read in batches of about this many (uncompressed) bytes at most.
+BATCH_BYTES = 32 << 20
+
+
 def iter_batches(inp: InputFile, batch_rows: int = 8192) -> Iterator[pa.RecordBatch]:
     """Yield record batches of at most ``batch_rows`` rows, in file order."""
     try:
@@ -245,6 +249,11 @@ def _iter_parquet(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
 
     with _open_stream(inp) as f:
         pf = pq.ParquetFile(f)
+        meta = pf.metadata
+        row_bytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if meta.num_rows and row_bytes:  # batches of about BATCH_BYTES, not 8192 huge rows
+            per_row = row_bytes / meta.num_rows
+            batch_rows = max(1, min(batch_rows, int(BATCH_BYTES / per_row)))
         yield from pf.iter_batches(batch_size=batch_rows)
 
 

@@ -160,7 +160,7 @@ def _sha256(path: str) -> str:
 
 class PartWriter:
     """Writes numbered Parquet parts into ``parts_dir`` and records each one, after its atomic
-    rename, in a ledger (``parts.jsonl``: index, rows, sha256). On opening, a part counts as
+    rename, in a ledger (``parts.jsonl``: index, first row, rows, sha256). On opening, a part counts as
     done only when the ledger lists it and its checksum matches; any other file named like a
     part (truncated, foreign, stray, or written just before a kill) is removed, so that it is
     scored again."""
@@ -201,15 +201,30 @@ class PartWriter:
     def done(self, index: int) -> bool:
         return index in self.verified
 
-    def write(self, index: int, batch: pa.RecordBatch) -> None:
+    def write(self, index: int, batch: pa.RecordBatch, offset: int = 0) -> None:
+        """Write part ``index`` holding the job's rows from ``offset`` on."""
         path = self.path(index)
         atomic_write(path, [batch], "parquet", batch.schema)
-        entry = {"index": index, "rows": batch.num_rows, "sha256": _sha256(path)}
+        entry = {"index": index, "offset": offset, "rows": batch.num_rows, "sha256": _sha256(path)}
         with open(self.ledger, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")
             f.flush()
             os.fsync(f.fileno())
         self.verified[index] = entry
+
+    def resume_point(self) -> tuple[int, int]:
+        """(next part index, rows done): the parts that cover the job's rows from 0 without
+        a gap are kept; any after a gap are removed, to be scored again."""
+        index, rows = 0, 0
+        for i in sorted(self.verified):
+            entry = self.verified[i]
+            if i == index and entry.get("offset", rows) == rows:
+                index, rows = index + 1, rows + entry["rows"]
+                continue
+            log.warning("%s follows a gap: removed, it is scored again", self.path(i))
+            os.remove(self.path(i))
+            del self.verified[i]
+        return index, rows
 
     def rows(self) -> int:
         return sum(e["rows"] for e in self.verified.values())

@@ -28,11 +28,11 @@ def _interrupt_after(monkeypatch, parts: int):
 
     real, calls = Scorer.finish, []
 
-    def finish(self, prep):
+    def finish(self, prep, *rest):
         calls.append(1)
         if len(calls) > parts:
             raise KeyboardInterrupt
-        return real(self, prep)
+        return real(self, prep, *rest)
 
     monkeypatch.setattr(Scorer, "finish", finish)
     return lambda: monkeypatch.setattr(Scorer, "finish", real)
@@ -94,15 +94,15 @@ def test_damaged_foreign_and_stray_parts_are_scored_again(tiny_bundle, tmp_path,
         _score(src, out, tiny_bundle)
     restore()
     parts = tmp_path / "o.parquet.parts"
-    p0, p1 = parts / "part-000000.parquet", parts / "part-000001.parquet"
-    p0.write_bytes(p0.read_bytes()[:-20])  # truncated
+    p1, p2 = parts / "part-000001.parquet", parts / "part-000002.parquet"
+    p1.write_bytes(p1.read_bytes()[:-20])  # truncated
     other = _write(tmp_path / "other.parquet", 10, seed=9)
     _score(other, tmp_path / "x.parquet", tiny_bundle)
-    p1.write_bytes((tmp_path / "x.parquet").read_bytes())  # foreign rows
-    (parts / "part-000005.parquet").write_bytes(p1.read_bytes())  # stray extra part
-    (parts / "part-000002.parquet.tmp-999999").write_bytes(b"half")  # left by a kill
+    p2.write_bytes((tmp_path / "x.parquet").read_bytes())  # foreign rows
+    (parts / "part-000005.parquet").write_bytes(p2.read_bytes())  # stray extra part
+    (parts / "part-000003.parquet.tmp-999999").write_bytes(b"half")  # left by a kill
     stats = _score(src, out, tiny_bundle, resume=True)
-    assert stats["rows"] == 60 - 10  # part 2 was intact and kept
+    assert stats["rows"] == 60 - 10  # part 0 was intact and kept
     got = pq.read_table(out)
     assert got.column("id").to_pylist() == list(range(60))
     assert got.column("prob_positive").equals(pq.read_table(ref).column("prob_positive"))
@@ -180,3 +180,49 @@ def test_special_tokens_typed_in_a_review_are_text(tiny_bundle):
     sep, cls = plain[-1], plain[0]
     assert list(typed).count(sep) == 1 and list(typed).count(cls) == 1
     assert len(typed) > len(plain) + 2
+
+
+def test_parts_follow_the_scoring_rate_and_resume_accepts_other_chunk_rows(
+    tiny_bundle, tmp_path, monkeypatch
+):
+    from sentiscore.infer import files
+
+    sizer = files.PartSizer(20_000)
+    assert sizer() == files.FIRST_PART_ROWS
+    sizer.record(1000, 20.0)  # 50 rows/s: IMDB-length reviews on a small CPU
+    assert sizer() == 50 * files.PART_SECONDS
+    sizer.record(10_000, 1.0)
+    assert sizer() == 20_000  # never above --chunk-rows
+    src = _write(tmp_path / "in.parquet", 60)
+    ref = tmp_path / "ref.parquet"
+    _score(src, ref, tiny_bundle)
+    out = tmp_path / "o.parquet"
+    restore = _interrupt_after(monkeypatch, 2)
+    with pytest.raises(Exception, match="Interrupted"):
+        _score(src, out, tiny_bundle)
+    restore()
+    score_files([src], model=tiny_bundle, output=str(out), chunk_rows=7, resume=True)
+    assert pq.read_table(out).equals(pq.read_table(ref))
+
+
+def test_progress_moves_within_a_part(tiny_bundle, tmp_path):
+    src = _write(tmp_path / "in.parquet", 60)
+    seen = []
+    score_files([src], model=tiny_bundle, output=str(tmp_path / "o.parquet"), max_tokens=64,
+                progress=seen.append)  # fmt: skip
+    assert sum(seen) == 60 and len([n for n in seen if n]) > 3  # one part, many updates
+
+
+def test_huge_rows_make_small_chunks(tiny_bundle, tmp_path, monkeypatch):
+    from sentiscore.infer import files
+    from sentiscore.io import readers
+
+    monkeypatch.setattr(files, "MAX_CHUNK_BYTES", 200_000)
+    monkeypatch.setattr(readers, "BATCH_BYTES", 100_000)
+    text = "a fine film " * 10_000  # 120 kB per row
+    src = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"text": [f"{i} {text}" for i in range(12)]}), src)
+    batches = list(readers.iter_batches(readers.discover_inputs([str(src)])[0]))
+    assert max(b.num_rows for b in batches) == 1
+    chunks = list(files._chunks(readers.discover_inputs([str(src)]), 1000, None))
+    assert [c.num_rows for _, _, c in chunks] == [2] * 6
