@@ -50,8 +50,8 @@ log = logging.getLogger(__name__)
 FIRST_PART_ROWS = 1024
 MIN_PART_ROWS = 64
 PART_SECONDS = 30.0
-# A chunk ends early at this much input (one-megabyte reviews: 64 rows, not --chunk-rows).
-MAX_CHUNK_BYTES = 64 << 20
+# A chunk ends early at this much input (one-megabyte reviews: 16 rows, not --chunk-rows).
+MAX_CHUNK_BYTES = 16 << 20
 
 
 def _chunks(
@@ -144,6 +144,9 @@ def prefetch(items: Iterable, depth: int = 2) -> Iterator:
             yield value
     finally:
         stop.set()
+        # Wait for the reader to leave native code (tokenizers): a daemon thread still inside
+        # it when the interpreter exits aborts the process.
+        t.join(timeout=60)
 
 
 def _keep_with_id(cfg: ScoreConfig):

@@ -77,6 +77,30 @@ def output_names(labels: list[str], prefix: str = "") -> list[str]:
     ]
 
 
+def _repair_utf8(batch: pa.RecordBatch, name: str) -> tuple[pa.RecordBatch, set[int]]:
+    """A string column holding invalid UTF-8 (Parquet does not check) is rebuilt with U+FFFD in
+    place of the bad bytes, so that it can still be written out; returns the batch and the rows
+    that were repaired, which are reported as errors."""
+    col = batch.column(name)
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return batch, set()
+    try:
+        col.validate(full=True)
+        return batch, set()
+    except pa.ArrowInvalid:
+        pass
+    raw = col.view(pa.binary() if pa.types.is_string(col.type) else pa.large_binary())
+    bad, fixed = set(), []
+    for i, v in enumerate(raw.to_pylist()):
+        try:
+            fixed.append(None if v is None else v.decode("utf-8"))
+        except UnicodeDecodeError:
+            bad.add(i)
+            fixed.append(v.decode("utf-8", "replace"))
+    index = batch.schema.get_field_index(name)
+    return batch.set_column(index, name, pa.array(fixed, type=col.type)), bad
+
+
 def _check_texts(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], list[str | None]]:
     """Return (texts or None, error or None) per row."""
     t = col.type
@@ -88,7 +112,7 @@ def _check_texts(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], lis
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         values = col.to_pylist()
         errs = [
-            ("text is null" if v is None else "text is empty" if not v.strip() else None)
+            ("text is null" if v is None else "text is empty" if not v or v.isspace() else None)
             for v in values
         ]
         return [v if e is None else None for v, e in zip(values, errs)], errs
@@ -101,7 +125,7 @@ def _check_texts(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], lis
                 texts.append(None)
                 errs.append("text is not valid UTF-8")
                 continue
-            e = "text is null" if v is None else "text is empty" if not v.strip() else None
+            e = "text is null" if v is None else "text is empty" if not v or v.isspace() else None
             texts.append(v if e is None else None)
             errs.append(e)
         return texts, errs
@@ -308,7 +332,10 @@ class Scorer:
         """The model-free half of ``score_batch``: column checks, text checks, tokenisation.
         The file pipeline runs it in its reader thread, overlapping ONNX Runtime."""
         keep = self.check_columns(batch.schema, text_column, keep_columns, prefix)
+        batch, broken = _repair_utf8(batch, text_column)
         texts, errors = _check_texts(batch.column(text_column))
+        for i in broken:
+            texts[i], errors[i] = None, "text is not valid UTF-8"
         if strict:
             bad = next((i for i, e in enumerate(errors) if e), None)
             if bad is not None:

@@ -221,7 +221,7 @@ def read_schema(inp: InputFile) -> pa.Schema:
 
 
 # Parquet is read in batches of about this many (uncompressed) bytes at most.
-BATCH_BYTES = 32 << 20
+BATCH_BYTES = 8 << 20
 
 
 def iter_batches(inp: InputFile, batch_rows: int = 8192) -> Iterator[pa.RecordBatch]:
@@ -258,6 +258,7 @@ def _iter_parquet(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
 
 
 def _iter_csv(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    _check_quotes(inp)
     try:
         yield from _iter_csv_raw(inp, batch_rows)
     except pa.ArrowInvalid as exc:
@@ -275,6 +276,27 @@ def _iter_csv(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
             f"undecodable bytes in '{inp.path}' at line {_first_bad_utf8_line(inp)}",
             "re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
         ) from exc
+
+
+def _check_quotes(inp: InputFile) -> None:
+    """Refuse a CSV with an unterminated quote, naming its line, before reading rows."""
+    from sentiscore.io.csvquotes import quote_count_is_odd, unterminated_quote_line
+
+    def blocks():
+        with _open_stream(inp) as f:
+            while block := f.read(1 << 20):
+                yield block
+
+    if not quote_count_is_odd(blocks()):
+        return
+    line = unterminated_quote_line(_numbered_lines(inp), inp.delimiter)
+    if line is not None:
+        raise InputDataError(
+            "Every quoted CSV value to end with a closing quote",
+            f"a quote opens on line {line} of '{inp.path}' and is never properly closed "
+            "(every row after it would be read into that one value)",
+            'close or remove that quote (a literal quote inside a quoted value is written "")',
+        )
 
 
 def _iter_csv_raw(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
