@@ -156,7 +156,7 @@ def _columns(cfg: EvaluateConfig, files) -> tuple[str, str]:
 
 
 def _collect(cfg: EvaluateConfig, scorer: Scorer) -> tuple[np.ndarray, np.ndarray, int]:
-    files = discover_inputs(cfg.data)
+    files = discover_inputs(cfg.data, text_column=cfg.text_column)
     text, label = _columns(cfg, files)
     gold = LabelResolver(scorer.labels, cfg.label_map)
     probs, labels, skipped, left = [], [], 0, cfg.limit

@@ -40,7 +40,7 @@ from sentiscore.infer.outputs import (
     plan_jobs,
     prepare_output,
 )
-from sentiscore.infer.scorer import Scorer, is_text_type
+from sentiscore.infer.scorer import Scorer, is_text_type, keep_list
 from sentiscore.io.columns import pick_column
 from sentiscore.io.readers import InputFile, count_rows, discover_inputs, iter_batches, read_schema
 from sentiscore.io.writers import PartWriter, concat_parts
@@ -161,6 +161,7 @@ def check_inputs(inputs: list[InputFile], scorer: Scorer, cfg: ScoreConfig) -> t
     """(kept columns, text column) for these inputs; fails fast, before any output is
     touched, on a missing id or text column, a non-text column or a name clash."""
     keep, text_column = _keep_with_id(cfg), cfg.text_column
+    schemas = []
     for inp in inputs:
         schema = read_schema(inp)
         dups = sorted({n for n in schema.names if schema.names.count(n) > 1})
@@ -187,7 +188,32 @@ def check_inputs(inputs: list[InputFile], scorer: Scorer, cfg: ScoreConfig) -> t
                 suggest=[f.name for f in schema if is_text_type(f.type)],
             )
         scorer.check_columns(schema, text_column, keep, cfg.prefix)
+        schemas.append((inp.path, schema))
+    _check_unifiable(schemas, keep)
     return keep, text_column
+
+
+def _check_unifiable(schemas: list[tuple[str, pa.Schema]], keep) -> None:
+    """Inputs going into one output must agree on the types of the columns they share (a
+    column only some have is filled with nulls): checked before anything is scored."""
+    seen: dict[str, tuple[str, pa.DataType]] = {}
+    for path, schema in schemas:
+        for field in schema:
+            if keep not in (None, "all") and field.name not in keep_list(keep, schema.names):
+                continue
+            first = seen.setdefault(field.name, (path, field.type))
+            try:
+                pa.unify_schemas(
+                    [pa.schema([(field.name, first[1])]), pa.schema([field])],
+                    promote_options="permissive",
+                )
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                raise InputDataError(
+                    "Inputs combined into one output to agree on column types",
+                    f"column '{field.name}' is {first[1]} in '{first[0]}' but {field.type} in "
+                    f"'{path}'",
+                    "write one output per input (-o DIR/) or convert the column in one of them",
+                ) from None
 
 
 @contextlib.contextmanager
@@ -268,7 +294,7 @@ def score_files(
     """
     cfg = cfg or ScoreConfig(**options)
     specs = [inputs] if isinstance(inputs, str) else list(inputs)
-    files = discover_inputs(specs, cfg.delimiter)
+    files = discover_inputs(specs, cfg.delimiter, cfg.text_column)
     jobs = plan_jobs(files, cfg)
     scorer = scorer or Scorer.load(
         cfg.model, cfg.device, cfg.precision, cfg.threads, cfg.max_tokens, max_length=cfg.max_length

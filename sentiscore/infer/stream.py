@@ -37,7 +37,9 @@ def score_stream(
         raise ConfigError(
             "--resume with an output file", "-o - (a stream cannot be resumed)", "write to a file"
         )
-    files = discover_inputs([inputs] if isinstance(inputs, str) else list(inputs), cfg.delimiter)
+    files = discover_inputs(
+        [inputs] if isinstance(inputs, str) else list(inputs), cfg.delimiter, cfg.text_column
+    )
     scorer = scorer or Scorer.load(
         cfg.model, cfg.device, cfg.precision, cfg.threads, cfg.max_tokens, max_length=cfg.max_length
     )

@@ -37,11 +37,12 @@ FORMATS = {
 
 @dataclass(frozen=True)
 class InputFile:
-    """One input file: its path/URI, format and (for CSV) delimiter."""
+    """One input file: its path/URI, format and (for CSV) delimiter and text column."""
 
     path: str
     format: str
     delimiter: str = ","
+    text_column: str | None = None  # CSV: read as string whatever its values look like
 
     @property
     def stem(self) -> str:
@@ -77,7 +78,7 @@ def _filesystem(path: str):
     return fs.FileSystem.from_uri(path)
 
 
-def _make_input(path: str, delimiter: str | None) -> InputFile:
+def _make_input(path: str, delimiter: str | None, text_column: str | None = None) -> InputFile:
     fmt = detect_format(path)
     if fmt is None:
         raise InputDataError(
@@ -87,9 +88,9 @@ def _make_input(path: str, delimiter: str | None) -> InputFile:
         )
     if fmt != "csv":
         return InputFile(path, fmt)
-    if delimiter:
-        return InputFile(path, fmt, delimiter)
-    return InputFile(path, fmt, "\t" if is_tsv(path) else _sniff_delimiter(path))
+    if not delimiter:
+        delimiter = "\t" if is_tsv(path) else _sniff_delimiter(path)
+    return InputFile(path, fmt, delimiter, text_column)
 
 
 def _sniff_delimiter(path: str) -> str:
@@ -167,14 +168,18 @@ def _expand_uri(spec: str) -> list[str]:
 
 
 def discover_inputs(
-    specs: list[str] | tuple[str, ...], delimiter: str | None = None
+    specs: list[str] | tuple[str, ...],
+    delimiter: str | None = None,
+    text_column: str | None = None,
 ) -> list[InputFile]:
-    """Expand files, directories and globs into a sorted, de-duplicated list of inputs."""
+    """Expand files, directories and globs into a sorted, de-duplicated list of inputs
+    (``text_column``: the column CSV readers keep as strings)."""
     if not specs:
         raise InputDataError(
             "At least one INPUT file, directory or glob", "none", "pass e.g. reviews.parquet"
         )
     paths: list[str] = []
+    seen: set[str] = set()
     for spec in specs:
         found = _expand_uri(spec) if _is_uri(spec) else _expand_local(str(spec))
         if not found:
@@ -183,8 +188,11 @@ def discover_inputs(
                 f"nothing matched '{spec}'",
                 "check the pattern or directory",
             )
-        paths += [p for p in found if p not in paths]
-    return [_make_input(p, delimiter) for p in paths]
+        for p in found:
+            if p not in seen:
+                seen.add(p)
+                paths.append(p)
+    return [_make_input(p, delimiter, text_column) for p in paths]
 
 
 def _open_stream(inp: InputFile):
@@ -230,7 +238,9 @@ def iter_batches(inp: InputFile, batch_rows: int = 8192) -> Iterator[pa.RecordBa
         if inp.format == "parquet":
             yield from _iter_parquet(inp, batch_rows)
         elif inp.format == "csv":
-            yield from _iter_csv(inp, batch_rows)
+            from sentiscore.io.csvread import iter_csv
+
+            yield from iter_csv(inp, batch_rows)
         elif inp.format == "txt":
             yield from _iter_txt(inp, batch_rows)
         else:
@@ -257,63 +267,6 @@ def _iter_parquet(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
         yield from pf.iter_batches(batch_size=batch_rows)
 
 
-def _iter_csv(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    _check_quotes(inp)
-    try:
-        yield from _iter_csv_raw(inp, batch_rows)
-    except pa.ArrowInvalid as exc:
-        if "Expected" in str(exc) and "columns" in str(exc):
-            shown = {",": "','", ";": "';'", "\t": "tab"}.get(inp.delimiter, repr(inp.delimiter))
-            raise InputDataError(
-                f"CSV rows with as many fields as the header, split on {shown}",
-                f"'{inp.path}': {str(exc).strip().splitlines()[0]}",
-                "pass --delimiter (e.g. --delimiter ';' or --delimiter $'\\t') or fix the quoting",
-            ) from exc
-        if "UTF8" not in str(exc) and "UTF-8" not in str(exc):
-            raise
-        raise InputDataError(
-            "CSV text encoded as UTF-8",
-            f"undecodable bytes in '{inp.path}' at line {_first_bad_utf8_line(inp)}",
-            "re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
-        ) from exc
-
-
-def _check_quotes(inp: InputFile) -> None:
-    """Refuse a CSV with an unterminated quote, naming its line, before reading rows."""
-    from sentiscore.io.csvquotes import quote_count_is_odd, unterminated_quote_line
-
-    def blocks():
-        with _open_stream(inp) as f:
-            while block := f.read(1 << 20):
-                yield block
-
-    if not quote_count_is_odd(blocks()):
-        return
-    line = unterminated_quote_line(_numbered_lines(inp), inp.delimiter)
-    if line is not None:
-        raise InputDataError(
-            "Every quoted CSV value to end with a closing quote",
-            f"a quote opens on line {line} of '{inp.path}' and is never properly closed "
-            "(every row after it would be read into that one value)",
-            'close or remove that quote (a literal quote inside a quoted value is written "")',
-        )
-
-
-def _iter_csv_raw(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    from pyarrow import csv
-
-    read = csv.ReadOptions(block_size=1 << 20)
-    parse = csv.ParseOptions(delimiter=inp.delimiter, newlines_in_values=True)
-    # Everything as string: ids like 007 must survive, and the scorer checks the text itself.
-    with _open_stream(inp) as f:
-        header = _csv_header(inp)
-        conv = csv.ConvertOptions(
-            column_types={name: pa.string() for name in header}, strings_can_be_null=False
-        )
-        for batch in csv.open_csv(f, read_options=read, parse_options=parse, convert_options=conv):
-            yield from _rebatch(batch, batch_rows)
-
-
 def _numbered_lines(inp: InputFile) -> Iterator[tuple[int, bytes]]:
     """(line number, raw bytes) of the input, read in 1 MiB chunks (.txt inputs and error paths)."""
     with _open_stream(inp) as f:
@@ -328,25 +281,6 @@ def _numbered_lines(inp: InputFile) -> Iterator[tuple[int, bytes]]:
                 yield number, raw
         if rest:
             yield number + 1, rest
-
-
-def _first_bad_utf8_line(inp: InputFile) -> int | str:
-    for number, raw in _numbered_lines(inp):
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return number
-    return "?"
-
-
-def _csv_header(inp: InputFile) -> list[str]:
-    import csv as pycsv
-    import io
-
-    with _open_stream(inp) as f:
-        head = f.read(1 << 16)
-    text = head.decode("utf-8", errors="replace")
-    return next(pycsv.reader(io.StringIO(text), delimiter=inp.delimiter), [])
 
 
 def _iter_txt(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:

@@ -240,6 +240,18 @@ def _index_of(name: str) -> int:
         return -1
 
 
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` with ``schema``'s columns, by name: cast where types were promoted, nulls
+    where an input lacked a column (inputs with different columns into one output)."""
+    cols = [
+        batch.column(f.name).cast(f.type)
+        if f.name in batch.schema.names
+        else pa.nulls(batch.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.RecordBatch.from_arrays(cols, schema=schema)
+
+
 def concat_parts(
     part_paths: list[str], out_path: str, fmt: str, metadata: dict | None = None
 ) -> int:
@@ -258,11 +270,7 @@ def concat_parts(
     def batches():
         for p in part_paths:
             for b in pq.ParquetFile(p).iter_batches(batch_size=8192):
-                yield (
-                    b
-                    if b.schema.equals(schema)
-                    else pa.Table.from_batches([b]).cast(schema).to_batches()[0]
-                )
+                yield b if b.schema.equals(schema) else _conform(b, schema)
 
     parent = os.path.dirname(os.path.abspath(out_path))
     os.makedirs(parent, exist_ok=True)

@@ -94,3 +94,43 @@ def test_sigterm_saves_parts_and_says_how_to_resume(tiny_bundle, tmp_path):
     assert done.returncode == 0, done.stderr
     assert pq.read_table(out).num_rows == 15_000
     assert os.path.exists(out) and not parts.exists()
+
+
+def test_csv_columns_get_types_from_every_value(tiny_bundle, tmp_path):
+    from sentiscore.io.readers import discover_inputs, iter_batches
+
+    src = tmp_path / "t.csv"
+    rows = ["id,code,stars,price,ok,review"]
+    rows += [f"{i},00{i},{i % 5},{i}.5,true,Good film {i}" for i in range(3000)]
+    rows.append(
+        "3000,x,5,7,false,123"
+    )  # late surprises: a code that is no number; a numeric review
+    src.write_text("\n".join(rows) + "\n")
+    (inp,) = discover_inputs([str(src)])
+    schema = next(iter_batches(inp, 16)).schema
+    assert schema.field("id").type == pa.int64() and schema.field("stars").type == pa.int64()
+    assert schema.field("price").type == pa.float64() and schema.field("ok").type == pa.bool_()
+    assert schema.field("code").type == pa.string()  # 007-style ids keep their zeros
+    assert schema.field("review").type == pa.string()  # a text column is always text
+    r = CliRunner().invoke(cli, ["score", str(src), "-m", tiny_bundle, "-o", str(tmp_path / "o.parquet")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    out = pq.read_table(tmp_path / "o.parquet")
+    assert out.column("code").to_pylist()[:2] == ["000", "001"] and out.num_rows == 3001
+
+
+def test_inputs_into_one_output_unify_or_fail_before_scoring(tiny_bundle, tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.parquet"
+    a.write_text("id,text,stars\n1,Good,5\n2,Bad,1\n")
+    pq.write_table(pa.table({"id": [3], "text": ["Fine"]}), b)
+    out = tmp_path / "all.parquet"
+    r = CliRunner().invoke(cli, ["score", str(a), str(b), "-m", tiny_bundle, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    got = pq.read_table(out)
+    assert got.column("id").to_pylist() == [1, 2, 3]
+    assert got.column("stars").to_pylist() == [5, 1, None]  # missing in b: null
+    c = tmp_path / "c.parquet"
+    pq.write_table(pa.table({"id": ["x9"], "text": ["Fine"]}), c)
+    bad = tmp_path / "bad.parquet"
+    r = CliRunner().invoke(cli, ["score", str(a), str(c), "-m", tiny_bundle, "-o", str(bad)])
+    assert r.exit_code == 1 and "column 'id' is int64" in r.output and "c.parquet" in r.output
+    assert not bad.exists() and not (tmp_path / "bad.parquet.parts").exists()

@@ -1,0 +1,179 @@
+"""CSV/TSV reading: a quote check, column types, then pyarrow's streaming parser.
+
+Before rows are read, the file is checked for an unterminated quote (``csvquotes``), which a
+parser allowing newlines in values would read as one value swallowing the rows after it, and
+its column types are settled in one pass over the whole file, so that no later block can
+disagree with the first: a column is int64, float64 or bool when every non-empty value is one
+(ids with leading zeros such as 007 stay strings), else string. Text columns (the one named by
+the caller, or a conventional text name) are always strings. Both results are cached per file
+version. File discovery and the other formats are ``readers``'s business.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from sentiscore.choices import TEXT_NAMES
+from sentiscore.errors import InputDataError
+from sentiscore.io.readers import InputFile, _numbered_lines, _open_stream, _rebatch
+
+# Tried in this order: a column of ints is int64, not float64.
+_TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+_PATTERNS = {
+    "int": r"^-?(0|[1-9][0-9]{0,17})$",  # no leading zeros: 007 is an id, kept as a string
+    "float": r"^-?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$",
+    "bool": r"^(?i:true|false)$",
+}
+
+
+def iter_csv(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    types = _settled(inp)
+    try:
+        yield from _parse(inp, batch_rows, types)
+    except pa.ArrowInvalid as exc:
+        raise _explain(inp, exc) from exc
+
+
+def _explain(inp: InputFile, exc: pa.ArrowInvalid) -> Exception:
+    if "Expected" in str(exc) and "columns" in str(exc):
+        shown = {",": "','", ";": "';'", "\t": "tab"}.get(inp.delimiter, repr(inp.delimiter))
+        return InputDataError(
+            f"CSV rows with as many fields as the header, split on {shown}",
+            f"'{inp.path}': {str(exc).strip().splitlines()[0]}",
+            "pass --delimiter (e.g. --delimiter ';' or --delimiter $'\\t') or fix the quoting",
+        )
+    if "UTF8" not in str(exc) and "UTF-8" not in str(exc):
+        return exc
+    return InputDataError(
+        "CSV text encoded as UTF-8",
+        f"undecodable bytes in '{inp.path}' at line {_first_bad_utf8_line(inp)}",
+        "re-encode the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)",
+    )
+
+
+def _parse(inp: InputFile, batch_rows: int, types: dict | None) -> Iterator[pa.RecordBatch]:
+    from pyarrow import csv
+
+    read = csv.ReadOptions(block_size=1 << 20)
+    parse = csv.ParseOptions(delimiter=inp.delimiter, newlines_in_values=True)
+    with _open_stream(inp) as f:
+        if types is None:  # the typing pass: everything as strings
+            types = {name: pa.string() for name in _header(inp)}
+        conv = csv.ConvertOptions(column_types=types, strings_can_be_null=False)
+        for batch in csv.open_csv(f, read_options=read, parse_options=parse, convert_options=conv):
+            yield from _rebatch(batch, batch_rows)
+
+
+def _settled(inp: InputFile) -> dict:
+    key = (inp.path, inp.delimiter, inp.text_column)
+    if "://" not in inp.path:
+        st = os.stat(inp.path)
+        key += (st.st_size, st.st_mtime_ns)
+    return dict(_check_and_type(key, inp))
+
+
+@functools.lru_cache(maxsize=256)
+def _check_and_type(_key: tuple, inp: InputFile) -> tuple:
+    _check_quotes(inp)
+    return tuple(_infer_types(inp).items())
+
+
+def _check_quotes(inp: InputFile) -> None:
+    """Refuse a CSV with an unterminated quote, naming its line, before reading rows."""
+
+    def blocks():
+        with _open_stream(inp) as f:
+            while block := f.read(1 << 20):
+                yield block
+
+    if not quote_count_is_odd(blocks()):
+        return
+    line = unterminated_quote_line(_numbered_lines(inp), inp.delimiter)
+    if line is not None:
+        raise InputDataError(
+            "Every quoted CSV value to end with a closing quote",
+            f"a quote opens on line {line} of '{inp.path}' and is never properly closed "
+            "(every row after it would be read into that one value)",
+            'close or remove that quote (a literal quote inside a quoted value is written "")',
+        )
+
+
+def _infer_types(inp: InputFile) -> dict:
+    """Column -> type, from every value of the file (see the module docstring)."""
+    import pyarrow.compute as pc
+
+    text = {n.lower() for n in TEXT_NAMES} | {(inp.text_column or "").lower()}
+    kinds: dict[str, set] = {}  # column -> the types all its values so far fit
+    filled_somewhere: set[str] = set()
+    try:
+        for batch in _parse(inp, 1 << 30, None):
+            for name, col in zip(batch.schema.names, batch.columns):
+                left = kinds.setdefault(name, set() if name.lower() in text else set(_TYPES))
+                filled = pc.filter(col, pc.not_equal(col, "")) if left else []
+                if not len(filled):
+                    continue
+                filled_somewhere.add(name)
+                for kind in list(left):
+                    if not pc.all(pc.match_substring_regex(filled, _PATTERNS[kind])).as_py():
+                        left.discard(kind)
+    except pa.ArrowInvalid as exc:
+        raise _explain(inp, exc) from exc
+    types = {}
+    for name, left in kinds.items():
+        kind = next((k for k in _TYPES if k in left), None) if name in filled_somewhere else None
+        types[name] = _TYPES.get(kind, pa.string())
+    return types
+
+
+def quote_count_is_odd(blocks, quote: bytes = b'"') -> bool:
+    return sum(block.count(quote) for block in blocks) % 2 == 1
+
+
+def unterminated_quote_line(lines, delimiter: str) -> int | None:
+    """The line on which a quoted value opens and never properly closes, or None: it runs to
+    the end of the file, or it spans lines and its closing quote is followed by more text
+    (a stray quote that swallowed rows until the next quote). ``lines`` are (number, raw
+    bytes without the newline). A quote opens a value only at the start of a field; ``""``
+    inside a quoted value is a literal quote. Slow, so run only when the quote count is odd."""
+    delim = delimiter.encode()
+    inside, opened = False, None
+    for number, raw in lines:
+        at_field_start, i, n = True, 0, len(raw.rstrip(b"\r"))
+        while i < n:
+            c = raw[i : i + 1]
+            if inside:
+                if c == b'"' and raw[i + 1 : i + 2] == b'"':
+                    i += 1  # an escaped quote
+                elif c == b'"':
+                    inside, at_field_start = False, False
+                    if opened != number and i + 1 < n and raw[i + 1 : i + 2] != delim:
+                        return opened
+            elif c == b'"' and at_field_start:
+                inside, opened = True, number
+            else:
+                at_field_start = c == delim
+            i += 1
+    return opened if inside else None
+
+
+def _header(inp: InputFile) -> list[str]:
+    import csv as pycsv
+    import io
+
+    with _open_stream(inp) as f:
+        head = f.read(1 << 16)
+    text = head.decode("utf-8", errors="replace")
+    return next(pycsv.reader(io.StringIO(text), delimiter=inp.delimiter), [])
+
+
+def _first_bad_utf8_line(inp: InputFile) -> int | str:
+    for number, raw in _numbered_lines(inp):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return number
+    return "?"
