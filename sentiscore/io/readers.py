@@ -244,7 +244,9 @@ def iter_batches(inp: InputFile, batch_rows: int = 8192) -> Iterator[pa.RecordBa
         elif inp.format == "txt":
             yield from _iter_txt(inp, batch_rows)
         else:
-            yield from _iter_jsonl(inp, batch_rows)
+            from sentiscore.io.jsonlread import iter_jsonl
+
+            yield from iter_jsonl(inp, batch_rows)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputDataError(
@@ -301,57 +303,6 @@ def _iter_txt(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
             texts = []
     if texts:
         yield pa.record_batch({"text": pa.array(texts, type=pa.string())})
-
-
-def _iter_jsonl(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
-    from pyarrow import json
-
-    try:
-        with _open_stream(inp) as f:
-            reader = json.open_json(f, read_options=json.ReadOptions(block_size=1 << 20))
-            for batch in reader:
-                yield from _rebatch(batch, batch_rows)
-    except pa.ArrowInvalid as exc:
-        problem = _jsonl_problem(inp)
-        if problem is None:
-            raise
-        raise InputDataError(
-            "JSON Lines: one JSON object per line, each key holding one type of value",
-            f"'{inp.path}' line {problem}",
-            "fix that line (text must be a JSON string)",
-        ) from exc
-
-
-def _jsonl_problem(inp: InputFile) -> str | None:
-    """'N: what is wrong' for the first bad line: invalid JSON, not an object, or a value
-    type that differs from earlier lines (pyarrow names a row inside a block, not a line)."""
-    import json as pyjson
-
-    seen: dict[str, str] = {}
-    for number, raw in _numbered_lines(inp):
-        if not raw.strip():
-            continue
-        try:
-            obj = pyjson.loads(raw)
-        except ValueError as exc:
-            return f"{number}: not valid JSON ({exc})"
-        if not isinstance(obj, dict):
-            return f"{number}: a JSON {_json_kind(obj)}, not an object"
-        for key, value in obj.items():
-            kind = _json_kind(value)
-            if kind != "null" and seen.setdefault(key, kind) != kind:
-                return f"{number}: '{key}' holds a JSON {kind}, earlier lines a JSON {seen[key]}"
-    return None
-
-
-def _json_kind(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
 
 
 def _rebatch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:

@@ -134,3 +134,30 @@ def test_inputs_into_one_output_unify_or_fail_before_scoring(tiny_bundle, tmp_pa
     r = CliRunner().invoke(cli, ["score", str(a), str(c), "-m", tiny_bundle, "-o", str(bad)])
     assert r.exit_code == 1 and "column 'id' is int64" in r.output and "c.parquet" in r.output
     assert not bad.exists() and not (tmp_path / "bad.parquet.parts").exists()
+
+
+def test_jsonl_types_settle_over_the_whole_file(tiny_bundle, tmp_path):
+    import json
+
+    src = tmp_path / "late.jsonl"
+    with open(src, "w") as f:
+        for i in range(40_000):  # > 1 MiB of null texts and no 'extra' key
+            f.write(json.dumps({"id": i, "text": None, "score_in": 1}) + "\n")
+        for i in range(5):
+            f.write(
+                json.dumps({"id": i, "text": "good film", "score_in": 2.5, "extra": {"a": i}})
+                + "\n"
+            )  # noqa: E501
+    assert src.stat().st_size > 1 << 20
+    out = tmp_path / "o.parquet"
+    r = CliRunner().invoke(cli, ["score", str(src), "-m", tiny_bundle, "-o", str(out), "--silent"])
+    assert r.exit_code == 0, r.output
+    got = pq.read_table(out)
+    assert got.num_rows == 40_005 and got.schema.field("score_in").type == pa.float64()
+    assert got.column("extra").to_pylist()[-1] == {"a": 4}
+    assert got.column("label").to_pylist()[-1] is not None
+    assert got.column("error").to_pylist()[0] == "text is null"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1, "text": "a"}\n{"id": "x", "text": "b"}\n')
+    r = CliRunner().invoke(cli, ["score", str(bad), "-m", tiny_bundle, "-o", "-"])
+    assert r.exit_code == 1 and "line 2" in r.output and "'id'" in r.output

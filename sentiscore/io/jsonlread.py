@@ -1,0 +1,118 @@
+"""JSON Lines reading: one pass settles every key's type over the whole file, then pyarrow's
+streaming reader reads it with that schema.
+
+pyarrow infers types block by block, so a key that is null for the first megabyte and a
+string later, or that first appears late, would fail after minutes of work. The settling pass
+(Python's json, cached per file version) also names the first line that is not a JSON object
+or whose value type differs from earlier lines (ints and floats mix as float). File discovery
+and the other formats are ``readers``'s business.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Iterator
+
+import pyarrow as pa
+
+from sentiscore.errors import InputDataError
+from sentiscore.io.readers import InputFile, _numbered_lines, _open_stream, _rebatch
+
+NESTED_SAMPLE = 1000
+_SCALARS = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(), "boolean": pa.bool_()}
+
+
+def iter_jsonl(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
+    from pyarrow import json as pajson
+
+    schema = _settled(inp)
+    parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+    with _open_stream(inp) as f:
+        reader = pajson.open_json(
+            f, read_options=pajson.ReadOptions(block_size=1 << 20), parse_options=parse
+        )
+        for batch in reader:
+            yield from _rebatch(_ordered(batch, schema), batch_rows)
+
+
+def _ordered(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """Every batch with every key of the file, in first-seen order (nulls where absent)."""
+    if batch.schema.names == schema.names:
+        return batch
+    cols = [
+        batch.column(f.name) if f.name in batch.schema.names else pa.nulls(batch.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.RecordBatch.from_arrays(cols, schema=schema)
+
+
+def _settled(inp: InputFile) -> pa.Schema:
+    key = (inp.path,)
+    if "://" not in inp.path:
+        st = os.stat(inp.path)
+        key += (st.st_size, st.st_mtime_ns)
+    return _schema_of(key, inp)
+
+
+@functools.lru_cache(maxsize=256)
+def _schema_of(_key: tuple, inp: InputFile) -> pa.Schema:
+    kinds: dict[str, str] = {}
+    nested: dict[str, list] = {}  # array/object keys: a sample of values, to type them
+    for number, raw in _numbered_lines(inp):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except ValueError as exc:
+            raise _bad(inp, f"{number}: not valid JSON ({exc})") from None
+        if not isinstance(obj, dict):
+            raise _bad(inp, f"{number}: a JSON {_kind(obj)}, not an object")
+        for k, value in obj.items():
+            kind, before = _kind(value), kinds.setdefault(k, "null")
+            if kind in ("array", "object") and len(nested.setdefault(k, [])) < NESTED_SAMPLE:
+                nested[k].append(value)
+            if kind == "null" or kind == before:
+                continue
+            if before == "null" or {kind, before} == {"int", "float"}:
+                kinds[k] = "float" if "float" in (kind, before) else kind
+                continue
+            raise _bad(
+                inp,
+                f"{number}: '{k}' holds a JSON {_shown(kind)}, "
+                f"earlier lines a JSON {_shown(before)}",
+            )
+    return pa.schema([(k, _type(v, nested.get(k))) for k, v in kinds.items()])
+
+
+def _type(kind: str, sample: list | None) -> pa.DataType:
+    if kind in _SCALARS:
+        return _SCALARS[kind]
+    if sample:  # arrays and objects: typed from their first values
+        return pa.array(sample).type
+    return pa.null()
+
+
+def _bad(inp: InputFile, problem: str) -> InputDataError:
+    return InputDataError(
+        "JSON Lines: one JSON object per line, each key holding one type of value",
+        f"'{inp.path}' line {problem}",
+        "fix that line (text must be a JSON string)",
+    )
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+
+
+def _shown(kind: str) -> str:
+    return "number" if kind in ("int", "float") else kind
