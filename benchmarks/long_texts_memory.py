@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peers import machine  # noqa: E402
+from peers import cpu_line, machine, write_results  # noqa: E402
 
 GOAL_MB = 1024
 CHILD = """
@@ -42,7 +42,9 @@ print(json.dumps({"peak_rss_mb": round(int(peak) / 1024, 1), "rows": stats["rows
 def build(data: str, reviews: int, huge: int, work: str) -> dict:
     texts = []
     for split in ("train", "test"):
-        texts += pq.read_table(f"{data}/imdb/{split}.parquet", columns=["text"]).column(0).to_pylist()
+        texts += (
+            pq.read_table(f"{data}/imdb/{split}.parquet", columns=["text"]).column(0).to_pylist()
+        )
     rng = np.random.default_rng(0)
     pick = [texts[i] for i in rng.choice(len(texts), reviews, replace=False)]
     paths = {"imdb": os.path.join(work, "imdb.parquet"), "huge": os.path.join(work, "huge.parquet")}
@@ -90,19 +92,15 @@ def main() -> None:
         "goal_peak_rss_mb": GOAL_MB,
         "cases": cases,
     }
-    with open(args.out + ".json", "w") as f:
-        json.dump(report, f, indent=2)
-    with open(args.out + ".md", "w") as f:
-        f.write(markdown(report))
+    write_results(args.out, report, markdown(report))
 
 
 def markdown(report: dict) -> str:
-    info = report["machine"]["cpu"]
+    cpu = cpu_line(report["machine"]["cpu"])
     lines = [
         "# Peak memory of `score` on long texts",
         "",
-        f"`{report['command']}`, {report['date']}, {info['model']}, {info['cores']} cores "
-        f"({', '.join(info['features'])}), bundle defaults.",
+        f"`{report['command']}`, {report['date']}, {cpu}, bundle defaults.",
         "",
         "| input | rows | peak RSS MB | goal | rows/s | truncated |",
         "|---|---:|---:|---:|---:|---:|",

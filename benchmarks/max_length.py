@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from peers import machine  # noqa: E402
+from peers import cpu_line, machine, write_results  # noqa: E402
 
 
 def sample(data: str, rows: int, path: str) -> None:
@@ -72,16 +72,11 @@ def main() -> None:
         "machine": machine(),
         "results": results,
     }
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out + ".json", "w") as f:
-        json.dump(report, f, indent=2)
-    with open(args.out + ".md", "w") as f:
-        f.write(markdown(report))
+    write_results(args.out, report, markdown(report))
 
 
 def markdown(report: dict) -> str:
-    info = report["machine"]["cpu"]
-    cpu = f"{info['model']}, {info['cores']} cores ({', '.join(info['features'])})"
+    cpu = cpu_line(report["machine"]["cpu"])
     lines = [
         f"# --max-length on {report['data']}",
         "",

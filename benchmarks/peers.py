@@ -225,6 +225,20 @@ def machine() -> dict:
     }
 
 
+def cpu_line(info: dict) -> str:
+    """'model, N cores (features)' of ``machine()['cpu']``, for result headers."""
+    return f"{info['model']}, {info['cores']} cores ({', '.join(info['features'])})"
+
+
+def write_results(out: str, report: dict, markdown: str) -> None:
+    """``out``.json and ``out``.md."""
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    with open(out + ".json", "w") as f:
+        json.dump(report, f, indent=2)
+    with open(out + ".md", "w") as f:
+        f.write(markdown)
+
+
 def bench_set(name, texts, args, model, bundles, work) -> dict:
     parquet = os.path.join(work, f"{name}.parquet")
     pq.write_table(pa.table({"text": texts}), parquet)

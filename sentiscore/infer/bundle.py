@@ -8,7 +8,6 @@ checksums and picks the variant for a device. It runs no model; ``session`` and 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sentiscore.choices import TRUNCATIONS
 from sentiscore.errors import BundleError
+from sentiscore.io.writers import sha256_file
 
 log = logging.getLogger(__name__)
 BUNDLE_FORMAT = "sentiscore-bundle"
@@ -37,14 +37,6 @@ def default_bundle_dir() -> str:
     return os.path.join(
         os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "default"
     )
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass

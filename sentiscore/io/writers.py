@@ -150,7 +150,7 @@ def atomic_write(path: str, batches: Iterable[pa.RecordBatch], fmt: str, schema:
 LEDGER_NAME = "parts.jsonl"
 
 
-def _sha256(path: str) -> str:
+def sha256_file(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -188,7 +188,7 @@ class PartWriter:
             path = os.path.join(self.parts_dir, name)
             entry = listed.get(_index_of(name))
             if entry and name == os.path.basename(self.path(entry["index"])):
-                if _sha256(path) == entry["sha256"]:
+                if sha256_file(path) == entry["sha256"]:
                     self.verified[entry["index"]] = entry
                     continue
             log.warning("%s is not a recorded, intact part: removed, it is scored again", path)
@@ -205,7 +205,12 @@ class PartWriter:
         """Write part ``index`` holding the job's rows from ``offset`` on."""
         path = self.path(index)
         atomic_write(path, [batch], "parquet", batch.schema)
-        entry = {"index": index, "offset": offset, "rows": batch.num_rows, "sha256": _sha256(path)}
+        entry = {
+            "index": index,
+            "offset": offset,
+            "rows": batch.num_rows,
+            "sha256": sha256_file(path),
+        }
         with open(self.ledger, "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")
             f.flush()

@@ -42,6 +42,20 @@ def _score(src, out, bundle, **kw):
     return score_files([src], model=bundle, output=str(out), chunk_rows=10, **kw)
 
 
+def _interrupted_with_reference(bundle, tmp_path, monkeypatch, parts: int):
+    """60 rows scored whole into ref.parquet, and into o.parquet interrupted after ``parts``
+    parts of 10 rows."""
+    src = _write(tmp_path / "in.parquet", 60)
+    ref = tmp_path / "ref.parquet"
+    _score(src, ref, bundle)
+    out = tmp_path / "o.parquet"
+    restore = _interrupt_after(monkeypatch, parts)
+    with pytest.raises(Exception, match="Interrupted"):
+        _score(src, out, bundle)
+    restore()
+    return src, ref, out
+
+
 def test_output_that_is_an_input_is_refused_and_the_input_kept(tiny_bundle, tmp_path):
     src = _write(tmp_path / "s.parquet")
     before = (tmp_path / "s.parquet").read_bytes()
@@ -85,14 +99,7 @@ def test_damaged_manifest_is_a_clear_error(tiny_bundle, tmp_path, monkeypatch, c
 
 
 def test_damaged_foreign_and_stray_parts_are_scored_again(tiny_bundle, tmp_path, monkeypatch):
-    src = _write(tmp_path / "in.parquet", 60)
-    ref = tmp_path / "ref.parquet"
-    _score(src, ref, tiny_bundle)
-    out = tmp_path / "o.parquet"
-    restore = _interrupt_after(monkeypatch, 3)
-    with pytest.raises(Exception, match="Interrupted"):
-        _score(src, out, tiny_bundle)
-    restore()
+    src, ref, out = _interrupted_with_reference(tiny_bundle, tmp_path, monkeypatch, 3)
     parts = tmp_path / "o.parquet.parts"
     p1, p2 = parts / "part-000001.parquet", parts / "part-000002.parquet"
     p1.write_bytes(p1.read_bytes()[:-20])  # truncated
@@ -193,14 +200,7 @@ def test_parts_follow_the_scoring_rate_and_resume_accepts_other_chunk_rows(
     assert sizer() == 50 * files.PART_SECONDS
     sizer.record(10_000, 1.0)
     assert sizer() == 20_000  # never above --chunk-rows
-    src = _write(tmp_path / "in.parquet", 60)
-    ref = tmp_path / "ref.parquet"
-    _score(src, ref, tiny_bundle)
-    out = tmp_path / "o.parquet"
-    restore = _interrupt_after(monkeypatch, 2)
-    with pytest.raises(Exception, match="Interrupted"):
-        _score(src, out, tiny_bundle)
-    restore()
+    src, ref, out = _interrupted_with_reference(tiny_bundle, tmp_path, monkeypatch, 2)
     score_files([src], model=tiny_bundle, output=str(out), chunk_rows=7, resume=True)
     assert pq.read_table(out).equals(pq.read_table(ref))
 
