@@ -53,6 +53,8 @@ def test_stdin_jsonl_and_txt_with_input_format(tiny_bundle):
     assert r.exit_code == 0, r.output
     out = [json.loads(line) for line in r.stdout.splitlines()]
     assert [o["review"] for o in out] == texts and all("label" in o for o in out)
+    both = _score("-", "-m", tiny_bundle, "--format", "jsonl", input=jsonl)  # sets both ends
+    assert both.exit_code == 0 and both.stdout == r.stdout
     txt = "one, two, three: commas are text\nsecond line\n"
     r = _score("-", "-m", tiny_bundle, "--input-format", "txt", input=txt)
     assert r.exit_code == 0, r.output

@@ -5,8 +5,9 @@ import os
 
 import pytest
 
-from sentiscore.infer.bundle import default_bundle_dir, load_bundle, sha256_file
+from sentiscore.infer.bundle import default_bundle_dir, load_bundle
 from sentiscore.infer.scorer import Scorer
+from sentiscore.io.writers import sha256_file
 
 pytestmark = [
     pytest.mark.light,

@@ -13,7 +13,8 @@ import json
 import os
 import shutil
 
-from sentiscore.infer.bundle import MANIFEST, sha256_file
+from sentiscore.infer.manifest import MANIFEST
+from sentiscore.io.writers import sha256_file
 
 ap = argparse.ArgumentParser()
 ap.add_argument("bundle")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sentiscore.cli.options import CONTEXT, DEVICE, PRECISION
+from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
 
 
 @click.command("evaluate", context_settings=CONTEXT)
@@ -30,6 +30,7 @@ from sentiscore.cli.options import CONTEXT, DEVICE, PRECISION
 )
 @DEVICE
 @PRECISION
+@NO_VERIFY
 @click.option("--limit", type=int, default=None, help="Evaluate only the first N rows.")
 @click.option(
     "--no-plots",
@@ -56,6 +57,7 @@ def evaluate_cmd(
     output,
     device,
     precision,
+    no_verify,
     limit,
     no_plots,
     max_tokens,
@@ -80,6 +82,7 @@ def evaluate_cmd(
         max_tokens=max_tokens,
         chunk_rows=chunk_rows,
         max_length=max_length,
+        verify=not no_verify,
     )
     rep = evaluate_bundle(cfg)
     m = rep["metrics"]

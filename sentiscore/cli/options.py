@@ -1,4 +1,5 @@
-"""Options and helpers shared by the subcommands: the click context, --device, --precision."""
+"""Options and helpers shared by the subcommands: the click context, --device, --precision,
+--no-verify."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ PRECISION = click.option(
     "sentiscore[openvino] and an fp32 variant), else per-row int8, else fp32; fp16 on CUDA. bf16 "
     "runs the fp32 graph in OpenVINO. A per-tensor (stock dynamic) int8 variant gives "
     "batch-dependent scores and is used only when asked for with int8.",
+)
+
+NO_VERIFY = click.option(
+    "--no-verify",
+    "no_verify",
+    is_flag=True,
+    help="Use the bundle even when its files are not all listed with checksums, or differ "
+    "from them (a bundle you edited by hand; never one you downloaded).",
 )
 
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from sentiscore.cli.options import CONTEXT, DEVICE, PRECISION
+from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
 
 
 @click.command("predict", context_settings=CONTEXT)
@@ -17,10 +17,11 @@ from sentiscore.cli.options import CONTEXT, DEVICE, PRECISION
 )
 @DEVICE
 @PRECISION
+@NO_VERIFY
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON object per line instead of a table."
 )
-def predict_cmd(texts, model, device, precision, as_json):
+def predict_cmd(texts, model, device, precision, no_verify, as_json):
     """Predict the sentiment of TEXTS (or of each stdin line when none are given)."""
     from sentiscore.errors import InputDataError
     from sentiscore.infer.scorer import Scorer
@@ -33,7 +34,7 @@ def predict_cmd(texts, model, device, precision, as_json):
             "no TEXT arguments and an empty stdin",
             'pass a text (sentiscore predict "Great film!") or pipe lines in',
         )
-    scorer = Scorer.load(model, device=device, precision=precision)
+    scorer = Scorer.load(model, device=device, precision=precision, verify=not no_verify)
     results = scorer.predict(list(texts))
     if as_json:
         for text, r in zip(texts, results):

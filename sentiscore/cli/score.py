@@ -15,7 +15,7 @@ import click
 
 from sentiscore.choices import INPUT_FORMATS, OUTPUT_FORMATS
 from sentiscore.cli.logs import STATE, Progress, event
-from sentiscore.cli.options import CONTEXT, DEVICE, PRECISION
+from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
 from sentiscore.errors import ScoreInterrupted
 
 
@@ -70,6 +70,7 @@ def _progress_bar(total: int | None, silent: bool):
 @click.option("--delimiter", default=None, help="CSV delimiter (default ',' or tab for .tsv).")
 @DEVICE
 @PRECISION
+@NO_VERIFY
 @click.option(
     "--threads",
     type=int,
@@ -133,6 +134,7 @@ def score_cmd(
     delimiter,
     device,
     precision,
+    no_verify,
     threads,
     max_tokens,
     resume,
@@ -181,6 +183,7 @@ def score_cmd(
             stats_json=stats_json,
             max_length=max_length,
             max_error_rate=max_error_rate,
+            verify=not no_verify,
         )
         bar = _progress_bar(total_rows(discover_inputs(paths, delimiter), limit), silent)
         try:

@@ -21,8 +21,9 @@ from sentiscore import __version__
 from sentiscore.errors import ExportError, ParityError, require
 from sentiscore.export import cls_tail, convert, parity, rowquant
 from sentiscore.export.config import ExportConfig
-from sentiscore.infer.bundle import BUNDLE_FORMAT, FORMAT_VERSION, MANIFEST, sha256_file
+from sentiscore.infer.manifest import BUNDLE_FORMAT, FORMAT_VERSION, MANIFEST
 from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
+from sentiscore.io.writers import sha256_file
 from sentiscore.metrics import ece, fit_temperature, softmax
 from sentiscore.modeling import TRAIN_META
 from sentiscore.modeling.hub import offline_mode

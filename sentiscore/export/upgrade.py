@@ -20,8 +20,10 @@ import numpy as np
 from sentiscore.errors import BundleError, ParityError
 from sentiscore.export import rowquant
 from sentiscore.export.parity import invariance, onnx_logits
-from sentiscore.infer.bundle import MANIFEST, load_bundle, sha256_file
+from sentiscore.infer.bundle import load_bundle
+from sentiscore.infer.manifest import MANIFEST
 from sentiscore.infer.tokenize import TextEncoder
+from sentiscore.io.writers import sha256_file
 from sentiscore.samples import builtin_sample
 
 log = logging.getLogger(__name__)

@@ -13,14 +13,16 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from sentiscore.choices import TRUNCATIONS
 from sentiscore.errors import BundleError
+from sentiscore.infer.manifest import (
+    MANIFEST,
+    inside,
+    unlisted,
+    validate,
+)
 from sentiscore.io.writers import sha256_file
 
 log = logging.getLogger(__name__)
-BUNDLE_FORMAT = "sentiscore-bundle"
-FORMAT_VERSION = 1
-MANIFEST = "sentiscore.json"
 PRECISIONS = ("fp32", "int8", "fp16", "bf16")
 # bf16 is not a file of its own: the fp32 graph runs in OpenVINO at bf16 (``infer/openvino.py``).
 FILE_OF = {"bf16": "fp32"}
@@ -174,9 +176,17 @@ class Bundle:
         )
 
     def verify(self) -> None:
-        """Check that every file listed in the manifest exists with the recorded sha256."""
-        for name, digest in self.meta.get("files", {}).items():
-            p = os.path.join(self.path, name)
+        """Check that every file the scorer reads is listed in the manifest, exists and has the
+        recorded sha256."""
+        missing = unlisted(self.meta)
+        if missing:
+            raise BundleError(
+                f"Every file the scorer reads listed with its sha256 in {MANIFEST}",
+                f"{missing} not listed in {self.path}",
+                "re-export the bundle, or pass --no-verify to use unverified files",
+            )
+        for name, digest in self.meta["files"].items():
+            p = inside(name, self.path)
             if not os.path.exists(p):
                 raise BundleError(
                     f"Bundle file '{name}'",
@@ -250,30 +260,6 @@ def _why(precision: str, device: str, skipped: list) -> str:
     return f"fp32{note} on {cpu}"
 
 
-def _validate(meta: dict, path: str) -> None:
-    if meta.get("format") != BUNDLE_FORMAT:
-        raise BundleError(
-            f"{MANIFEST} with format '{BUNDLE_FORMAT}'",
-            f"format {meta.get('format')!r} in {path}",
-            "point --model at a directory written by 'sentiscore export'",
-        )
-    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise BundleError(
-            f"Bundle format version <= {FORMAT_VERSION}",
-            f"version {meta.get('format_version')}",
-            "upgrade sentiscore",
-        )
-    for key in ("labels", "max_length", "variants"):
-        if key not in meta:
-            raise BundleError(
-                f"Key '{key}' in {MANIFEST}", f"it is missing in {path}", "re-export the bundle"
-            )
-    if meta.get("truncation", "head") not in TRUNCATIONS:
-        raise BundleError(
-            f"truncation in {TRUNCATIONS}", repr(meta.get("truncation")), "re-export the bundle"
-        )
-
-
 def load_bundle(path: str = "default", verify: bool = True) -> Bundle:
     """Load and validate the bundle at ``path`` ('default' = the embedded model)."""
     where = default_bundle_dir() if path in ("default", None) else str(path)
@@ -304,7 +290,7 @@ def load_bundle(path: str = "default", verify: bool = True) -> Bundle:
             f"{exc.msg} at line {exc.lineno}",
             "re-export the bundle",
         ) from exc
-    _validate(meta, where)
+    validate(meta, where)
     bundle = Bundle(where, meta)
     if verify:
         bundle.verify()

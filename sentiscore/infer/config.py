@@ -32,11 +32,13 @@ class ScoreConfig:
     strict: stop at the first bad row instead of writing an error column.
     prefix: prepended to prediction column names (e.g. "pred_") to avoid clashes.
     chunk_rows: at most this many rows per output part (the unit of resume); parts are also
-        cut after about 30 s of scoring, so a crash loses little work. stats_json: write the summary here.
+        cut after about 30 s of scoring, so a crash loses little work.
+    stats_json: write the summary here.
     max_length: cut texts to this many tokens, below the bundle's own limit (faster on long
         texts, less accurate); None keeps the bundle's.
     max_error_rate: fail (exit 1, output still written) when more than this fraction of the
         rows could not be scored; None never fails on bad rows.
+    verify: check the bundle's files against the checksums in its manifest (--no-verify off).
     """
 
     model: str = "default"
@@ -59,6 +61,7 @@ class ScoreConfig:
     stats_json: str | None = None
     max_length: int | None = None
     max_error_rate: float | None = None
+    verify: bool = True
 
     def __post_init__(self):
         if self.resume and self.overwrite:

@@ -43,6 +43,7 @@ class EvaluateConfig:
     max_tokens / chunk_rows: micro-batch token budget and rows read per batch, as in
         ``score``; row-invariant variants give the same metrics for any values.
     max_length: lower the bundle's token limit (faster, maybe less accurate).
+    verify: check the bundle's checksums (--no-verify turns it off).
     """
 
     bundle: str
@@ -58,6 +59,7 @@ class EvaluateConfig:
     max_tokens: int | None = None
     chunk_rows: int = 4096
     max_length: int | None = None
+    verify: bool = True
 
     def __post_init__(self):
         if isinstance(self.data, str):
@@ -204,6 +206,7 @@ def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
         precision=cfg.precision,
         max_tokens=cfg.max_tokens,
         max_length=cfg.max_length,
+        verify=cfg.verify,
     )
     start = time.perf_counter()
     probs, y, skipped = _collect(cfg, scorer)

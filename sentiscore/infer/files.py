@@ -273,6 +273,18 @@ def _run_job(
     return rows, rows
 
 
+def load_scorer(cfg: ScoreConfig) -> Scorer:
+    return Scorer.load(
+        cfg.model,
+        cfg.device,
+        cfg.precision,
+        cfg.threads,
+        cfg.max_tokens,
+        verify=cfg.verify,
+        max_length=cfg.max_length,
+    )
+
+
 def total_rows(inputs: list[InputFile], limit: int | None) -> int | None:
     counts = [count_rows(i) for i in inputs]
     total = None if any(c is None for c in counts) else sum(counts)
@@ -296,9 +308,7 @@ def score_files(
     specs = [inputs] if isinstance(inputs, str) else list(inputs)
     files = discover_inputs(specs, cfg.delimiter, cfg.text_column)
     jobs = plan_jobs(files, cfg)
-    scorer = scorer or Scorer.load(
-        cfg.model, cfg.device, cfg.precision, cfg.threads, cfg.max_tokens, max_length=cfg.max_length
-    )
+    scorer = scorer or load_scorer(cfg)
     progress = progress or (lambda n: None)
     start, written, left = time.perf_counter(), 0, cfg.limit
     for job in jobs:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from sentiscore.errors import BadRowError, ConfigError, InputDataError
+from sentiscore.errors import BadRowError, BundleError, ConfigError, InputDataError
 from sentiscore.infer.batching import iter_micro_batches
 from sentiscore.infer.bundle import Bundle, load_bundle
 from sentiscore.infer.session import make_runner, resolve_device
@@ -187,6 +187,7 @@ class Scorer:
         self.temperature = bundle.temperature
         self.max_tokens = max(int(max_tokens or DEFAULT_MAX_TOKENS[self.device]), self.max_length)
         self.stats = ScoreStats()
+        self._probe_model()
         if precision == "auto" and self.precision in PROBED:
             self._probe_or_fall_back(threads)
         log.info(
@@ -207,6 +208,29 @@ class Scorer:
         """Load a bundle directory (or 'default', the embedded model) for scoring."""
         b = load_bundle(bundle, verify=verify)
         return cls(b, device, precision, threads, max_tokens, max_length)
+
+    def _probe_model(self) -> None:
+        """Run one row of the bundle's max_length tokens: the model must accept it (its
+        position limit) and return one logit per label of the manifest."""
+        enc, length = self.encoder, self.bundle.max_length
+        word = enc.tok.encode("hello", add_special_tokens=False).ids[:1] or [enc.pad_id]
+        body = word * (length - len(enc.prefix) - len(enc.suffix))
+        row = np.asarray(enc.prefix + body + enc.suffix, dtype=np.int64)[None, :]
+        try:
+            logits = self.runner.run(row, np.ones_like(row))
+        except Exception as exc:  # noqa: BLE001 - engines raise their own types
+            raise BundleError(
+                f"A model that takes the manifest's max_length ({length} tokens)",
+                f"{self.model_path} fails on it: {str(exc).strip().splitlines()[0][:160]}",
+                "re-export the bundle with a max_length within the model's position limit",
+            ) from None
+        if logits.ndim != 2 or logits.shape[1] != len(self.bundle.labels):
+            raise BundleError(
+                "One model output per label in the manifest",
+                f"{len(self.bundle.labels)} labels {self.bundle.labels} but outputs of shape "
+                f"{tuple(logits.shape)} from {self.model_path}",
+                "re-export the bundle (labels and model must come from the same run)",
+            )
 
     def _probe_or_fall_back(self, threads: int | None) -> None:
         """Check row invariance of an engine whose kernels sentiscore does not control, on the

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from sentiscore.errors import ConfigError
 from sentiscore.infer.config import ScoreConfig
-from sentiscore.infer.files import _chunks, check_inputs, finish_run, prefetch
+from sentiscore.infer.files import _chunks, check_inputs, finish_run, load_scorer, prefetch
 from sentiscore.infer.scorer import Scorer
 from sentiscore.io.readers import discover_inputs
 from sentiscore.io.writers import StreamWriter
@@ -40,9 +40,7 @@ def score_stream(
     files = discover_inputs(
         [inputs] if isinstance(inputs, str) else list(inputs), cfg.delimiter, cfg.text_column
     )
-    scorer = scorer or Scorer.load(
-        cfg.model, cfg.device, cfg.precision, cfg.threads, cfg.max_tokens, max_length=cfg.max_length
-    )
+    scorer = scorer or load_scorer(cfg)
     keep, text_column = check_inputs(files, scorer, cfg)
     progress = progress or (lambda n: None)
     writer = StreamWriter(sink, cfg.format or "csv")

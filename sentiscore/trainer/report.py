@@ -187,7 +187,7 @@ def model_card(cfg: TrainConfig, data, metrics: dict) -> str:
   warmup {cfg.warmup_ratio}, {cfg.scheduler} schedule, label smoothing {cfg.label_smoothing}, layer-wise lr decay {cfg.layer_decay}, R-Drop {cfg.rdrop}, seed {cfg.seed}
 - max_length {metrics["max_length"]} with `{cfg.truncation}` truncation; dynamic padding, length-grouped batches
 - Validation scored {"once" if cfg.evals_per_epoch == 1 else f"{cfg.evals_per_epoch} times"} per epoch; the checkpoint with the best validation {cfg.metric_for_best} is the one kept
-- Read-out: {"mean of the token vectors (load outside sentiscore with `trust_remote_code=True`)" if metrics.get("pooling") == "mean" else "the [CLS] token"}
+- Read-out: {"mean of the token vectors (load with `sentiscore.modeling.pooling.load_classifier(dir)`, which runs no code from the directory)" if metrics.get("pooling") == "mean" else "the [CLS] token"}
 - Runtime {metrics["runtime_s"]} s on {platform.machine()} ({metrics["train_samples_per_s"] or 0:.1f} samples/s)
 
 | epoch | train loss | eval loss | eval accuracy |

@@ -1,0 +1,117 @@
+"""A bundle is untrusted input: every bad manifest is one `Error:` line (exit 1) before any
+row is scored, never wrong scores, a traceback or a read outside the bundle."""
+
+import json
+import math
+import os
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from sentiscore.cli import cli
+
+pytestmark = pytest.mark.light
+
+
+def _bundle(tiny_bundle, tmp_path, edit=None, name="b"):
+    out = tmp_path / name
+    shutil.copytree(tiny_bundle, out)
+    meta = json.loads((out / "sentiscore.json").read_text())
+    if edit:
+        edit(meta)
+    (out / "sentiscore.json").write_text(json.dumps(meta))
+    return out
+
+
+def _predict(bundle, *extra):
+    return CliRunner().invoke(cli, ["predict", "-m", str(bundle), "Great film", *extra])
+
+
+def _refused(r, *words):
+    assert r.exit_code == 1, r.output
+    assert r.output.startswith("Error:") and "Traceback" not in r.output, r.output
+    for w in words:
+        assert w in r.output, (w, r.output)
+
+
+@pytest.mark.parametrize("t", [math.nan, -1.5, 0, "1", math.inf, True])
+def test_temperature_must_be_finite_and_positive(tiny_bundle, tmp_path, t):
+    b = _bundle(tiny_bundle, tmp_path, lambda m: m.update(temperature=t))
+    _refused(_predict(b), "temperature")
+
+
+@pytest.mark.parametrize(
+    "labels,word",
+    [
+        ({"0": "pos", "1": "pos"}, "unique"),
+        ({"0": "neg"}, "n >= 2"),
+        ({"0": "neg", "2": "pos"}, "'0'..'n-1'"),
+        ({"0": "neg", "1": ""}, "non-empty"),
+        (["neg", "pos"], "labels"),
+    ],
+)
+def test_labels_are_checked(tiny_bundle, tmp_path, labels, word):
+    b = _bundle(tiny_bundle, tmp_path, lambda m: m.update(labels=labels))
+    _refused(_predict(b), word)
+
+
+def test_label_count_must_match_the_model(tiny_bundle, tmp_path):
+    three = {"0": "negative", "1": "neutral", "2": "positive"}
+    b = _bundle(tiny_bundle, tmp_path, lambda m: m.update(labels=three))
+    _refused(_predict(b), "One model output per label", "(1, 2)")
+
+
+def test_max_length_must_fit_the_model(tiny_bundle, tmp_path):
+    b = _bundle(tiny_bundle, tmp_path, lambda m: m.update(max_length=4096))
+    _refused(_predict(b), "max_length (4096 tokens)")
+    b = _bundle(tiny_bundle, tmp_path, lambda m: m.update(max_length="32"), "c")
+    _refused(_predict(b), "max_length to be an integer")
+
+
+@pytest.mark.parametrize("name", ["/dev/zero", "../outside.onnx", "sub/../../x", "~/.ssh/id"])
+def test_file_paths_stay_inside_the_bundle(tiny_bundle, tmp_path, name):
+    def edit(m):
+        m["files"][name] = "0" * 64
+
+    _refused(_predict(_bundle(tiny_bundle, tmp_path, edit)), "inside the bundle")
+
+    def variant(m):
+        m["variants"]["fp32"]["file"] = name
+
+    _refused(_predict(_bundle(tiny_bundle, tmp_path, variant, "v")), "inside the bundle")
+
+
+def test_a_link_out_of_the_bundle_is_refused(tiny_bundle, tmp_path):
+    b = _bundle(tiny_bundle, tmp_path)
+    (tmp_path / "elsewhere.onnx").write_bytes((b / "model.onnx").read_bytes())
+    os.symlink(tmp_path / "elsewhere.onnx", b / "link.onnx")
+    meta = json.loads((b / "sentiscore.json").read_text())
+    meta["variants"]["fp32"]["file"] = "link.onnx"
+    (b / "sentiscore.json").write_text(json.dumps(meta))
+    _refused(_predict(b), "stay inside the bundle")
+
+
+def test_every_file_is_listed_and_verified_unless_no_verify(tiny_bundle, tmp_path):
+    b = _bundle(tiny_bundle, tmp_path, lambda m: m.pop("files"))
+    _refused(_predict(b), "not listed", "--no-verify")
+    ok = _predict(b, "--no-verify")
+    assert ok.exit_code == 0, ok.output
+    swapped = _bundle(tiny_bundle, tmp_path, name="s")
+    tok = json.loads((swapped / "tokenizer.json").read_text())
+    tok["model"]["vocab"]["zzz"] = len(tok["model"]["vocab"])
+    (swapped / "tokenizer.json").write_text(json.dumps(tok))
+    _refused(_predict(swapped), "tokenizer.json", "sha256")
+
+
+def test_source_model_is_a_name_not_a_local_path(tiny_bundle, tmp_path):
+    b = _bundle(tiny_bundle, tmp_path, lambda m: m.update(source_model="/home/me/ckpt/model"))
+    _refused(_predict(b), "source_model")
+
+
+def test_shipped_bundles_pass_the_checks(tiny_bundle):
+    from sentiscore.infer.bundle import load_bundle
+
+    for path in ("default", tiny_bundle):
+        meta = load_bundle(path).meta
+        assert not os.path.isabs(meta.get("source_model", ""))
