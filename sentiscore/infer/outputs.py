@@ -16,7 +16,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from sentiscore.errors import OutputExistsError, ResumeError
+from sentiscore.errors import ConfigError, OutputExistsError, ResumeError
 from sentiscore.io.readers import InputFile, fingerprint
 from sentiscore.io.writers import extension, output_format
 
@@ -40,6 +40,7 @@ def plan_jobs(inputs: list[InputFile], cfg) -> list[Job]:
     """One output per input (beside it, or under -o DIR), or all inputs into one -o FILE;
     refused when an output (or its parts directory) would be an input."""
     out = cfg.output
+    _refuse_remote_outputs(out, inputs)
     to_dir = out is not None and (out.endswith(("/", os.sep)) or os.path.isdir(out))
     if out is not None and not to_dir:
         jobs = [Job(inputs, out, output_format(out, cfg.format))]
@@ -55,6 +56,24 @@ def plan_jobs(inputs: list[InputFile], cfg) -> list[Job]:
     _refuse_duplicates(jobs)
     _refuse_inputs_as_outputs(jobs, inputs)
     return jobs
+
+
+def _refuse_remote_outputs(out: str | None, inputs: list[InputFile]) -> None:
+    """Outputs are written with local renames; object storage has none, so outputs there are
+    refused up front rather than half-written."""
+    if out is not None and "://" in out and not out.startswith("file://"):
+        raise ConfigError(
+            "A local -o path (outputs on object storage are not written yet)",
+            f"'{out}'",
+            "write locally (-o scored/) and copy it up, e.g. aws s3 sync scored/ s3://bucket/scored/",
+        )
+    remote = [i.path for i in inputs if "://" in i.path]
+    if out is None and remote:
+        raise ConfigError(
+            "-o for inputs on object storage (their default output would be beside them)",
+            f"no -o for '{remote[0]}'",
+            "pass -o with a local file or directory, e.g. -o scored/",
+        )
 
 
 def _refuse_duplicates(jobs: list[Job]) -> None:

@@ -10,6 +10,7 @@ per-row errors belong to ``sentiscore.infer``.
 
 from __future__ import annotations
 
+import functools
 import glob as _glob
 import hashlib
 import logging
@@ -73,9 +74,24 @@ def _is_uri(path: str) -> bool:
 
 
 def _filesystem(path: str):
+    """(pyarrow file system, path in it) for a URI; one file system per bucket is made once
+    and reused (credentials and connections are not set up again for every file)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(path)
+    if parts.scheme in ("s3", "gs", "gcs") and parts.netloc:
+        root = f"{parts.scheme}://{parts.netloc}" + (f"?{parts.query}" if parts.query else "")
+        return _root_filesystem(root), parts.netloc + parts.path
     from pyarrow import fs
 
     return fs.FileSystem.from_uri(path)
+
+
+@functools.lru_cache(maxsize=64)
+def _root_filesystem(root: str):
+    from pyarrow import fs
+
+    return fs.FileSystem.from_uri(root)[0]
 
 
 def _make_input(path: str, delimiter: str | None, text_column: str | None = None) -> InputFile:
@@ -151,20 +167,22 @@ def _expand_uri(spec: str) -> list[str]:
             "check the URI, the credentials and the network, or copy the file locally",
         ) from exc
     scheme = spec.split("://", 1)[0]
+    query = "?" + spec.split("?", 1)[1] if "?" in spec else ""  # e.g. endpoint_override
     if info.type == fs.FileType.Directory:
         sel = fs.FileSelector(root, recursive=True)
         return sorted(
-            f"{scheme}://{i.path}"
+            f"{scheme}://{i.path}{query}"
             for i in filesystem.get_file_info(sel)
             if i.is_file and detect_format(i.path)
         )
     if info.type == fs.FileType.File:
         return [spec]
-    raise InputDataError(
-        "Each INPUT must be an existing file or directory",
-        f"'{spec}' does not exist",
-        "check the URI",
-    )
+    bucket = root.split("/", 1)[0]
+    if "/" in root and filesystem.get_file_info(bucket).type == fs.FileType.NotFound:
+        found = f"bucket '{bucket}' of '{spec}' does not exist (or these credentials cannot see it)"
+    else:
+        found = f"no key '{root.split('/', 1)[-1]}' in '{bucket}' ('{spec}')"
+    raise InputDataError("Each INPUT must be an existing file or directory", found, "check the URI")
 
 
 def discover_inputs(
@@ -196,9 +214,11 @@ def discover_inputs(
 
 
 def _open_stream(inp: InputFile):
+    """A sequential stream of the file's bytes, gunzipped once for .gz (a remote file system is
+    told not to decompress it as well)."""
     if _is_uri(inp.path):
         filesystem, path = _filesystem(inp.path)
-        stream = filesystem.open_input_stream(path)
+        stream = filesystem.open_input_stream(path, compression=None)
     else:
         stream = pa.OSFile(inp.path, "rb")
     if inp.path.lower().endswith(".gz"):
@@ -213,7 +233,7 @@ def count_rows(inp: InputFile) -> int | None:
     import pyarrow.parquet as pq
 
     try:
-        with _open_stream(inp) as f:
+        with _open_parquet(inp) as f:
             return pq.ParquetFile(f).metadata.num_rows
     except Exception:  # noqa: BLE001 - unreadable files fail later with a proper message
         return None
@@ -256,10 +276,18 @@ def iter_batches(inp: InputFile, batch_rows: int = 8192) -> Iterator[pa.RecordBa
         ) from exc
 
 
+def _open_parquet(inp: InputFile):
+    """Parquet needs random access (the footer first): a seekable file, local or remote."""
+    if _is_uri(inp.path):
+        filesystem, path = _filesystem(inp.path)
+        return filesystem.open_input_file(path)
+    return pa.OSFile(inp.path, "rb")
+
+
 def _iter_parquet(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
     import pyarrow.parquet as pq
 
-    with _open_stream(inp) as f:
+    with _open_parquet(inp) as f:
         pf = pq.ParquetFile(f)
         meta = pf.metadata
         row_bytes = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))

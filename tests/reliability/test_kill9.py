@@ -21,8 +21,7 @@ pytestmark = pytest.mark.light
 ROWS, PART = 1200, 40
 TRIALS = [(seed, ("between-parts", "part-write", "final-write")[seed % 3]) for seed in range(10)]
 
-CHILD = (
-    """
+CHILD = """
 import os, signal, sys
 from sentiscore.io import writers
 src, bundle, out, kind, k = sys.argv[1:6]
@@ -48,10 +47,8 @@ def hooked(path, batches, fmt, schema, name):
 
 writers._write_file = hooked
 from sentiscore.infer.files import score_files
-score_files([src], model=bundle, output=out, chunk_rows=%d, max_tokens=64)
-"""
-    % PART
-)
+score_files([src], model=bundle, output=out, chunk_rows=PART_ROWS, max_tokens=64)
+""".replace("PART_ROWS", str(PART))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,167 @@
+"""Inputs on object storage, against a real S3-compatible server (moto's) started here on
+127.0.0.1: Parquet files and directories (random access), gzipped CSV (decompressed once),
+JSONL, the same scores as from a local copy, and one-line errors for a missing bucket, a
+missing key, wrong credentials and (not yet supported) outputs on object storage."""
+
+import gzip
+import io
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from sentiscore.cli import cli
+from sentiscore.testing import sample_reviews
+
+pytestmark = pytest.mark.light
+moto_server = pytest.importorskip("moto.server", reason="moto[server] (the test extra) is needed")
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """(pyarrow S3FileSystem, endpoint) of a fresh server with bucket 'reviews'."""
+    import logging
+
+    from pyarrow import fs
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the server's request log
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{server._server.server_port}"
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    s3fs = fs.S3FileSystem(
+        endpoint_override=endpoint,
+        access_key="testing",
+        secret_key="testing",
+        region="us-east-1",
+        allow_bucket_creation=True,
+    )
+    s3fs.create_dir("reviews")
+    yield s3fs, endpoint
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    server.stop()
+
+
+def _texts(n=30, seed=0):
+    return [t for t, _ in sample_reviews(n, seed=seed)]
+
+
+def _put(s3fs, key: str, data: bytes) -> str:
+    with s3fs.open_output_stream(f"reviews/{key}", compression=None) as f:
+        f.write(data)
+    return f"s3://reviews/{key}"
+
+
+def _parquet_bytes(table) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def _score(*args):
+    return CliRunner().invoke(cli, ["score", *args, "--silent"])
+
+
+def test_parquet_file_and_directory_on_s3(s3, tiny_bundle, tmp_path):
+    s3fs, _ = s3
+    for i in range(3):
+        table = pa.table({"id": [i * 10 + j for j in range(10)], "text": _texts(10, seed=i)})
+        uri = _put(s3fs, f"dir/part-{i}.parquet", _parquet_bytes(table))
+    r = _score(uri, "-m", tiny_bundle, "-o", str(tmp_path / "one.parquet"))
+    assert r.exit_code == 0, r.output
+    assert pq.read_table(tmp_path / "one.parquet").column("id").to_pylist() == list(range(20, 30))
+    pq.write_table(table, tmp_path / "local.parquet")  # the same file, local: the same scores
+    r = _score(
+        str(tmp_path / "local.parquet"), "-m", tiny_bundle, "-o", str(tmp_path / "l.parquet")
+    )  # noqa: E501
+    assert pq.read_table(tmp_path / "l.parquet").equals(pq.read_table(tmp_path / "one.parquet"))
+    r = _score("s3://reviews/dir", "-m", tiny_bundle, "-o", str(tmp_path / "all.parquet"))
+    assert r.exit_code == 0, r.output
+    assert pq.read_table(tmp_path / "all.parquet").column("id").to_pylist() == list(range(30))
+
+
+def test_gzipped_csv_and_jsonl_on_s3(s3, tiny_bundle, tmp_path):
+    s3fs, _ = s3
+    texts = _texts(12)
+    csv_body = "id,text\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(texts))
+    gz = _put(s3fs, "r.csv.gz", gzip.compress(csv_body.encode()))
+    jl = _put(s3fs, "r.jsonl", "".join(f'{{"text": "{t}"}}\n' for t in texts).encode())
+    for uri, name in ((gz, "gz.parquet"), (jl, "jl.parquet")):
+        r = _score(uri, "-m", tiny_bundle, "-o", str(tmp_path / name))
+        assert r.exit_code == 0, r.output
+        assert pq.read_table(tmp_path / name).column("text").to_pylist() == texts
+
+
+@pytest.mark.parametrize(
+    "uri,words",
+    [
+        ("s3://no-such-bucket/r.parquet", ["no-such-bucket"]),
+        ("s3://reviews/missing/r.parquet", ["reviews/missing/r.parquet"]),
+    ],
+)
+def test_missing_bucket_or_key_is_one_line(s3, tiny_bundle, tmp_path, uri, words):
+    r = _score(uri, "-m", tiny_bundle, "-o", str(tmp_path / "o.parquet"))
+    assert r.exit_code == 1 and r.output.startswith("Error:"), r.output
+    assert len(r.output.strip().splitlines()) == 1 and all(w in r.output for w in words)
+
+
+def test_outputs_on_s3_are_refused_up_front(s3, tiny_bundle, tmp_path):
+    s3fs, _ = s3
+    uri = _put(s3fs, "x.parquet", _parquet_bytes(pa.table({"text": ["Good."]})))
+    r = _score(uri, "-m", tiny_bundle, "-o", "s3://reviews/out.parquet")
+    assert r.exit_code == 1 and "local -o path" in r.output and "aws s3 sync" in r.output
+    r = _score(uri, "-m", tiny_bundle)
+    assert r.exit_code == 1 and "-o for inputs on object storage" in r.output
+    assert not os.path.exists("x.scored.parquet") and not os.path.exists("s3:")
+
+
+def test_wrong_credentials_are_one_line(tiny_bundle, tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(  # a server that checks credentials: it knows none
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": "wrong",
+            "AWS_SECRET_ACCESS_KEY": "wrong",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        }
+        cmd = [sys.executable, "-m", "sentiscore", "score", "s3://reviews/r.parquet"]
+        cmd += ["-m", tiny_bundle, "-o", str(tmp_path / "o.parquet")]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        server.kill()
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, done.stderr
+    assert "ACCESS_DENIED" in lines[0] and "credentials" in lines[0]
