@@ -218,9 +218,10 @@ def auto_order(device: str) -> tuple[str, ...]:
     """Precisions ``auto`` tries on ``device``, fastest first, for the CPU at hand.
 
     On CPUs with AMX-BF16 and OpenVINO installed, bf16 leads: ONNX Runtime has no bf16 kernels,
-    and OpenVINO's bf16 ran this model family at 1.4-1.6x ONNX Runtime's int8 there. Then int8
-    leads on CPUs with SIMD int8 instructions (AVX2 and newer, ARM dot-product), where ONNX
-    Runtime's int8 beats fp32; elsewhere fp32 leads. ``sentiscore bench`` measures them all.
+    and bf16 end to end measured 1.1x (short sentences) to 1.8x (long reviews) per-row int8
+    there (benchmarks/results/peers-intel-amx.md). Then int8 leads on CPUs with SIMD int8
+    instructions (AVX2 and newer, ARM dot-product), where ONNX Runtime's int8 beats fp32;
+    elsewhere fp32 leads. ``sentiscore bench`` measures them all.
     """
     if device != "cpu":
         return AUTO_ORDER[device]

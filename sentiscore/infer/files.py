@@ -1,11 +1,12 @@
 """score_files: the streaming file pipeline around ``Scorer.score_batch``.
 
-inputs -> bounded record batches (``sentiscore.io``) -> fixed-size chunks -> score_batch ->
-one Parquet part per chunk (atomic rename) -> final file in the chosen format. A manifest in
-``<output>.parts/`` fingerprints the inputs, the bundle and the options so that ``resume``
-continues a killed run and ends with exactly what an uninterrupted run writes. Reading, text
-checks and tokenising run in a background thread and part writes in another, so that they
-overlap with ONNX Runtime. Progress goes to a callback; drawing a bar is the CLI's job.
+inputs -> bounded record batches (``sentiscore.io``) -> chunks (about 30 s of scoring each,
+bounded in rows and bytes) -> score_batch -> one Parquet part per chunk (atomic rename, recorded
+in a ledger) -> final file in the chosen format. Where outputs go and what a resume may reuse
+(manifests, finished outputs) is ``outputs``'s business, so that ``resume`` continues a killed
+run and ends with exactly what an uninterrupted run writes. Reading, text checks and
+tokenising run in a background thread and part writes in another, so that they overlap with
+ONNX Runtime. Progress goes to a callback per micro-batch; drawing a bar is the CLI's job.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ from sentiscore.infer.outputs import (
     plan_jobs,
     prepare_output,
 )
-from sentiscore.infer.scorer import Scorer, is_text_type, keep_list
+from sentiscore.infer.rows import is_text_type, keep_list
+from sentiscore.infer.scorer import Scorer
 from sentiscore.io.columns import pick_column
 from sentiscore.io.readers import InputFile, count_rows, discover_inputs, iter_batches, read_schema
 from sentiscore.io.writers import PartWriter, concat_parts

@@ -15,9 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from sentiscore.errors import BadRowError, BundleError, ConfigError, InputDataError
+from sentiscore.errors import BadRowError, BundleError, ConfigError
 from sentiscore.infer.batching import iter_micro_batches
 from sentiscore.infer.bundle import Bundle, load_bundle
+from sentiscore.infer.rows import (  # noqa: F401 - check_columns and keep_list re-exported
+    check_columns,
+    check_texts,
+    is_text_type,
+    keep_list,
+    output_names,
+    repair_utf8,
+)
 from sentiscore.infer.session import make_runner, resolve_device
 from sentiscore.infer.tokenize import TextEncoder
 from sentiscore.metrics import softmax
@@ -68,88 +76,6 @@ class Prepared:
     errors: list[str | None]
     ids: list[np.ndarray]
     truncated: int = 0
-
-
-def output_names(labels: list[str], prefix: str = "") -> list[str]:
-    return [
-        f"{prefix}{n}"
-        for n in ("label", "label_id", "score", *[f"prob_{lab}" for lab in labels], "error")
-    ]
-
-
-def _repair_utf8(batch: pa.RecordBatch, name: str) -> tuple[pa.RecordBatch, set[int]]:
-    """A string column holding invalid UTF-8 (Parquet does not check) is rebuilt with U+FFFD in
-    place of the bad bytes, so that it can still be written out; returns the batch and the rows
-    that were repaired, which are reported as errors."""
-    col = batch.column(name)
-    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-        return batch, set()
-    try:
-        col.validate(full=True)
-        return batch, set()
-    except pa.ArrowInvalid:
-        pass
-    raw = col.view(pa.binary() if pa.types.is_string(col.type) else pa.large_binary())
-    bad, fixed = set(), []
-    for i, v in enumerate(raw.to_pylist()):
-        try:
-            fixed.append(None if v is None else v.decode("utf-8"))
-        except UnicodeDecodeError:
-            bad.add(i)
-            fixed.append(v.decode("utf-8", "replace"))
-    index = batch.schema.get_field_index(name)
-    return batch.set_column(index, name, pa.array(fixed, type=col.type)), bad
-
-
-def _check_texts(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], list[str | None]]:
-    """Return (texts or None, error or None) per row."""
-    t = col.type
-    if pa.types.is_null(t):
-        return [None] * len(col), ["text is null"] * len(col)
-    if pa.types.is_dictionary(t) or _is_string_view(t):
-        col = col.cast(t.value_type if pa.types.is_dictionary(t) else pa.string())
-        t = col.type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        values = col.to_pylist()
-        errs = [
-            ("text is null" if v is None else "text is empty" if not v or v.isspace() else None)
-            for v in values
-        ]
-        return [v if e is None else None for v, e in zip(values, errs)], errs
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
-        texts, errs = [], []
-        for raw in col.to_pylist():
-            try:
-                v = None if raw is None else raw.decode("utf-8")
-            except UnicodeDecodeError:
-                texts.append(None)
-                errs.append("text is not valid UTF-8")
-                continue
-            e = "text is null" if v is None else "text is empty" if not v or v.isspace() else None
-            texts.append(v if e is None else None)
-            errs.append(e)
-        return texts, errs
-    n = len(col)
-    return [None] * n, [f"text is not a string (column type {t})"] * n
-
-
-def _is_string_view(t: pa.DataType) -> bool:
-    return str(t) == "string_view"
-
-
-def is_text_type(t: pa.DataType) -> bool:
-    """Whether a column of type ``t`` can hold texts: strings (plain, large, view, dictionary
-    encoded), UTF-8 bytes, or all nulls."""
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    return (
-        pa.types.is_string(t)
-        or pa.types.is_large_string(t)
-        or _is_string_view(t)
-        or pa.types.is_binary(t)
-        or pa.types.is_large_binary(t)
-        or pa.types.is_null(t)
-    )
 
 
 class Scorer:
@@ -304,31 +230,7 @@ class Scorer:
         self, schema: pa.Schema, text_column: str = "text", keep_columns="all", prefix: str = ""
     ) -> list[str]:
         """Validate the text column and name clashes; return the input columns to keep."""
-        names = schema.names
-        if text_column not in names:
-            raise InputDataError(
-                f"A text column named '{text_column}'",
-                f"columns {names}",
-                "pass --text-column NAME",
-            )
-        kind = schema.field(text_column).type
-        if not is_text_type(kind):
-            texts = [f.name for f in schema if is_text_type(f.type)]
-            raise InputDataError(
-                f"A text column '{text_column}' of strings",
-                f"type {kind}",
-                "pass --text-column with a string column"
-                + (f", e.g. one of {texts}" if texts else ""),
-            )
-        keep = keep_list(keep_columns, names)
-        clash = sorted(set(keep) & set(output_names(self.labels, prefix)))
-        if clash:
-            raise ConfigError(
-                "Input columns not to share names with the prediction columns",
-                f"input column(s) {clash} clash",
-                "pass --prefix pred_ (or --keep-columns to drop them); input columns are never overwritten",
-            )
-        return keep
+        return check_columns(schema, self.labels, text_column, keep_columns, prefix)
 
     def score_batch(
         self,
@@ -356,8 +258,8 @@ class Scorer:
         """The model-free half of ``score_batch``: column checks, text checks, tokenisation.
         The file pipeline runs it in its reader thread, overlapping ONNX Runtime."""
         keep = self.check_columns(batch.schema, text_column, keep_columns, prefix)
-        batch, broken = _repair_utf8(batch, text_column)
-        texts, errors = _check_texts(batch.column(text_column))
+        batch, broken = repair_utf8(batch, text_column)
+        texts, errors = check_texts(batch.column(text_column))
         for i in broken:
             texts[i], errors[i] = None, "text is not valid UTF-8"
         if strict:
@@ -404,24 +306,3 @@ class Scorer:
             cols[f"{prefix}prob_{lab}"] = pa.array(full[:, j], mask=mask)
         cols[f"{prefix}error"] = pa.array(errors, type=pa.string())
         return pa.RecordBatch.from_pydict(cols)
-
-
-def keep_list(keep_columns, names: list[str]) -> list[str]:
-    """The input columns ``--keep-columns`` (all, none, or "a,b" / a list) keeps, in order."""
-    if keep_columns in (None, "all"):
-        return list(names)
-    if keep_columns == "none":
-        return []
-    wanted = (
-        [c.strip() for c in keep_columns.split(",")]
-        if isinstance(keep_columns, str)
-        else list(keep_columns)
-    )
-    missing = [c for c in wanted if c not in names]
-    if missing:
-        raise InputDataError(
-            "--keep-columns to name existing columns",
-            f"{missing} not in {names}",
-            "fix the list, or use all / none",
-        )
-    return wanted

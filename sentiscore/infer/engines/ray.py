@@ -1,13 +1,21 @@
 """Ray Data adapter: ``score_dataset(ds, ...)`` maps ``Scorer.score_batch`` over a Ray
-Dataset with one Scorer per actor (the model loads once per actor, not per batch).
-Needs the ``ray`` extra; model logic stays in ``scorer``.
+Dataset with one Scorer per actor (the model loads once per actor, never on the driver).
+
+Sizing: each actor asks Ray for as many CPUs as the threads it runs (``threads``, default 1),
+and by default as many actors run as fit the cluster's CPUs with one CPU left over for the
+tasks that read blocks, so actors never starve the readers (all CPUs taken by actors is a
+deadlock). ``read_inputs`` and ``write_parquet`` are helpers for files: enough blocks for every
+actor, and output files named by block, so that a rerun writes the same names. Needs the
+``ray`` extra; model logic stays in ``scorer``.
 """
 
 from __future__ import annotations
 
+import os
+
 import pyarrow as pa
 
-from sentiscore.errors import require
+from sentiscore.errors import ConfigError, require
 
 
 class _ScoreActor:
@@ -41,6 +49,20 @@ class _ScoreActor:
         return pa.Table.from_batches(batches)
 
 
+def cluster_cpus() -> int:
+    """CPUs of the Ray cluster (this machine's when Ray is not started yet)."""
+    import ray
+
+    if ray.is_initialized():
+        return int(ray.cluster_resources().get("CPU", 1))
+    return os.cpu_count() or 1
+
+
+def default_concurrency(threads: int) -> int:
+    """Actors of ``threads`` CPUs each that fit the cluster with one CPU left for reading."""
+    return max(1, (cluster_cpus() - 1) // max(1, threads))
+
+
 def score_dataset(
     ds,
     bundle: str = "default",
@@ -49,17 +71,70 @@ def score_dataset(
     prefix: str = "",
     device: str = "cpu",
     precision: str = "auto",
-    threads: int | None = 1,
-    actors: int = 1,
+    threads: int | None = None,
+    concurrency: int | tuple[int, int] | None = None,
+    num_gpus: float | None = None,
     batch_size: int = 4096,
+    ray_remote_args: dict | None = None,
+    actors: int | None = None,
 ):
-    """Return a Ray Dataset with the prediction columns appended (lazy, like any Ray op)."""
+    """Return a Ray Dataset with the prediction columns appended (lazy, like any Ray op).
+
+    threads: CPU threads per actor, also the CPUs each actor requests (default 1).
+    concurrency: actors, or (min, max) for an autoscaling pool; default: the cluster's CPUs
+        less one, divided by ``threads`` (``actors`` is the older name of this argument).
+    num_gpus: GPUs per actor for device 'cuda' (fractions share a GPU; default 1).
+    ray_remote_args: further options for the actors (resources, runtime_env, ...).
+    """
     ray_data = require("ray.data", "ray", "Scoring on Ray Data")
+    del ray_data  # imported for the clear error when Ray is missing
+    threads = threads or 1
+    if threads < 1:
+        raise ConfigError("threads >= 1", str(threads), "drop it or pass a positive number")
+    concurrency = concurrency or actors or default_concurrency(threads)
+    if num_gpus is None:
+        num_gpus = 1 if device == "cuda" else 0
     return ds.map_batches(
         _ScoreActor,
         fn_constructor_args=(bundle, device, precision, threads, text_column, keep_columns, prefix),
         batch_format="pyarrow",
         batch_size=batch_size,
-        compute=ray_data.ActorPoolStrategy(size=actors),
-        num_gpus=1 if device == "cuda" else 0,
+        concurrency=concurrency,
+        num_cpus=threads,
+        num_gpus=num_gpus,
+        **(ray_remote_args or {}),
     )
+
+
+def read_inputs(paths: list[str], blocks: int | None = None):
+    """A Ray Dataset over Parquet, CSV or JSONL files (one format per call), in at least
+    ``blocks`` blocks (default: two per CPU), so that every actor has work."""
+    import ray.data
+
+    from sentiscore.io.readers import detect_format
+
+    formats = {detect_format(p) for p in paths}
+    readers = {
+        "parquet": ray.data.read_parquet,
+        "csv": ray.data.read_csv,
+        "jsonl": ray.data.read_json,
+    }
+    if len(formats) != 1 or next(iter(formats)) not in readers:
+        raise ConfigError(
+            "Inputs of one format: Parquet, CSV or JSONL",
+            f"{sorted(str(f) for f in formats)} in {paths[:3]}",
+            "score each format separately",
+        )
+    return readers[formats.pop()](list(paths), override_num_blocks=blocks or 2 * cluster_cpus())
+
+
+def write_parquet(ds, out_dir: str) -> None:
+    """Write ``ds`` as Parquet files named by write task and block under ``out_dir``: a rerun
+    writes the same names (and replaces them) instead of adding new ones."""
+    from ray.data.datasource import FilenameProvider
+
+    class BlockNames(FilenameProvider):
+        def get_filename_for_block(self, block, write_uuid, task_index, block_index):
+            return f"part-{task_index:05d}-{block_index:03d}.parquet"
+
+    ds.write_parquet(out_dir, filename_provider=BlockNames())
