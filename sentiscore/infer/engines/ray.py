@@ -125,16 +125,24 @@ def read_inputs(paths: list[str], blocks: int | None = None):
             f"{sorted(str(f) for f in formats)} in {paths[:3]}",
             "score each format separately",
         )
-    return readers[formats.pop()](list(paths), override_num_blocks=blocks or 2 * cluster_cpus())
+    blocks = blocks or 2 * cluster_cpus()
+    # Ray merges small files into few blocks; split them again so that every actor has work.
+    return readers[formats.pop()](list(paths), override_num_blocks=blocks).repartition(blocks)
 
 
 def write_parquet(ds, out_dir: str) -> None:
-    """Write ``ds`` as Parquet files named by write task and block under ``out_dir``: a rerun
-    writes the same names (and replaces them) instead of adding new ones."""
+    """Write ``ds`` as Parquet files named by write task under ``out_dir`` (no run id in the
+    names), replacing what is there: a rerun writes the same files instead of adding new ones."""
     from ray.data.datasource import FilenameProvider
 
-    class BlockNames(FilenameProvider):
+    class TaskNames(FilenameProvider):
+        def get_filename_for_task(self, write_uuid, task_index):
+            return f"part-{task_index:05d}.parquet"
+
         def get_filename_for_block(self, block, write_uuid, task_index, block_index):
             return f"part-{task_index:05d}-{block_index:03d}.parquet"
 
-    ds.write_parquet(out_dir, filename_provider=BlockNames())
+    from ray.data import SaveMode
+
+    # deterministic names need overwrite mode (Ray refuses names without its run id otherwise)
+    ds.write_parquet(out_dir, filename_provider=TaskNames(), mode=SaveMode.OVERWRITE)
