@@ -3,8 +3,10 @@ streaming reader reads it with that schema.
 
 pyarrow infers types block by block, so a key that is null for the first megabyte and a
 string later, or that first appears late, would fail after minutes of work. The settling pass
-(Python's json, cached per file version) also names the first line that is not a JSON object
-or whose value type differs from earlier lines (ints and floats mix as float). File discovery
+(Python's json, cached per file version) also names the first line that is not a JSON object.
+Ints and floats mix as float; another key holding several JSON types (an id that is a number
+here and a string there) is read as text (JSON text for the non-strings) by a Python reader; a
+text column whose values change type is refused, naming the line (text must be a string). File discovery
 and the other formats are ``readers``'s business.
 """
 
@@ -12,22 +14,28 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 from collections.abc import Iterator
 
 import pyarrow as pa
 
+from sentiscore.choices import TEXT_NAMES
 from sentiscore.errors import InputDataError
 from sentiscore.io.readers import InputFile, _numbered_lines, _open_stream, _rebatch
 
 NESTED_SAMPLE = 1000
+log = logging.getLogger(__name__)
 _SCALARS = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(), "boolean": pa.bool_()}
 
 
 def iter_jsonl(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
     from pyarrow import json as pajson
 
-    schema = _settled(inp)
+    schema, mixed = _settled(inp)
+    if mixed:  # pyarrow cannot read a key with several types: Python does, as JSON text
+        yield from _iter_python(inp, batch_rows, schema, mixed)
+        return
     parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
     with _open_stream(inp) as f:
         reader = pajson.open_json(
@@ -48,7 +56,25 @@ def _ordered(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(cols, schema=schema)
 
 
-def _settled(inp: InputFile) -> pa.Schema:
+def _iter_python(inp: InputFile, rows: int, schema: pa.Schema, mixed: frozenset):
+    batch: list[dict] = []
+    for _number, raw in _numbered_lines(inp):
+        if not raw.strip():
+            continue
+        obj = json.loads(raw)
+        for k in mixed:
+            v = obj.get(k)
+            if v is not None and not isinstance(v, str):
+                obj[k] = json.dumps(v, ensure_ascii=False)
+        batch.append(obj)
+        if len(batch) == rows:
+            yield pa.RecordBatch.from_pylist(batch, schema=schema)
+            batch = []
+    if batch:
+        yield pa.RecordBatch.from_pylist(batch, schema=schema)
+
+
+def _settled(inp: InputFile) -> tuple[pa.Schema, frozenset]:
     key = (inp.path,)
     if "://" not in inp.path:
         st = os.stat(inp.path)
@@ -57,9 +83,11 @@ def _settled(inp: InputFile) -> pa.Schema:
 
 
 @functools.lru_cache(maxsize=256)
-def _schema_of(_key: tuple, inp: InputFile) -> pa.Schema:
+def _schema_of(_key: tuple, inp: InputFile) -> tuple[pa.Schema, frozenset]:
+    """(schema, keys holding several JSON types) of the whole file."""
     kinds: dict[str, str] = {}
     nested: dict[str, list] = {}  # array/object keys: a sample of values, to type them
+    text_keys = {n.lower() for n in TEXT_NAMES} | {(inp.text_column or "").lower()}
     for number, raw in _numbered_lines(inp):
         if not raw.strip():
             continue
@@ -77,16 +105,22 @@ def _schema_of(_key: tuple, inp: InputFile) -> pa.Schema:
                 continue
             if before == "null" or {kind, before} == {"int", "float"}:
                 kinds[k] = "float" if "float" in (kind, before) else kind
-                continue
-            raise _bad(
-                inp,
-                f"{number}: '{k}' holds a JSON {_shown(kind)}, "
-                f"earlier lines a JSON {_shown(before)}",
-            )
-    return pa.schema([(k, _type(v, nested.get(k))) for k, v in kinds.items()])
+            elif k.lower() in text_keys:
+                raise _bad(
+                    inp,
+                    f"{number}: '{k}' holds a JSON {_shown(kind)}, "
+                    f"earlier lines a JSON {_shown(before)}",
+                )
+            elif before != "mixed":
+                log.info("%s: '%s' holds several JSON types; read as JSON text", inp.path, k)
+                kinds[k] = "mixed"
+    schema = pa.schema([(k, _type(v, nested.get(k))) for k, v in kinds.items()])
+    return schema, frozenset(k for k, v in kinds.items() if v == "mixed")
 
 
 def _type(kind: str, sample: list | None) -> pa.DataType:
+    if kind == "mixed":
+        return pa.string()
     if kind in _SCALARS:
         return _SCALARS[kind]
     if sample:  # arrays and objects: typed from their first values

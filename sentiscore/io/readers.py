@@ -103,7 +103,7 @@ def _make_input(path: str, delimiter: str | None, text_column: str | None = None
             "rename the file or convert it to one of these formats",
         )
     if fmt != "csv":
-        return InputFile(path, fmt)
+        return InputFile(path, fmt, text_column=text_column)
     if not delimiter:
         delimiter = "\t" if is_tsv(path) else _sniff_delimiter(path)
     return InputFile(path, fmt, delimiter, text_column)

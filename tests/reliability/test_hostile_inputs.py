@@ -157,7 +157,13 @@ def test_jsonl_types_settle_over_the_whole_file(tiny_bundle, tmp_path):
     assert got.column("extra").to_pylist()[-1] == {"a": 4}
     assert got.column("label").to_pylist()[-1] is not None
     assert got.column("error").to_pylist()[0] == "text is null"
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": 1, "text": "a"}\n{"id": "x", "text": "b"}\n')
+    mixed = tmp_path / "mixed.jsonl"  # a key with several types is read as text
+    mixed.write_text('{"id": 1, "text": "a"}\n{"id": "x7", "text": "b"}\n{"id": [1]}\n')
+    out = tmp_path / "m.parquet"
+    r = CliRunner().invoke(cli, ["score", str(mixed), "-m", tiny_bundle, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert pq.read_table(out).column("id").to_pylist() == ["1", "x7", "[1]"]
+    bad = tmp_path / "bad.jsonl"  # the text itself changing type is refused by line
+    bad.write_text('{"id": 1, "text": "a"}\n{"id": 2, "text": 5}\n')
     r = CliRunner().invoke(cli, ["score", str(bad), "-m", tiny_bundle, "-o", "-"])
-    assert r.exit_code == 1 and "line 2" in r.output and "'id'" in r.output
+    assert r.exit_code == 1 and "line 2" in r.output and "'text'" in r.output

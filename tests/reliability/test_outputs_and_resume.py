@@ -147,7 +147,17 @@ def test_unwritable_output_is_one_line(tiny_bundle, tmp_path, where):
     assert len(r.output.strip().splitlines()) == 1 and not os.path.exists(out)
 
 
-def test_full_disk_while_writing_parts_is_one_line(tiny_bundle, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "code,message",
+    [
+        ("ENOSPC", "No space left on device"),
+        ("EROFS", "Read-only file system"),
+        ("EACCES", "Permission denied"),
+    ],
+)
+def test_write_faults_while_writing_parts_are_one_line(
+    tiny_bundle, tmp_path, monkeypatch, code, message
+):
     import errno
 
     from sentiscore.io import writers
@@ -155,15 +165,16 @@ def test_full_disk_while_writing_parts_is_one_line(tiny_bundle, tmp_path, monkey
     src = _write(tmp_path / "in.parquet")
     real = writers._write_file
 
-    def full(path, *a, **kw):
+    def full(path, *a, **kw):  # the file system fails on the third part (as root, for real)
         if "part-000002" in path:
-            raise OSError(errno.ENOSPC, "No space left on device", path)
+            raise OSError(getattr(errno, code), message, path)
         return real(path, *a, **kw)
 
     monkeypatch.setattr(writers, "_write_file", full)
     out = tmp_path / "o.parquet"
     r = CliRunner().invoke(cli, ["score", src, "-m", tiny_bundle, "-o", str(out), "--chunk-rows", "10"])  # fmt: skip
-    assert r.exit_code == 1 and "No space left on device" in r.output
+    assert r.exit_code == 1 and r.output.strip().splitlines()[-1].startswith("Error:")
+    assert message in r.output
     assert not out.exists()  # never a complete-looking output
     monkeypatch.setattr(writers, "_write_file", real)
     again = CliRunner().invoke(cli, ["score", src, "-m", tiny_bundle, "-o", str(out), "--chunk-rows", "10", "--resume"])  # fmt: skip
