@@ -4,6 +4,7 @@ these and the CLI offers them as choices, so the two cannot drift apart."""
 from __future__ import annotations
 
 DEVICES = ("auto", "cpu", "cuda")
+ENGINES = ("local", "ray", "spark")
 SCORE_PRECISIONS = ("auto", "fp32", "int8", "fp16", "bf16")  # for score/predict/evaluate/bench
 BUNDLE_PRECISIONS = ("fp32", "int8", "fp16")  # what export can build
 TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")

@@ -128,3 +128,79 @@ def test_spark_workers_without_sentiscore_are_one_line(tiny_bundle, rows, monkey
             score_dataframe(df, tiny_bundle)
     finally:
         spark.stop()
+
+
+def _engine_run(src, out, bundle, engine, *extra):
+    from click.testing import CliRunner
+
+    from sentiscore.cli import cli
+
+    args = ["score", str(src), "-m", bundle, "-o", str(out), "--engine", engine, *extra]
+    return CliRunner().invoke(cli, args)
+
+
+def _same_everywhere(src, bundle, tmp_path, engines=("ray", "spark")):
+    """Local, Ray and Spark runs of the CLI: same schema, every row once, same scores."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    r = _engine_run(src, tmp_path / "local.parquet", bundle, "local", "--silent")
+    assert r.exit_code == 0, r.output
+    local = pq.read_table(tmp_path / "local.parquet").sort_by("id")
+    for engine in engines:
+        r = _engine_run(src, tmp_path / engine, bundle, engine, "--workers", "1")
+        assert r.exit_code == 0, r.output
+        assert f"on {engine}" in r.output
+        got = pq.read_table(tmp_path / engine).sort_by("id")
+        assert got.schema.names == local.schema.names
+        assert got.column("id").to_pylist() == local.column("id").to_pylist()
+        a, b = (np.asarray(t.column("prob_positive").fill_null(-1.0)) for t in (got, local))
+        assert np.abs(a - b).max() <= 1e-3  # rows that could not be scored: null in both
+        assert got.column("label").to_pylist() == local.column("label").to_pylist()
+
+
+def test_cli_engines_give_the_same_answers(tiny_bundle, rows, tmp_path, monkeypatch):
+    pytest.importorskip("ray")
+    pytest.importorskip("pyspark")
+    import sys
+
+    import pyarrow.parquet as pq
+
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), src)
+    try:
+        _same_everywhere(src, tiny_bundle, tmp_path)
+        again = _engine_run(src, tmp_path / "ray", tiny_bundle, "ray")  # output exists
+        assert again.exit_code == 1 and "--overwrite" in again.output
+        rerun = _engine_run(src, tmp_path / "ray", tiny_bundle, "ray", "--overwrite")
+        assert rerun.exit_code == 0 and sorted(os.listdir(tmp_path / "ray")) == [
+            "part-00000-0.parquet"
+        ]  # noqa: E501
+    finally:
+        import ray
+
+        ray.shutdown()
+    refused = _engine_run(src, tmp_path / "x", tiny_bundle, "ray", "--resume")
+    assert refused.exit_code == 1 and "no --resume" in refused.output
+
+
+@pytest.mark.slow
+def test_engines_agree_on_real_reviews(shared_data, tmp_path, monkeypatch):
+    """2,000 SST-2 training sentences with the default model, local vs Ray vs Spark."""
+    pytest.importorskip("ray")
+    pytest.importorskip("pyspark")
+    import sys
+
+    import pyarrow.parquet as pq
+
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
+    table = pq.read_table(f"{shared_data}/sst2/train.parquet", columns=["text"]).slice(0, 2000)
+    src = tmp_path / "sst2.parquet"
+    pq.write_table(table.append_column("id", pa.array(range(2000))), src)
+    try:
+        _same_everywhere(src, "default", tmp_path)
+    finally:
+        import ray
+
+        ray.shutdown()

@@ -13,7 +13,7 @@ import tempfile
 
 import click
 
-from sentiscore.choices import INPUT_FORMATS, OUTPUT_FORMATS
+from sentiscore.choices import ENGINES, INPUT_FORMATS, OUTPUT_FORMATS
 from sentiscore.cli.logs import STATE, Progress, event
 from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
 from sentiscore.errors import ScoreInterrupted
@@ -107,6 +107,29 @@ def _progress_bar(total: int | None, silent: bool):
     "after about 30 s of scoring, so an interrupted run loses little work.",
 )
 @click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="local",
+    show_default=True,
+    help="local: this process. ray / spark: a cluster (RAY_ADDRESS, spark-submit) or all local "
+    "cores; -o is then a directory of Parquet parts.",
+)
+@click.option(
+    "--workers", type=int, default=None, help="Ray actors / Spark cores (default: all CPUs)."
+)
+@click.option(
+    "--threads-per-worker",
+    type=int,
+    default=None,
+    help="ONNX Runtime threads, and CPUs requested, per worker (default 1).",
+)
+@click.option(
+    "--gpus-per-worker",
+    type=float,
+    default=None,
+    help="GPUs per Ray actor (0.5 puts two on a GPU); implies CUDA.",
+)
+@click.option(
     "--max-length",
     type=int,
     default=None,
@@ -135,6 +158,10 @@ def score_cmd(
     device,
     precision,
     no_verify,
+    engine,
+    workers,
+    threads_per_worker,
+    gpus_per_worker,
     threads,
     max_tokens,
     resume,
@@ -184,8 +211,16 @@ def score_cmd(
             max_length=max_length,
             max_error_rate=max_error_rate,
             verify=not no_verify,
+            engine=engine,
+            workers=workers,
+            threads_per_worker=threads_per_worker,
+            gpus_per_worker=gpus_per_worker,
         )
-        bar = _progress_bar(total_rows(discover_inputs(paths, delimiter), limit), silent)
+        bar = (  # the cluster engines draw their own progress
+            _progress_bar(total_rows(discover_inputs(paths, delimiter), limit), silent)
+            if engine == "local"
+            else None
+        )
         try:
             with _sigterm_as_interrupt():
                 stats = _run(paths, cfg, output == "-", bar.update if bar else None)
@@ -224,6 +259,10 @@ def _run(paths: list[str], cfg, to_stdout: bool, progress) -> dict:
     from sentiscore.infer.files import score_files
     from sentiscore.infer.stream import score_stream
 
+    if cfg.engine != "local":
+        from sentiscore.infer.engines.run import score_on_engine
+
+        return score_on_engine(paths, cfg)
     if not to_stdout:
         return score_files(paths, cfg, progress=progress)
     stdout = click.get_binary_stream("stdout")
@@ -263,6 +302,11 @@ def _stdin_spooled(inputs: tuple, fmt: str):
 
 def _score_summary(stats: dict, destination: str) -> str:
     """The one line ``score`` prints at the end."""
+    if "engine" in stats:
+        return (
+            f"scored {stats['rows']} rows ({stats['errors']} errors) in {stats['seconds']:.1f}s, "
+            f"{stats['rows_per_s'] or 0:.1f} rows/s on {stats['engine']} -> {destination}"
+        )
     return (
         f"scored {stats['rows']} rows ({stats['errors']} errors, {stats['truncated']} truncated) "
         f"in {stats['seconds']:.1f}s, "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from sentiscore.choices import DEVICES, OUTPUT_FORMATS, SCORE_PRECISIONS
+from sentiscore.choices import DEVICES, ENGINES, OUTPUT_FORMATS, SCORE_PRECISIONS
 from sentiscore.errors import ConfigError
 
 
@@ -39,6 +39,10 @@ class ScoreConfig:
     max_error_rate: fail (exit 1, output still written) when more than this fraction of the
         rows could not be scored; None never fails on bad rows.
     verify: check the bundle's files against the checksums in its manifest (--no-verify off).
+    engine: local (this process), ray or spark (a cluster; output is a directory of Parquet
+        parts). workers: Ray actors or Spark local cores (default: the whole cluster).
+        threads_per_worker: ONNX Runtime threads and CPUs per worker (default 1).
+        gpus_per_worker: GPUs per Ray actor, fractions share a GPU (implies CUDA).
     """
 
     model: str = "default"
@@ -62,6 +66,10 @@ class ScoreConfig:
     max_length: int | None = None
     max_error_rate: float | None = None
     verify: bool = True
+    engine: str = "local"
+    workers: int | None = None
+    threads_per_worker: int | None = None
+    gpus_per_worker: float | None = None
 
     def __post_init__(self):
         if self.resume and self.overwrite:
@@ -76,11 +84,18 @@ class ScoreConfig:
             raise ConfigError(
                 "--precision auto, fp32, int8 or fp16", repr(self.precision), "pick one of those"
             )
-        for name in ("threads", "limit"):
+        if self.engine not in ENGINES:
+            raise ConfigError(
+                f"--engine one of {', '.join(ENGINES)}", repr(self.engine), "pick one"
+            )
+        if self.gpus_per_worker is not None and not self.gpus_per_worker > 0:
+            raise ConfigError("--gpus-per-worker > 0", str(self.gpus_per_worker), "e.g. 0.5 or 1")
+        for name in ("threads", "limit", "workers", "threads_per_worker"):
             value = getattr(self, name)
             if value is not None and value < 1:
+                flag = "--" + name.replace("_", "-")
                 raise ConfigError(
-                    f"--{name} >= 1", str(value), f"drop --{name} or give a positive number"
+                    f"{flag} >= 1", str(value), f"drop {flag} or give a positive number"
                 )
         if self.max_tokens is not None and self.max_tokens < 16:
             raise ConfigError(

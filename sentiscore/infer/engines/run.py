@@ -1,0 +1,173 @@
+"""``sentiscore score --engine ray|spark``: the same scoring as the local engine, spread over a
+Ray or Spark cluster, from the CLI.
+
+The driver reads the bundle's manifest and the first input's schema (text column, kept
+columns, name clashes) and loads no model; the adapters (``engines.ray``, ``engines.spark``)
+run the scorers. Output is a directory of Parquet parts named by task (a rerun replaces them;
+the engines retry failed tasks, so every row is written once). Local files go through the
+local engine (``files``); this module only chooses and drives the cluster engines.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+
+from sentiscore.choices import TEXT_NAMES
+from sentiscore.errors import ConfigError
+from sentiscore.infer.config import ScoreConfig
+from sentiscore.io.columns import pick_column
+from sentiscore.io.readers import InputFile, detect_format, discover_inputs, read_schema
+
+log = logging.getLogger(__name__)
+
+
+def score_on_engine(inputs, cfg: ScoreConfig) -> dict:
+    """Score ``inputs`` on ``cfg.engine`` ('ray' or 'spark') into the directory ``cfg.output``;
+    return the run summary (rows, errors, seconds, rows/s, outputs)."""
+    _check(cfg)
+    files = discover_inputs([inputs] if isinstance(inputs, str) else list(inputs), cfg.delimiter)
+    text, keep = _columns(files, cfg)
+    start = time.perf_counter()
+    paths = [f.path for f in files]
+    if cfg.engine == "ray":
+        _run_ray(paths, cfg, text, keep)
+    else:
+        _run_spark(paths, cfg, text, keep)
+    return _summary(cfg, time.perf_counter() - start)
+
+
+def _check(cfg: ScoreConfig) -> None:
+    if not cfg.output:
+        raise ConfigError(f"-o OUTPUT_DIR with --engine {cfg.engine}", "no -o", "pass -o scored/")
+    if cfg.resume:
+        raise ConfigError(
+            f"no --resume with --engine {cfg.engine}",
+            "--resume",
+            "rerun the same command: the engine rewrites the same part files",
+        )
+    if cfg.format not in (None, "parquet"):
+        raise ConfigError(
+            f"--format parquet with --engine {cfg.engine} (a directory of Parquet parts)",
+            repr(cfg.format),
+            "drop --format, or use the local engine for other formats",
+        )
+    if os.path.exists(cfg.output) and not cfg.overwrite:
+        raise ConfigError(
+            "No existing output", f"'{cfg.output}' exists", "pass --overwrite to replace it"
+        )
+
+
+def _columns(files: list[InputFile], cfg: ScoreConfig) -> tuple[str, object]:
+    from sentiscore.infer.bundle import load_bundle
+    from sentiscore.infer.rows import check_columns
+
+    formats = {detect_format(f.path) for f in files}
+    if len(formats) != 1 or formats & {"txt"}:
+        raise ConfigError(
+            f"Inputs of one format (Parquet, CSV or JSONL) with --engine {cfg.engine}",
+            f"formats {sorted(str(f) for f in formats)}",
+            "score each format separately",
+        )
+    schema = read_schema(files[0])
+    text = cfg.text_column or pick_column(
+        schema.names, None, TEXT_NAMES, "text", "--text-column", where=files[0].path
+    )
+    keep = cfg.keep_columns
+    if cfg.id_column and keep not in ("all", None):
+        keep = ",".join(dict.fromkeys([cfg.id_column, *keep.split(",")]))
+    labels = load_bundle(cfg.model, verify=False).labels  # the manifest only
+    check_columns(schema, labels, text, keep, cfg.prefix)
+    return text, keep
+
+
+def _run_ray(paths: list[str], cfg: ScoreConfig, text: str, keep) -> None:
+    ray = _need("ray", "ray")
+    from sentiscore.infer.engines.ray import read_inputs, score_dataset, write_parquet
+
+    if not ray.is_initialized():  # RAY_ADDRESS joins a cluster; else a local one
+        ray.init(include_dashboard=False, log_to_driver=False)
+    ds = read_inputs(paths)
+    if cfg.limit:
+        ds = ds.limit(cfg.limit)
+    scored = score_dataset(
+        ds,
+        cfg.model,
+        text,
+        keep,
+        cfg.prefix,
+        device=_device(cfg),
+        precision=cfg.precision,
+        threads=cfg.threads_per_worker,
+        concurrency=cfg.workers,
+        num_gpus=cfg.gpus_per_worker,
+    )
+    write_parquet(scored, cfg.output)
+
+
+def _run_spark(paths: list[str], cfg: ScoreConfig, text: str, keep) -> None:
+    _need("pyspark", "spark")
+    from pyspark import SparkConf
+    from pyspark.sql import SparkSession
+
+    from sentiscore.infer.engines.spark import score_dataframe
+
+    # Local workers run this interpreter unless told otherwise (a cluster sets its own).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName("sentiscore")
+    if not SparkConf().contains("spark.master"):  # not under spark-submit: local, all cores
+        builder = builder.master(f"local[{cfg.workers or '*'}]")
+    spark = builder.getOrCreate()
+    fmt = detect_format(paths[0])
+    if fmt == "parquet":
+        df = spark.read.parquet(*paths)
+    elif fmt == "csv":
+        df = spark.read.option("header", True).option("sep", _delimiter(paths[0], cfg)).csv(paths)
+    else:
+        df = spark.read.json(paths)
+    if cfg.limit:
+        df = df.limit(cfg.limit)
+    scored = score_dataframe(
+        df,
+        cfg.model,
+        text,
+        keep,
+        cfg.prefix,
+        device=_device(cfg),
+        precision=cfg.precision,
+        threads=cfg.threads_per_worker or 1,
+    )
+    scored.write.mode("overwrite").parquet(cfg.output)
+
+
+def _delimiter(path: str, cfg: ScoreConfig) -> str:
+    return cfg.delimiter or discover_inputs([path])[0].delimiter
+
+
+def _device(cfg: ScoreConfig) -> str:
+    if cfg.device != "auto":
+        return cfg.device
+    return "cuda" if cfg.gpus_per_worker else "cpu"
+
+
+def _need(module: str, extra: str):
+    from sentiscore.errors import require
+
+    return require(module, extra, f"--engine {extra}")
+
+
+def _summary(cfg: ScoreConfig, seconds: float) -> dict:
+    import pyarrow.parquet as pq
+
+    errors = pq.read_table(cfg.output, columns=[f"{cfg.prefix}error"]).column(0)
+    rows = len(errors)
+    return {
+        "engine": cfg.engine,
+        "rows": rows,
+        "errors": rows - errors.null_count,
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(rows / seconds, 1) if seconds else None,
+        "outputs": [cfg.output],
+    }
