@@ -94,12 +94,7 @@ def _run_ray(paths: list[str], cfg: ScoreConfig, text: str, keep) -> None:
         ds = ds.limit(cfg.limit)
     scored = score_dataset(
         ds,
-        cfg.model,
-        text,
-        keep,
-        cfg.prefix,
-        device=_device(cfg),
-        precision=cfg.precision,
+        **_common(cfg, text, keep),
         threads=cfg.threads_per_worker,
         concurrency=cfg.workers,
         num_gpus=cfg.gpus_per_worker,
@@ -129,17 +124,20 @@ def _run_spark(paths: list[str], cfg: ScoreConfig, text: str, keep) -> None:
         df = spark.read.json(paths)
     if cfg.limit:
         df = df.limit(cfg.limit)
-    scored = score_dataframe(
-        df,
-        cfg.model,
-        text,
-        keep,
-        cfg.prefix,
-        device=_device(cfg),
-        precision=cfg.precision,
-        threads=cfg.threads_per_worker or 1,
-    )
+    scored = score_dataframe(df, **_common(cfg, text, keep), threads=cfg.threads_per_worker or 1)
     scored.write.mode("overwrite").parquet(cfg.output)
+
+
+def _common(cfg: ScoreConfig, text: str, keep) -> dict:
+    """The adapters' arguments that come straight from the config."""
+    return {
+        "bundle": cfg.model,
+        "text_column": text,
+        "keep_columns": keep,
+        "prefix": cfg.prefix,
+        "device": _device(cfg),
+        "precision": cfg.precision,
+    }
 
 
 def _delimiter(path: str, cfg: ScoreConfig) -> str:
