@@ -1,7 +1,8 @@
 """Inputs on object storage, against a real S3-compatible server (moto's) started here on
 127.0.0.1: Parquet files and directories (random access), gzipped CSV (decompressed once),
-JSONL, the same scores as from a local copy, and one-line errors for a missing bucket, a
-missing key, wrong credentials and (not yet supported) outputs on object storage."""
+JSONL, the same scores as from a local copy, outputs on S3 (uploaded whole, resumable from the
+local staging copy, checked on --resume) and one-line errors for a missing bucket, a missing
+key and wrong credentials."""
 
 import gzip
 import io
@@ -118,14 +119,63 @@ def test_missing_bucket_or_key_is_one_line(s3, tiny_bundle, tmp_path, uri, words
     assert len(r.output.strip().splitlines()) == 1 and all(w in r.output for w in words)
 
 
-def test_outputs_on_s3_are_refused_up_front(s3, tiny_bundle, tmp_path):
+def test_outputs_on_s3_appear_whole_and_resume(s3, tiny_bundle, tmp_path, monkeypatch):
+    from sentiscore.infer.scorer import Scorer
+
     s3fs, _ = s3
-    uri = _put(s3fs, "x.parquet", _parquet_bytes(pa.table({"text": ["Good."]})))
-    r = _score(uri, "-m", tiny_bundle, "-o", "s3://reviews/out.parquet")
-    assert r.exit_code == 1 and "local -o path" in r.output and "aws s3 sync" in r.output
-    r = _score(uri, "-m", tiny_bundle)
+    monkeypatch.setenv("SENTISCORE_STAGING", str(tmp_path / "staging"))
+    local = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": list(range(30)), "text": _texts(30)}), local)
+    ref = tmp_path / "ref.parquet"
+    assert _score(str(local), "-m", tiny_bundle, "-o", str(ref)).exit_code == 0
+    out = "s3://reviews/scored/out.parquet"
+    real, calls = Scorer.finish, []
+
+    def finish(self, prep, *rest):  # Ctrl-C while the third part is scored
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, prep, *rest)
+
+    with monkeypatch.context() as m:
+        m.setattr(Scorer, "finish", finish)
+        r = _score(str(local), "-m", tiny_bundle, "-o", out, "--chunk-rows", "10")
+    assert r.exit_code == 130 and "--resume" in r.output
+    info = s3fs.get_file_info("reviews/scored/out.parquet")
+    assert info.type.name == "NotFound"  # nothing partial is ever visible
+    r = _score(str(local), "-m", tiny_bundle, "-o", out, "--chunk-rows", "10", "--resume")
+    assert r.exit_code == 0, r.output
+    with s3fs.open_input_file("reviews/scored/out.parquet") as f:
+        got = pq.read_table(f)
+    assert got.equals(pq.read_table(ref).replace_schema_metadata(got.schema.metadata))
+    assert not list((tmp_path / "staging").rglob("*.parquet"))  # the staging copy is gone
+    again = _score(str(local), "-m", tiny_bundle, "-o", out)
+    assert again.exit_code == 1 and "--overwrite" in again.output
+    same = _score(str(local), "-m", tiny_bundle, "-o", out, "--resume")
+    assert same.exit_code == 0  # finished, and its manifest (read from S3) matches
+    changed = _score(str(local), "-m", tiny_bundle, "-o", out, "--resume", "--max-length", "16")
+    assert changed.exit_code == 1 and "--max-length" in changed.output
+    assert _score(str(local), "-m", tiny_bundle, "-o", out, "--overwrite").exit_code == 0
+
+
+def test_s3_directory_output_and_input_needs_o(s3, tiny_bundle, tmp_path, monkeypatch):
+    s3fs, _ = s3
+    monkeypatch.setenv("SENTISCORE_STAGING", str(tmp_path / "staging"))
+    for k in range(2):
+        _put(s3fs, f"many/r{k}.parquet", _parquet_bytes(pa.table({"text": _texts(5, seed=k)})))
+    r = _score("s3://reviews/many", "-m", tiny_bundle, "-o", "s3://reviews/many-scored/")
+    assert r.exit_code == 0, r.output
+    names = sorted(i.base_name for i in s3fs.get_file_info(fs_selector("reviews/many-scored")))
+    assert names == ["r0.scored.parquet", "r1.scored.parquet"]
+    r = _score("s3://reviews/many/r0.parquet", "-m", tiny_bundle)
     assert r.exit_code == 1 and "-o for inputs on object storage" in r.output
-    assert not os.path.exists("x.scored.parquet") and not os.path.exists("s3:")
+    assert not os.path.exists("r0.scored.parquet") and not os.path.exists("s3:")
+
+
+def fs_selector(path):
+    from pyarrow import fs
+
+    return fs.FileSelector(path)
 
 
 def test_wrong_credentials_are_one_line(tiny_bundle, tmp_path):

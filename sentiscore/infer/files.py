@@ -36,6 +36,7 @@ from sentiscore.infer.config import ScoreConfig
 from sentiscore.infer.outputs import (
     METADATA_KEY,
     Job,
+    finish,
     finished_rows,
     manifest,
     plan_jobs,
@@ -234,7 +235,7 @@ def _run_job(
     keep, text_column = check_inputs(job.inputs, scorer, cfg)
     options = {**cfg.result_affecting(), "text_column": text_column}
     wanted = manifest(job, scorer, options, limit)
-    with _writing(job.output):
+    with _writing(job.remote or job.output):
         if not prepare_output(job, wanted, cfg):
             return 0, finished_rows(job)
         writer = PartWriter(job.parts_dir)
@@ -269,8 +270,9 @@ def _run_job(
             raise ScoreInterrupted(writer.rows(), f"parts in {job.parts_dir}") from None
         if pending is not None:
             pending.result()
-    with _writing(job.output):
+    with _writing(job.remote or job.output):
         rows = concat_parts(writer.parts(), job.output, job.fmt, {METADATA_KEY: json.dumps(wanted)})
+        finish(job)  # an object-store output is uploaded in one piece, only now
         shutil.rmtree(job.parts_dir, ignore_errors=True)
     return rows, rows
 
@@ -328,7 +330,7 @@ def score_files(
             left -= in_output
             if left <= 0:
                 break
-    return finish_run(scorer, cfg, start, written, [j.output for j in jobs])
+    return finish_run(scorer, cfg, start, written, [j.remote or j.output for j in jobs])
 
 
 def finish_run(scorer: Scorer, cfg: ScoreConfig, start: float, written: int, outputs) -> dict:

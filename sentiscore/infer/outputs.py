@@ -17,7 +17,9 @@ import shutil
 from dataclasses import dataclass
 
 from sentiscore.errors import ConfigError, OutputExistsError, ResumeError
+from sentiscore.io import remote
 from sentiscore.io.readers import InputFile, fingerprint
+from sentiscore.io.remote import is_remote, staging_path
 from sentiscore.io.writers import extension, output_format
 
 log = logging.getLogger(__name__)
@@ -28,8 +30,9 @@ METADATA_KEY = "sentiscore.manifest"
 @dataclass
 class Job:
     inputs: list[InputFile]
-    output: str
+    output: str  # a local path; for an object-store output, its staging copy
     fmt: str
+    remote: str | None = None  # the object-store URI the finished output is uploaded to
 
     @property
     def parts_dir(self) -> str:
@@ -40,39 +43,40 @@ def plan_jobs(inputs: list[InputFile], cfg) -> list[Job]:
     """One output per input (beside it, or under -o DIR), or all inputs into one -o FILE;
     refused when an output (or its parts directory) would be an input."""
     out = cfg.output
-    _refuse_remote_outputs(out, inputs)
-    to_dir = out is not None and (out.endswith(("/", os.sep)) or os.path.isdir(out))
+    _need_output(out, inputs)
+    to_dir = out is not None and (
+        out.endswith(("/", os.sep)) or (not is_remote(out) and os.path.isdir(out))
+    )
     if out is not None and not to_dir:
-        jobs = [Job(inputs, out, output_format(out, cfg.format))]
+        jobs = [_job(inputs, out, output_format(out, cfg.format))]
     else:
         fmt = cfg.format or "parquet"
         jobs = []
         for inp in inputs:
-            parent = (
-                out if to_dir else (os.path.dirname(inp.path) if "://" not in inp.path else ".")
-            )
+            parent = out if to_dir else os.path.dirname(inp.path)
             name = f"{inp.stem}.scored{extension(fmt)}"
-            jobs.append(Job([inp], os.path.join(parent, name), fmt))
+            target = (
+                parent.rstrip("/") + "/" + name if is_remote(parent) else os.path.join(parent, name)
+            )  # noqa: E501
+            jobs.append(_job([inp], target, fmt))
     _refuse_duplicates(jobs)
     _refuse_inputs_as_outputs(jobs, inputs)
     return jobs
 
 
-def _refuse_remote_outputs(out: str | None, inputs: list[InputFile]) -> None:
-    """Outputs are written with local renames; object storage has none, so outputs there are
-    refused up front rather than half-written."""
-    if out is not None and "://" in out and not out.startswith("file://"):
-        raise ConfigError(
-            "A local -o path (outputs on object storage are not written yet)",
-            f"'{out}'",
-            "write locally (-o scored/) and copy it up, e.g. aws s3 sync scored/ s3://bucket/scored/",
-        )
-    remote = [i.path for i in inputs if "://" in i.path]
+def _job(inputs: list[InputFile], target: str, fmt: str) -> Job:
+    if is_remote(target):
+        return Job(inputs, staging_path(target), fmt, remote=target)
+    return Job(inputs, target, fmt)
+
+
+def _need_output(out: str | None, inputs: list[InputFile]) -> None:
+    remote = [i.path for i in inputs if is_remote(i.path)]
     if out is None and remote:
         raise ConfigError(
-            "-o for inputs on object storage (their default output would be beside them)",
+            "-o for inputs on object storage (a local file or directory, or an s3:// one)",
             f"no -o for '{remote[0]}'",
-            "pass -o with a local file or directory, e.g. -o scored/",
+            "pass -o, e.g. -o scored/ or -o s3://bucket/scored/",
         )
 
 
@@ -94,7 +98,7 @@ def _real(path: str) -> str:
 def _refuse_inputs_as_outputs(jobs: list[Job], inputs: list[InputFile]) -> None:
     sources = {_real(i.path) for i in inputs}
     for job in jobs:
-        for path in (job.output, job.parts_dir):
+        for path in (job.output, job.parts_dir, job.remote or job.output):
             if _real(path) in sources:
                 raise OutputExistsError(
                     "An output that is not one of the inputs",
@@ -158,6 +162,11 @@ def _read_manifest(path: str) -> dict | None:
         ) from exc
 
 
+def _finished_file(job: Job):
+    """The finished output, opened for reading (local path or object-store file)."""
+    return remote.open_input(job.remote) if job.remote else job.output
+
+
 def finished_manifest(job: Job) -> dict | None:
     """The manifest a finished Parquet output carries (None for other formats or none)."""
     if job.fmt != "parquet":
@@ -165,7 +174,7 @@ def finished_manifest(job: Job) -> dict | None:
     import pyarrow.parquet as pq
 
     try:
-        meta = pq.read_schema(job.output).metadata or {}
+        meta = pq.read_schema(_finished_file(job)).metadata or {}
         return json.loads(meta[METADATA_KEY.encode()])
     except (OSError, KeyError, ValueError, TypeError):
         return None
@@ -174,7 +183,15 @@ def finished_manifest(job: Job) -> dict | None:
 def finished_rows(job: Job) -> int:
     import pyarrow.parquet as pq
 
-    return pq.ParquetFile(job.output).metadata.num_rows
+    return pq.ParquetFile(_finished_file(job)).metadata.num_rows
+
+
+def finish(job: Job) -> None:
+    """Publish a finished local output: for an object-store target, one upload, then the
+    staging copy goes."""
+    if job.remote:
+        remote.upload(job.output, job.remote)
+        os.remove(job.output)
 
 
 def clean_orphans(output: str) -> None:
@@ -202,10 +219,11 @@ def _alive(pid: str) -> bool:
 def prepare_output(job: Job, wanted: dict, cfg) -> bool:
     """Apply --resume/--overwrite to existing output. False when the job is already done."""
     clean_orphans(job.output)
-    exists, parts = os.path.exists(job.output), os.path.isdir(job.parts_dir)
+    parts = os.path.isdir(job.parts_dir)
+    exists = remote.exists(job.remote) if job.remote else os.path.exists(job.output)
     if cfg.overwrite:
         if exists:
-            os.remove(job.output)
+            remote.delete(job.remote) if job.remote else os.remove(job.output)
         shutil.rmtree(job.parts_dir, ignore_errors=True)
     elif cfg.resume and parts:
         old = _read_manifest(os.path.join(job.parts_dir, MANIFEST_NAME))
@@ -221,7 +239,7 @@ def prepare_output(job: Job, wanted: dict, cfg) -> bool:
     elif exists or parts:
         raise OutputExistsError(
             "No existing output",
-            f"'{job.output if exists else job.parts_dir}' exists",
+            f"'{(job.remote or job.output) if exists else job.parts_dir}' exists",
             "pass --resume to continue it or --overwrite to replace it",
         )
     os.makedirs(job.parts_dir, exist_ok=True)
@@ -237,14 +255,14 @@ def _check_finished(job: Job, wanted: dict) -> bool:
     if old is None:
         raise ResumeError(
             "--resume of a finished output to find the record of the run that wrote it",
-            f"'{job.output}' has none (only Parquet outputs written by sentiscore carry it)",
+            f"'{job.remote or job.output}' has none (only Parquet outputs written by sentiscore carry it)",
             "keep it as it is, or use --overwrite to score again",
         )
     if old != wanted:
         raise ResumeError(
             "--resume of a finished output to match the inputs, bundle and options",
-            f"'{job.output}' was written with other ones: {changed(old, wanted)}",
+            f"'{job.remote or job.output}' was written with other ones: {changed(old, wanted)}",
             "use --overwrite to score again with the new ones",
         )
-    log.info("%s is complete; nothing to resume", job.output)
+    log.info("%s is complete; nothing to resume", job.remote or job.output)
     return False
