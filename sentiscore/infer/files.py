@@ -42,7 +42,7 @@ from sentiscore.infer.outputs import (
     plan_jobs,
     prepare_output,
 )
-from sentiscore.infer.rows import is_text_type, keep_list
+from sentiscore.infer.rows import check_columns, is_text_type, keep_list
 from sentiscore.infer.scorer import Scorer
 from sentiscore.io.columns import pick_column
 from sentiscore.io.readers import InputFile, count_rows, discover_inputs, iter_batches, read_schema
@@ -57,7 +57,7 @@ PART_SECONDS = 30.0
 MAX_CHUNK_BYTES = 16 << 20
 
 
-def _chunks(
+def chunks(
     inputs: list[InputFile], rows, limit: int | None, skip: int = 0, index: int = 0
 ) -> Iterator[tuple[int, int, pa.RecordBatch]]:
     """Yield (chunk index, row offset within its input, batch), in order, after the first
@@ -160,9 +160,10 @@ def _keep_with_id(cfg: ScoreConfig):
     return list(dict.fromkeys([cfg.id_column, *rest]))
 
 
-def check_inputs(inputs: list[InputFile], scorer: Scorer, cfg: ScoreConfig) -> tuple:
+def check_inputs(inputs: list[InputFile], labels: list[str], cfg: ScoreConfig) -> tuple:
     """(kept columns, text column) for these inputs; fails fast, before any output is
-    touched, on a missing id or text column, a non-text column or a name clash."""
+    touched, on a missing id or text column, a non-text column or a name clash. Needs only
+    the bundle's labels, not a loaded model."""
     keep, text_column = _keep_with_id(cfg), cfg.text_column
     schemas = []
     for inp in inputs:
@@ -190,7 +191,7 @@ def check_inputs(inputs: list[InputFile], scorer: Scorer, cfg: ScoreConfig) -> t
                 where=inp.path,
                 suggest=[f.name for f in schema if is_text_type(f.type)],
             )
-        scorer.check_columns(schema, text_column, keep, cfg.prefix)
+        check_columns(schema, labels, text_column, keep, cfg.prefix)
         schemas.append((inp.path, schema))
     _check_unifiable(schemas, keep)
     return keep, text_column
@@ -232,7 +233,7 @@ def _run_job(
     job: Job, scorer: Scorer, cfg: ScoreConfig, limit: int | None, progress: Callable[[int], None]
 ) -> tuple[int, int]:
     """Score one job; return (rows written now, rows in the output)."""
-    keep, text_column = check_inputs(job.inputs, scorer, cfg)
+    keep, text_column = check_inputs(job.inputs, scorer.labels, cfg)
     options = {**cfg.result_affecting(), "text_column": text_column}
     wanted = manifest(job, scorer, options, limit)
     with _writing(job.remote or job.output):
@@ -245,7 +246,7 @@ def _run_job(
 
     def prepared():  # in the reader thread: read, check and tokenise ahead of the model
         at = skip
-        for i, offset, chunk in _chunks(job.inputs, sizer, limit, skip, index):
+        for i, offset, chunk in chunks(job.inputs, sizer, limit, skip, index):
             args = (chunk, text_column, keep, cfg.prefix, cfg.strict, offset)
             yield i, at, scorer.prepare(*args)
             at += chunk.num_rows

@@ -222,8 +222,10 @@ def prepare_output(job: Job, wanted: dict, cfg) -> bool:
     parts = os.path.isdir(job.parts_dir)
     exists = remote.exists(job.remote) if job.remote else os.path.exists(job.output)
     if cfg.overwrite:
-        if exists:
-            remote.delete(job.remote) if job.remote else os.remove(job.output)
+        if exists and job.remote:
+            remote.delete(job.remote)
+        elif exists:
+            os.remove(job.output)
         shutil.rmtree(job.parts_dir, ignore_errors=True)
     elif cfg.resume and parts:
         old = _read_manifest(os.path.join(job.parts_dir, MANIFEST_NAME))

@@ -18,14 +18,7 @@ import pyarrow as pa
 from sentiscore.errors import BadRowError, BundleError, ConfigError
 from sentiscore.infer.batching import iter_micro_batches
 from sentiscore.infer.bundle import Bundle, load_bundle
-from sentiscore.infer.rows import (  # noqa: F401 - check_columns and keep_list re-exported
-    check_columns,
-    check_texts,
-    is_text_type,
-    keep_list,
-    output_names,
-    repair_utf8,
-)
+from sentiscore.infer.rows import check_columns, check_texts, repair_utf8
 from sentiscore.infer.session import make_runner, resolve_device
 from sentiscore.infer.tokenize import TextEncoder
 from sentiscore.metrics import softmax

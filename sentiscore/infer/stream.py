@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from sentiscore.errors import ConfigError
 from sentiscore.infer.config import ScoreConfig
-from sentiscore.infer.files import _chunks, check_inputs, finish_run, load_scorer, prefetch
+from sentiscore.infer.files import check_inputs, chunks, finish_run, load_scorer, prefetch
 from sentiscore.infer.scorer import Scorer
 from sentiscore.io.readers import discover_inputs
 from sentiscore.io.writers import StreamWriter
@@ -41,14 +41,14 @@ def score_stream(
         [inputs] if isinstance(inputs, str) else list(inputs), cfg.delimiter, cfg.text_column
     )
     scorer = scorer or load_scorer(cfg)
-    keep, text_column = check_inputs(files, scorer, cfg)
+    keep, text_column = check_inputs(files, scorer.labels, cfg)
     progress = progress or (lambda n: None)
     writer = StreamWriter(sink, cfg.format or "csv")
     start, written = time.perf_counter(), 0
     rows = min(cfg.chunk_rows, STREAM_CHUNK_ROWS)
 
     def prepared():
-        for _index, offset, chunk in _chunks(files, rows, cfg.limit):
+        for _index, offset, chunk in chunks(files, rows, cfg.limit):
             yield scorer.prepare(chunk, text_column, keep, cfg.prefix, cfg.strict, offset)
 
     for prep in prefetch(prepared()):

@@ -12,14 +12,19 @@ version. File discovery and the other formats are ``readers``'s business.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Iterator
 
 import pyarrow as pa
 
 from sentiscore.choices import TEXT_NAMES
 from sentiscore.errors import InputDataError
-from sentiscore.io.readers import InputFile, _numbered_lines, _open_stream, _rebatch
+from sentiscore.io.readers import (
+    InputFile,
+    _numbered_lines,
+    _open_stream,
+    _rebatch,
+    file_version,
+)
 
 # Tried in this order: a column of ints is int64, not float64.
 _TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
@@ -69,11 +74,7 @@ def _parse(inp: InputFile, batch_rows: int, types: dict | None) -> Iterator[pa.R
 
 
 def _settled(inp: InputFile) -> dict:
-    key = (inp.path, inp.delimiter, inp.text_column)
-    if "://" not in inp.path:
-        st = os.stat(inp.path)
-        key += (st.st_size, st.st_mtime_ns)
-    return dict(_check_and_type(key, inp))
+    return dict(_check_and_type(file_version(inp), inp))
 
 
 @functools.lru_cache(maxsize=256)

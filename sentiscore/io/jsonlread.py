@@ -15,14 +15,19 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 from collections.abc import Iterator
 
 import pyarrow as pa
 
 from sentiscore.choices import TEXT_NAMES
 from sentiscore.errors import InputDataError
-from sentiscore.io.readers import InputFile, _numbered_lines, _open_stream, _rebatch
+from sentiscore.io.readers import (
+    InputFile,
+    _numbered_lines,
+    _open_stream,
+    _rebatch,
+    file_version,
+)
 
 NESTED_SAMPLE = 1000
 log = logging.getLogger(__name__)
@@ -75,11 +80,7 @@ def _iter_python(inp: InputFile, rows: int, schema: pa.Schema, mixed: frozenset)
 
 
 def _settled(inp: InputFile) -> tuple[pa.Schema, frozenset]:
-    key = (inp.path,)
-    if "://" not in inp.path:
-        st = os.stat(inp.path)
-        key += (st.st_size, st.st_mtime_ns)
-    return _schema_of(key, inp)
+    return _schema_of(file_version(inp), inp)
 
 
 @functools.lru_cache(maxsize=256)

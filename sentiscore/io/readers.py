@@ -333,6 +333,15 @@ def _iter_txt(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
         yield pa.record_batch({"text": pa.array(texts, type=pa.string())})
 
 
+def file_version(inp: InputFile) -> tuple:
+    """A cache key that changes when a local file changes (path, size, mtime); the path
+    alone for remote files. Whole-file passes (CSV and JSONL typing) are cached by it."""
+    if _is_uri(inp.path):
+        return (inp,)
+    st = os.stat(inp.path)
+    return (inp, st.st_size, st.st_mtime_ns)
+
+
 def _rebatch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
     for start in range(0, batch.num_rows, rows):
         yield batch.slice(start, rows)

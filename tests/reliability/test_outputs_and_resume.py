@@ -235,5 +235,5 @@ def test_huge_rows_make_small_chunks(tiny_bundle, tmp_path, monkeypatch):
     pq.write_table(pa.table({"text": [f"{i} {text}" for i in range(12)]}), src)
     batches = list(readers.iter_batches(readers.discover_inputs([str(src)])[0]))
     assert max(b.num_rows for b in batches) == 1
-    chunks = list(files._chunks(readers.discover_inputs([str(src)]), 1000, None))
+    chunks = list(files.chunks(readers.discover_inputs([str(src)]), 1000, None))
     assert [c.num_rows for _, _, c in chunks] == [2] * 6

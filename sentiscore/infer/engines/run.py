@@ -15,11 +15,9 @@ import os
 import sys
 import time
 
-from sentiscore.choices import TEXT_NAMES
 from sentiscore.errors import ConfigError
 from sentiscore.infer.config import ScoreConfig
-from sentiscore.io.columns import pick_column
-from sentiscore.io.readers import InputFile, detect_format, discover_inputs, read_schema
+from sentiscore.io.readers import InputFile, detect_format, discover_inputs
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +59,10 @@ def _check(cfg: ScoreConfig) -> None:
 
 
 def _columns(files: list[InputFile], cfg: ScoreConfig) -> tuple[str, object]:
+    """(text column, kept columns), checked like the local engine does, from the manifest's
+    labels: the driver loads no model."""
     from sentiscore.infer.bundle import load_bundle
-    from sentiscore.infer.rows import check_columns
+    from sentiscore.infer.files import check_inputs
 
     formats = {detect_format(f.path) for f in files}
     if len(formats) != 1 or formats & {"txt"}:
@@ -71,15 +71,7 @@ def _columns(files: list[InputFile], cfg: ScoreConfig) -> tuple[str, object]:
             f"formats {sorted(str(f) for f in formats)}",
             "score each format separately",
         )
-    schema = read_schema(files[0])
-    text = cfg.text_column or pick_column(
-        schema.names, None, TEXT_NAMES, "text", "--text-column", where=files[0].path
-    )
-    keep = cfg.keep_columns
-    if cfg.id_column and keep not in ("all", None):
-        keep = ",".join(dict.fromkeys([cfg.id_column, *keep.split(",")]))
-    labels = load_bundle(cfg.model, verify=False).labels  # the manifest only
-    check_columns(schema, labels, text, keep, cfg.prefix)
+    keep, text = check_inputs(files, load_bundle(cfg.model, verify=False).labels, cfg)
     return text, keep
 
 
