@@ -45,7 +45,14 @@ from sentiscore.infer.outputs import (
 from sentiscore.infer.rows import check_columns, is_text_type, keep_list
 from sentiscore.infer.scorer import Scorer
 from sentiscore.io.columns import pick_column
-from sentiscore.io.readers import InputFile, count_rows, discover_inputs, iter_batches, read_schema
+from sentiscore.io.readers import (
+    InputFile,
+    count_rows,
+    discover_inputs,
+    iter_batches,
+    map_inputs,
+    read_schema,
+)
 from sentiscore.io.writers import PartWriter, concat_parts
 
 log = logging.getLogger(__name__)
@@ -57,16 +64,40 @@ PART_SECONDS = 30.0
 MAX_CHUNK_BYTES = 16 << 20
 
 
+class Origin:
+    """Where a chunk's rows come from: segments of (first row in the chunk, input path, its
+    row within that input), so that a --strict error names the file and row of a chunk that
+    joins several small inputs."""
+
+    def __init__(self, segments: list[tuple[int, str, int]]):
+        self.segments = segments
+
+    def __call__(self, row: int) -> str:
+        start, path, offset = max((s for s in self.segments if s[0] <= row), key=lambda s: s[0])
+        return f"'{path}' row {offset + row - start + 1} (counting from 1, header excluded)"
+
+    def after(self, take: int) -> Origin:
+        """The origin of the rows left once the first ``take`` are cut off."""
+        kept = [(s - take, p, o) for s, p, o in self.segments if s >= take]
+        before = [(s, p, o) for s, p, o in self.segments if s < take]
+        if before and (not kept or kept[0][0] > 0):
+            s, p, o = before[-1]
+            kept.insert(0, (0, p, o + take - s))
+        return Origin(kept)
+
+
 def chunks(
     inputs: list[InputFile], rows, limit: int | None, skip: int = 0, index: int = 0
-) -> Iterator[tuple[int, int, pa.RecordBatch]]:
-    """Yield (chunk index, row offset within its input, batch), in order, after the first
-    ``skip`` rows (already scored). A chunk has at most ``rows`` rows (an int, or a callable
-    asked before each chunk) and ends early once it holds ``MAX_CHUNK_BYTES``."""
+) -> Iterator[tuple[int, Origin, pa.RecordBatch]]:
+    """Yield (chunk index, origin of its rows, batch), in order, after the first ``skip``
+    rows (already scored). A chunk has at most ``rows`` rows (an int, or a callable asked
+    before each chunk) and ends early once it holds ``MAX_CHUNK_BYTES``. Small inputs with
+    the same schema share chunks (10,000 two-row files are not 10,000 model calls)."""
     size = rows if callable(rows) else (lambda: rows)
     left = limit
+    pending, held, nbytes, origin = [], 0, 0, Origin([])
     for inp in inputs:
-        offset, pending, held = 0, [], 0
+        offset = 0
         for batch in iter_batches(inp, batch_rows=min(size(), 8192)):
             if left is not None:
                 batch = batch.slice(0, left)
@@ -75,21 +106,28 @@ def chunks(
                 cut = min(skip, batch.num_rows)
                 skip, offset, batch = skip - cut, offset + cut, batch.slice(cut)
             if batch.num_rows:
+                if pending and not batch.schema.equals(pending[0].schema):
+                    yield index, origin, _combine(pending)
+                    index, pending, held, nbytes, origin = index + 1, [], 0, 0, Origin([])
+                origin.segments.append((held, inp.path, offset))
                 pending.append(batch)
-                held += batch.num_rows
-            while held and (held >= size() or sum(b.nbytes for b in pending) >= MAX_CHUNK_BYTES):
-                whole = _combine(pending)
-                take = min(held, size())
-                yield index, offset, whole.slice(0, take)
-                index, offset, held = index + 1, offset + take, held - take
+                held, offset, nbytes = (
+                    held + batch.num_rows,
+                    offset + batch.num_rows,
+                    nbytes + batch.nbytes,
+                )
+            while held and (held >= size() or nbytes >= MAX_CHUNK_BYTES):
+                whole, take = _combine(pending), min(held, size())
+                yield index, origin, whole.slice(0, take)
+                index, held, origin = index + 1, held - take, origin.after(take)
                 pending = [whole.slice(take)] if held else []
+                nbytes = pending[0].nbytes if held else 0
             if left == 0:
                 break
-        if held:
-            yield index, offset, _combine(pending)
-            index += 1
         if left == 0:
-            return
+            break
+    if held:
+        yield index, origin, _combine(pending)
 
 
 class PartSizer:
@@ -166,8 +204,7 @@ def check_inputs(inputs: list[InputFile], labels: list[str], cfg: ScoreConfig) -
     the bundle's labels, not a loaded model."""
     keep, text_column = _keep_with_id(cfg), cfg.text_column
     schemas = []
-    for inp in inputs:
-        schema = read_schema(inp)
+    for inp, schema in zip(inputs, map_inputs(read_schema, inputs), strict=True):
         dups = sorted({n for n in schema.names if schema.names.count(n) > 1})
         if dups:
             raise InputDataError(
@@ -246,8 +283,8 @@ def _run_job(
 
     def prepared():  # in the reader thread: read, check and tokenise ahead of the model
         at = skip
-        for i, offset, chunk in chunks(job.inputs, sizer, limit, skip, index):
-            args = (chunk, text_column, keep, cfg.prefix, cfg.strict, offset)
+        for i, origin, chunk in chunks(job.inputs, sizer, limit, skip, index):
+            args = (chunk, text_column, keep, cfg.prefix, cfg.strict, origin)
             yield i, at, scorer.prepare(*args)
             at += chunk.num_rows
 
@@ -291,7 +328,7 @@ def load_scorer(cfg: ScoreConfig) -> Scorer:
 
 
 def total_rows(inputs: list[InputFile], limit: int | None) -> int | None:
-    counts = [count_rows(i) for i in inputs]
+    counts = map_inputs(count_rows, inputs)
     total = None if any(c is None for c in counts) else sum(counts)
     if limit is not None:
         return limit if total is None else min(total, limit)

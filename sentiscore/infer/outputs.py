@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sentiscore.errors import ConfigError, OutputExistsError, ResumeError
 from sentiscore.io import remote
-from sentiscore.io.readers import InputFile, fingerprint
+from sentiscore.io.readers import InputFile, fingerprint, map_inputs
 from sentiscore.io.remote import is_remote, staging_path
 from sentiscore.io.writers import extension, output_format
 
@@ -111,7 +111,7 @@ def manifest(job: Job, scorer, options: dict, job_limit: int | None) -> dict:
     """Everything that changes the job's result: inputs, bundle, variant, engine, options and
     the number of rows this job may take under --limit."""
     return {
-        "inputs": [fingerprint(i) for i in job.inputs],
+        "inputs": map_inputs(fingerprint, job.inputs),
         "bundle": scorer.bundle.fingerprint(),
         "precision": scorer.precision,
         "device": scorer.device,

@@ -246,10 +246,12 @@ class Scorer:
         keep_columns="all",
         prefix: str = "",
         strict: bool = False,
-        row_offset: int = 0,
+        row_offset=0,
     ) -> Prepared:
         """The model-free half of ``score_batch``: column checks, text checks, tokenisation.
-        The file pipeline runs it in its reader thread, overlapping ONNX Runtime."""
+        The file pipeline runs it in its reader thread, overlapping ONNX Runtime.
+        ``row_offset``: the batch's first row number, or a callable naming row i (for
+        --strict errors)."""
         keep = self.check_columns(batch.schema, text_column, keep_columns, prefix)
         batch, broken = repair_utf8(batch, text_column)
         texts, errors = check_texts(batch.column(text_column))
@@ -260,7 +262,7 @@ class Scorer:
             if bad is not None:
                 raise BadRowError(
                     "Every row to have non-empty string text (--strict)",
-                    f"row {row_offset + bad + 1} (counting from 1, header excluded): {errors[bad]}",
+                    f"{_where(row_offset, bad)}: {errors[bad]}",
                     "fix the data or drop --strict to get an error column",
                 )
         valid = [i for i, e in enumerate(errors) if e is None]
@@ -299,3 +301,9 @@ class Scorer:
             cols[f"{prefix}prob_{lab}"] = pa.array(full[:, j], mask=mask)
         cols[f"{prefix}error"] = pa.array(errors, type=pa.string())
         return pa.RecordBatch.from_pydict(cols)
+
+
+def _where(row_offset, row: int) -> str:
+    if callable(row_offset):
+        return row_offset(row)
+    return f"row {row_offset + row + 1} (counting from 1, header excluded)"

@@ -48,8 +48,8 @@ def score_stream(
     rows = min(cfg.chunk_rows, STREAM_CHUNK_ROWS)
 
     def prepared():
-        for _index, offset, chunk in chunks(files, rows, cfg.limit):
-            yield scorer.prepare(chunk, text_column, keep, cfg.prefix, cfg.strict, offset)
+        for _index, origin, chunk in chunks(files, rows, cfg.limit):
+            yield scorer.prepare(chunk, text_column, keep, cfg.prefix, cfg.strict, origin)
 
     for prep in prefetch(prepared()):
         out = scorer.finish(prep)

@@ -3,7 +3,8 @@
 ``PartWriter`` writes a RecordBatch list to ``part-NNNNN.parquet`` via a temporary file and
 ``os.replace``, and records it with its checksum in a ledger, so that a part is either whole
 and recorded or scored again (the basis of ``--resume``).
-``concat_parts`` streams the parts into the final file, again through a temporary name.
+``concat_parts`` streams the parts into the final file, again through a temporary name; when
+the disk has no room for a second copy of the rows, each part is deleted once it is copied.
 What goes into the batches, and the resume manifest, are the scorer's business.
 """
 
@@ -13,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 from collections.abc import Iterable
 
 import pyarrow as pa
@@ -257,6 +259,19 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(cols, schema=schema)
 
 
+# Final file size per byte of (zstd Parquet) parts, by output format, for the disk check.
+_GROWTH = {"parquet": 1.1, "gz": 1.5, "text": 6.0}
+DISK_MARGIN = 64 << 20
+
+
+def room_for_copy(part_paths: list[str], out_path: str, fmt: str) -> bool:
+    """Whether the output's disk can hold the final file while every part is still there."""
+    parts = sum(os.path.getsize(p) for p in part_paths)
+    kind = "parquet" if fmt == "parquet" else "gz" if out_path.endswith(".gz") else "text"
+    free = shutil.disk_usage(os.path.dirname(os.path.abspath(out_path))).free
+    return free >= parts * _GROWTH[kind] + DISK_MARGIN
+
+
 def concat_parts(
     part_paths: list[str], out_path: str, fmt: str, metadata: dict | None = None
 ) -> int:
@@ -264,6 +279,9 @@ def concat_parts(
     goes into a Parquet file's key-value metadata.
 
     Parts may differ in inferred types (a JSONL block of nulls, say); they are unified first.
+    When the disk cannot hold the final file next to the parts, each part is deleted as soon
+    as it is copied, so the rows never take twice the space (a crash in this step then costs
+    a re-score of the deleted parts on --resume, never a wrong output).
     """
     import pyarrow.parquet as pq
 
@@ -271,12 +289,17 @@ def concat_parts(
     schema = pa.unify_schemas(schemas, promote_options="permissive") if schemas else pa.schema([])
     if metadata and fmt == "parquet":
         schema = schema.with_metadata(metadata)
+    parent = os.path.dirname(os.path.abspath(out_path))
+    os.makedirs(parent, exist_ok=True)
+    consume = not room_for_copy(part_paths, out_path, fmt)
+    if consume:
+        log.info("little free disk: each part is deleted as soon as it is in %s", out_path)
 
     def batches():
         for p in part_paths:
             for b in pq.ParquetFile(p).iter_batches(batch_size=8192):
                 yield b if b.schema.equals(schema) else _conform(b, schema)
+            if consume:
+                os.remove(p)
 
-    parent = os.path.dirname(os.path.abspath(out_path))
-    os.makedirs(parent, exist_ok=True)
     return atomic_write(out_path, batches(), fmt, schema)
