@@ -94,6 +94,33 @@ def test_parquet_file_and_directory_on_s3(s3, tiny_bundle, tmp_path):
     assert pq.read_table(tmp_path / "all.parquet").column("id").to_pylist() == list(range(30))
 
 
+def test_many_small_objects_are_fetched_ahead_with_the_same_scores(
+    s3, tiny_bundle, tmp_path, monkeypatch
+):
+    from sentiscore.io import readers
+
+    s3fs, _ = s3
+    local = tmp_path / "local"
+    local.mkdir()
+    for i in range(20):
+        table = pa.table({"id": [2 * i, 2 * i + 1], "text": _texts(2, seed=100 + i)})
+        _put(s3fs, f"small/f{i:02d}.parquet", _parquet_bytes(table))
+        pq.write_table(table, local / f"f{i:02d}.parquet")
+    fetched = []
+    real = readers._fetch_small
+    monkeypatch.setattr(readers, "_fetch_small", lambda i: fetched.append(i) or real(i))
+    monkeypatch.setattr(readers, "AHEAD_FILES", 4)
+    r = _score("s3://reviews/small", "-m", tiny_bundle, "-o", str(tmp_path / "s3.parquet"))
+    assert r.exit_code == 0, r.output
+    assert len(fetched) == 20
+    _score(str(local), "-m", tiny_bundle, "-o", str(tmp_path / "local.parquet"))
+    got, want = (pq.read_table(tmp_path / f"{n}.parquet") for n in ("s3", "local"))
+    assert got.equals(want) and got.column("id").to_pylist() == list(range(40))
+    r = _score("s3://reviews/small", "-m", tiny_bundle, "-o", str(tmp_path / "few.parquet"),
+               "--limit", "3")  # fmt: skip
+    assert r.exit_code == 0 and pq.read_metadata(tmp_path / "few.parquet").num_rows == 3
+
+
 def test_gzipped_csv_and_jsonl_on_s3(s3, tiny_bundle, tmp_path):
     s3fs, _ = s3
     texts = _texts(12)

@@ -51,6 +51,7 @@ from sentiscore.io.readers import (
     discover_inputs,
     iter_batches,
     map_inputs,
+    read_ahead,
     read_schema,
 )
 from sentiscore.io.writers import PartWriter, concat_parts
@@ -96,7 +97,7 @@ def chunks(
     size = rows if callable(rows) else (lambda: rows)
     left = limit
     pending, held, nbytes, origin = [], 0, 0, Origin([])
-    for inp in inputs:
+    for inp in read_ahead(inputs):
         offset = 0
         for batch in iter_batches(inp, batch_rows=min(size(), 8192)):
             if left is not None:
