@@ -204,3 +204,64 @@ def test_engines_agree_on_real_reviews(shared_data, tmp_path, monkeypatch):
         import ray
 
         ray.shutdown()
+
+
+KILL_ONCE = """
+import os, signal
+marker = os.environ.get("SENTISCORE_TEST_KILL_ONCE")
+if marker:
+    from sentiscore.infer import scorer as _scorer
+
+    _real = _scorer.Scorer.score_batch
+
+    def _score_batch(self, *args, **kwargs):
+        try:  # the first worker to score a batch dies, as if killed; the others go on
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return _real(self, *args, **kwargs)
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    _scorer.Scorer.score_batch = _score_batch
+"""
+
+
+@pytest.mark.parametrize("engine", ["ray", "spark"])
+def test_a_killed_worker_is_retried_and_every_row_kept_once(engine, tiny_bundle, tmp_path):
+    """kill -9 of the worker scoring the first batch: the engine retries its task and the
+    output holds every row exactly once, with the scores of an undisturbed local run."""
+    pytest.importorskip(engine if engine == "ray" else "pyspark")
+    import subprocess
+    import sys
+
+    import pyarrow.parquet as pq
+
+    from sentiscore.infer.scorer import Scorer
+
+    n = 400
+    src = tmp_path / "in.parquet"
+    texts = [t for t, _ in sample_reviews(n, seed=9)]
+    pq.write_table(pa.table({"id": list(range(n)), "text": texts}), src)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(KILL_ONCE)
+    marker = tmp_path / "killed"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]),
+        "SENTISCORE_TEST_KILL_ONCE": str(marker),
+        "PYSPARK_PYTHON": sys.executable,
+    }
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "sentiscore", "score", str(src), "-m", tiny_bundle]
+    cmd += ["-o", str(out), "--engine", engine, "--workers", "2", "--silent"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert marker.exists() and int(marker.read_text()) != os.getpid()  # a worker was killed
+    got = pq.read_table(out).sort_by("id")
+    assert got.column("id").to_pylist() == list(range(n))  # every row, once
+    want = Scorer.load(tiny_bundle, device="cpu").score_batch(pq.read_table(src).to_batches()[0])
+    assert got.column("prob_positive").to_pylist() == pytest.approx(
+        want.column("prob_positive").to_pylist(), abs=1e-6
+    )

@@ -242,3 +242,41 @@ def test_wrong_credentials_are_one_line(tiny_bundle, tmp_path):
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 1 and len(lines) == 1, done.stderr
     assert "ACCESS_DENIED" in lines[0] and "credentials" in lines[0]
+
+
+def test_ray_engine_reads_and_writes_s3(s3, tiny_bundle, tmp_path):
+    """--engine ray with the input and the output on S3: the local engine's rows and scores;
+    --engine spark without an S3 connector: one line naming it."""
+    ray = pytest.importorskip("ray")
+    s3fs, endpoint = s3
+    table = pa.table({"id": list(range(40)), "text": _texts(40, seed=7)})
+    src = _put(s3fs, "engine/in.parquet", _parquet_bytes(table))
+    pq.write_table(table, tmp_path / "in.parquet")
+    out = "s3://reviews/engine/scored"
+    try:
+        r = _score(src, "-m", tiny_bundle, "-o", out, "--engine", "ray")
+        assert r.exit_code == 0, r.output
+        again = _score(src, "-m", tiny_bundle, "-o", out, "--engine", "ray")
+        assert again.exit_code == 1 and "--overwrite" in again.output
+    finally:
+        ray.shutdown()
+    got = pq.read_table("reviews/engine/scored", filesystem=s3fs).sort_by("id")
+    _score(str(tmp_path / "in.parquet"), "-m", tiny_bundle, "-o", str(tmp_path / "l.parquet"))
+    want = pq.read_table(tmp_path / "l.parquet")
+    assert got.column("id").to_pylist() == list(range(40))
+    assert got.column("prob_positive").to_pylist() == pytest.approx(
+        want.column("prob_positive").to_pylist(), abs=1e-6
+    )
+
+
+def test_spark_engine_without_an_s3_connector_is_one_line(s3, tiny_bundle, tmp_path, monkeypatch):
+    pytest.importorskip("pyspark")
+    import sys
+
+    s3fs, _ = s3
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
+    src = _put(s3fs, "spark/in.parquet", _parquet_bytes(pa.table({"text": _texts(4)})))
+    r = _score(src, "-m", tiny_bundle, "-o", str(tmp_path / "out"), "--engine", "spark")
+    assert r.exit_code == 1
+    assert "no file system for 's3://'" in r.output and "hadoop-aws" in r.output
+    assert "Traceback" not in r.output and "at org.apache" not in r.output

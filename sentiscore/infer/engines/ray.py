@@ -11,11 +11,14 @@ actor, and output files named by block, so that a rerun writes the same names. N
 
 from __future__ import annotations
 
+import logging
 import os
 
 import pyarrow as pa
 
 from sentiscore.errors import ConfigError, require
+
+log = logging.getLogger(__name__)
 
 
 class _ScoreActor:
@@ -63,6 +66,26 @@ def default_concurrency(threads: int) -> int:
     return max(1, (cluster_cpus() - 1) // max(1, threads))
 
 
+def _fitting(concurrency, threads: int):
+    """``concurrency`` capped so that the actors' CPUs leave one for the read tasks: actors
+    holding every CPU wait forever for blocks that no task can read."""
+    most = default_concurrency(threads)
+    if isinstance(concurrency, tuple):  # an autoscaling pool grows only into free CPUs
+        low, high = concurrency
+        return (min(low, most), high)
+    if concurrency > most:
+        log.warning(
+            "%d actors of %d CPUs would take every CPU of this %d-CPU Ray cluster and leave "
+            "none for reading: running %d (pass fewer --workers, or add CPUs)",
+            concurrency,
+            threads,
+            cluster_cpus(),
+            most,
+        )
+        return most
+    return concurrency
+
+
 def score_dataset(
     ds,
     bundle: str = "default",
@@ -91,7 +114,7 @@ def score_dataset(
     threads = threads or 1
     if threads < 1:
         raise ConfigError("threads >= 1", str(threads), "drop it or pass a positive number")
-    concurrency = concurrency or actors or default_concurrency(threads)
+    concurrency = _fitting(concurrency or actors or default_concurrency(threads), threads)
     if num_gpus is None:
         num_gpus = 1 if device == "cuda" else 0
     return ds.map_batches(
@@ -107,8 +130,9 @@ def score_dataset(
 
 
 def read_inputs(paths: list[str], blocks: int | None = None):
-    """A Ray Dataset over Parquet, CSV or JSONL files (one format per call), in at least
-    ``blocks`` blocks (default: two per CPU), so that every actor has work."""
+    """A Ray Dataset over Parquet, CSV or JSONL files (one format per call; local paths or
+    URIs such as s3://bucket/key?endpoint_override=...), in at least ``blocks`` blocks
+    (default: two per CPU), so that every actor has work."""
     import ray.data
 
     from sentiscore.io.readers import detect_format
@@ -126,13 +150,29 @@ def read_inputs(paths: list[str], blocks: int | None = None):
             "score each format separately",
         )
     blocks = blocks or 2 * cluster_cpus()
+    filesystem, paths = _on_filesystem(paths)
     # Ray merges small files into few blocks; split them again so that every actor has work.
-    return readers[formats.pop()](list(paths), override_num_blocks=blocks).repartition(blocks)
+    ds = readers[formats.pop()](paths, filesystem=filesystem, override_num_blocks=blocks)
+    return ds.repartition(blocks)
+
+
+def _on_filesystem(paths: list[str]) -> tuple[object, list[str]]:
+    """(pyarrow file system, paths in it) for URIs, with sentiscore's per-bucket file systems
+    (so that ?endpoint_override= and the like work as in the local engine); (None, paths)
+    for local paths."""
+    from sentiscore.io.readers import _filesystem, _is_uri
+
+    if not any(_is_uri(p) for p in paths):
+        return None, list(paths)
+    located = [_filesystem(p) for p in paths]
+    return located[0][0], [path for _, path in located]
 
 
 def write_parquet(ds, out_dir: str) -> None:
-    """Write ``ds`` as Parquet files named by write task under ``out_dir`` (no run id in the
-    names), replacing what is there: a rerun writes the same files instead of adding new ones."""
+    """Write ``ds`` as Parquet files named by write task under ``out_dir`` (a local directory
+    or a URI), replacing what is there: a rerun writes the same files instead of adding new
+    ones."""
+    from ray.data import SaveMode
     from ray.data.datasource import FilenameProvider
 
     class TaskNames(FilenameProvider):
@@ -142,7 +182,8 @@ def write_parquet(ds, out_dir: str) -> None:
         def get_filename_for_block(self, block, write_uuid, task_index, block_index):
             return f"part-{task_index:05d}-{block_index:03d}.parquet"
 
-    from ray.data import SaveMode
-
+    filesystem, (path,) = _on_filesystem([out_dir])
     # deterministic names need overwrite mode (Ray refuses names without its run id otherwise)
-    ds.write_parquet(out_dir, filename_provider=TaskNames(), mode=SaveMode.OVERWRITE)
+    ds.write_parquet(
+        path, filesystem=filesystem, filename_provider=TaskNames(), mode=SaveMode.OVERWRITE
+    )

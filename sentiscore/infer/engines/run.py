@@ -10,6 +10,7 @@ local engine (``files``); this module only chooses and drives the cluster engine
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -52,10 +53,21 @@ def _check(cfg: ScoreConfig) -> None:
             repr(cfg.format),
             "drop --format, or use the local engine for other formats",
         )
-    if os.path.exists(cfg.output) and not cfg.overwrite:
+    if _exists(cfg.output) and not cfg.overwrite:
         raise ConfigError(
             "No existing output", f"'{cfg.output}' exists", "pass --overwrite to replace it"
         )
+
+
+def _exists(path: str) -> bool:
+    from sentiscore.io.readers import _filesystem, _is_uri
+
+    if not _is_uri(path):
+        return os.path.exists(path)
+    from pyarrow import fs
+
+    filesystem, where = _filesystem(path)
+    return filesystem.get_file_info(where).type != fs.FileType.NotFound
 
 
 def _columns(files: list[InputFile], cfg: ScoreConfig) -> tuple[str, object]:
@@ -105,19 +117,47 @@ def _run_spark(paths: list[str], cfg: ScoreConfig, text: str, keep) -> None:
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("sentiscore")
     if not SparkConf().contains("spark.master"):  # not under spark-submit: local, all cores
-        builder = builder.master(f"local[{cfg.workers or '*'}]")
+        # local[N,F]: a failed task (a killed Python worker) is retried, as on a cluster
+        builder = builder.master(f"local[{cfg.workers or '*'},{SPARK_LOCAL_TASK_TRIES}]")
     spark = builder.getOrCreate()
-    fmt = detect_format(paths[0])
-    if fmt == "parquet":
-        df = spark.read.parquet(*paths)
-    elif fmt == "csv":
-        df = spark.read.option("header", True).option("sep", _delimiter(paths[0], cfg)).csv(paths)
-    else:
-        df = spark.read.json(paths)
-    if cfg.limit:
-        df = df.limit(cfg.limit)
-    scored = score_dataframe(df, **_common(cfg, text, keep), threads=cfg.threads_per_worker or 1)
-    scored.write.mode("overwrite").parquet(cfg.output)
+    with _spark_paths(paths + [cfg.output]):
+        fmt = detect_format(paths[0])
+        if fmt == "parquet":
+            df = spark.read.parquet(*paths)
+        elif fmt == "csv":
+            sep = _delimiter(paths[0], cfg)
+            df = spark.read.option("header", True).option("sep", sep).csv(paths)
+        else:
+            df = spark.read.json(paths)
+        if cfg.limit:
+            df = df.limit(cfg.limit)
+        threads = cfg.threads_per_worker or 1
+        scored = score_dataframe(df, **_common(cfg, text, keep), threads=threads)
+        scored.write.mode("overwrite").parquet(cfg.output)
+
+
+# Attempts per task in Spark's local mode (a cluster uses spark.task.maxFailures, default 4).
+SPARK_LOCAL_TASK_TRIES = 4
+
+
+@contextlib.contextmanager
+def _spark_paths(paths: list[str]):
+    """Spark reads and writes through Hadoop file systems: a URI scheme it has no connector
+    for is one line naming the connector, not a Java stack trace."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - Py4J and pyspark wrap the JVM's error
+        text = str(exc)
+        if "No FileSystem for scheme" not in text:
+            raise
+        scheme = text.split("No FileSystem for scheme", 1)[1].strip(" :\"'").split('"')[0]
+        raise ConfigError(
+            "URIs that this Spark can read and write (--engine spark uses Spark's file "
+            "systems, not sentiscore's)",
+            f"Spark has no file system for '{scheme}://' ({[p for p in paths if '://' in p][:2]})",
+            "add the connector to Spark (for S3: s3a:// with the hadoop-aws package, e.g. "
+            "--packages org.apache.hadoop:hadoop-aws), or use --engine ray or local",
+        ) from None
 
 
 def _common(cfg: ScoreConfig, text: str, keep) -> dict:
@@ -151,7 +191,10 @@ def _need(module: str, extra: str):
 def _summary(cfg: ScoreConfig, seconds: float) -> dict:
     import pyarrow.parquet as pq
 
-    errors = pq.read_table(cfg.output, columns=[f"{cfg.prefix}error"]).column(0)
+    from sentiscore.infer.engines.ray import _on_filesystem
+
+    filesystem, (path,) = _on_filesystem([cfg.output])
+    errors = pq.read_table(path, columns=[f"{cfg.prefix}error"], filesystem=filesystem).column(0)
     rows = len(errors)
     return {
         "engine": cfg.engine,
