@@ -126,3 +126,13 @@ def test_parquet_output_refuses_gz_name():
     for name in ("out.xlsx", "out.txt", "out.json.zip"):
         with pytest.raises(ConfigError, match="output name ending in"):
             output_format(name)
+
+
+def test_csv_with_carriage_return_line_ends_is_read(tmp_path):
+    """Old spreadsheet exports end lines with a bare CR: read as rows, not a crash."""
+    from sentiscore.io.readers import discover_inputs, iter_batches
+
+    src = tmp_path / "mac.csv"
+    src.write_bytes(b"id,text\r1,good film\r2,awful\r")
+    (batch,) = list(iter_batches(discover_inputs([str(src)])[0]))
+    assert batch.to_pydict() == {"id": [1, 2], "text": ["good film", "awful"]}

@@ -280,3 +280,72 @@ def test_spark_engine_without_an_s3_connector_is_one_line(s3, tiny_bundle, tmp_p
     assert r.exit_code == 1
     assert "no file system for 's3://'" in r.output and "hadoop-aws" in r.output
     assert "Traceback" not in r.output and "at org.apache" not in r.output
+
+
+@pytest.fixture(scope="module")
+def gcs():
+    """(pyarrow GcsFileSystem, query string for URIs) of a GCS emulator on 127.0.0.1 with
+    bucket 'reviews' (gcp-storage-emulator from the test extra), in its own process: pyarrow
+    holds the GIL in places while it waits for an answer."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("gcp_storage_emulator", reason="gcp-storage-emulator (the test extra)")
+    from pyarrow import fs
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    code = (
+        "import sys; from gcp_storage_emulator.server import create_server; "
+        "create_server('127.0.0.1', int(sys.argv[1]), in_memory=True, "
+        "default_bucket='reviews').run()"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", code, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    host = f"127.0.0.1:{port}"
+    yield (
+        fs.GcsFileSystem(anonymous=True, endpoint_override=host, scheme="http"),
+        (f"?endpoint_override={host}&scheme=http&anonymous=true"),
+    )
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_gcs_inputs_and_outputs(gcs, tiny_bundle, tmp_path, monkeypatch):
+    """Reading a directory of Parquet and gzipped CSV from GCS, writing a file and a directory
+    of outputs to GCS (whole objects, --overwrite needed to replace): the local scores."""
+    gfs, query = gcs
+    monkeypatch.setenv("SENTISCORE_STAGING", str(tmp_path / "staging"))
+    table = pa.table({"id": list(range(12)), "text": _texts(12, seed=11)})
+    with gfs.open_output_stream("reviews/in/a.parquet") as f:
+        f.write(_parquet_bytes(table))
+    body = "id,text\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(_texts(5, seed=12)))
+    with gfs.open_output_stream("reviews/csv/b.csv.gz", compression=None) as f:
+        f.write(gzip.compress(body.encode()))
+    pq.write_table(table, tmp_path / "a.parquet")
+    _score(str(tmp_path / "a.parquet"), "-m", tiny_bundle, "-o", str(tmp_path / "l.parquet"))
+    out = f"gs://reviews/out/a.scored.parquet{query}"
+    r = _score(f"gs://reviews/in/{query}", "-m", tiny_bundle, "-o", out)
+    assert r.exit_code == 0, r.output
+    got = pq.read_table("reviews/out/a.scored.parquet", filesystem=gfs)
+    assert got.equals(pq.read_table(tmp_path / "l.parquet"))
+    again = _score(f"gs://reviews/in/{query}", "-m", tiny_bundle, "-o", out)
+    assert again.exit_code == 1 and "--overwrite" in again.output
+    r = _score(f"gs://reviews/csv/b.csv.gz{query}", "-m", tiny_bundle, "-o",
+               f"gs://reviews/dir-out/{query}")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    got = pq.read_table("reviews/dir-out/b.scored.parquet", filesystem=gfs)
+    assert got.column("id").to_pylist() == list(range(5))
+    missing = _score(f"gs://reviews/nothing-here.parquet{query}", "-m", tiny_bundle, "-o", "x")
+    assert missing.exit_code == 1 and "nothing-here" in missing.output

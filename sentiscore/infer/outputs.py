@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sentiscore.errors import ConfigError, OutputExistsError, ResumeError
 from sentiscore.io import remote
-from sentiscore.io.readers import InputFile, fingerprint, map_inputs
+from sentiscore.io.readers import InputFile, fingerprint, map_inputs, split_query
 from sentiscore.io.remote import is_remote, staging_path
 from sentiscore.io.writers import extension, output_format
 
@@ -44,8 +44,9 @@ def plan_jobs(inputs: list[InputFile], cfg) -> list[Job]:
     refused when an output (or its parts directory) would be an input."""
     out = cfg.output
     _need_output(out, inputs)
+    base, query = split_query(out) if out is not None else (None, "")
     to_dir = out is not None and (
-        out.endswith(("/", os.sep)) or (not is_remote(out) and os.path.isdir(out))
+        base.endswith(("/", os.sep)) or (not is_remote(out) and os.path.isdir(out))
     )
     if out is not None and not to_dir:
         jobs = [_job(inputs, out, output_format(out, cfg.format))]
@@ -53,11 +54,12 @@ def plan_jobs(inputs: list[InputFile], cfg) -> list[Job]:
         fmt = cfg.format or "parquet"
         jobs = []
         for inp in inputs:
-            parent = out if to_dir else os.path.dirname(inp.path)
+            parent = base if to_dir else os.path.dirname(inp.path)
             name = f"{inp.stem}.scored{extension(fmt)}"
-            target = (
-                parent.rstrip("/") + "/" + name if is_remote(parent) else os.path.join(parent, name)
-            )  # noqa: E501
+            if is_remote(parent):  # the query (endpoint, ...) stays at the end of the URI
+                target = parent.rstrip("/") + "/" + name + query
+            else:
+                target = os.path.join(parent, name)
             jobs.append(_job([inp], target, fmt))
     _refuse_duplicates(jobs)
     _refuse_inputs_as_outputs(jobs, inputs)

@@ -168,7 +168,14 @@ def _header(inp: InputFile) -> list[str]:
     with _open_stream(inp) as f:
         head = f.read(1 << 16)
     text = head.decode("utf-8", errors="replace")
-    return next(pycsv.reader(io.StringIO(text), delimiter=inp.delimiter), [])
+    try:
+        return next(pycsv.reader(io.StringIO(text, newline=None), delimiter=inp.delimiter), [])
+    except pycsv.Error as exc:  # binary data, e.g. a file compressed twice
+        raise InputDataError(
+            "A CSV file with a header line",
+            f"'{inp.path}' does not start like CSV ({exc})",
+            "check that it is CSV text (gzip once at most, named .csv.gz)",
+        ) from None
 
 
 def _first_bad_utf8_line(inp: InputFile) -> int | str:

@@ -50,15 +50,26 @@ class InputFile:
 
     @property
     def stem(self) -> str:
-        name = self.path.rstrip("/").rsplit("/", 1)[-1]
+        name = bare(self.path).rstrip("/").rsplit("/", 1)[-1]
         if name.endswith(".gz"):
             name = name[:-3]
         return name.rsplit(".", 1)[0] if "." in name else name
 
 
+def bare(path: str) -> str:
+    """``path`` without a URI's query string (``?endpoint_override=...``)."""
+    return path.split("?", 1)[0] if _is_uri(path) else path
+
+
+def split_query(uri: str) -> tuple[str, str]:
+    """(``uri`` without its query, the query with its '?', or '')."""
+    base = bare(uri)
+    return base, uri[len(base) :]
+
+
 def detect_format(path: str) -> str | None:
     """Return 'parquet', 'csv' or 'jsonl' from the file name, or None when unknown."""
-    name = path.lower()
+    name = bare(path).lower()
     if name.endswith(".gz"):
         name = name[:-3]
     for ext, fmt in FORMATS.items():
@@ -69,7 +80,7 @@ def detect_format(path: str) -> str | None:
 
 def is_tsv(path: str) -> bool:
     """Whether the name says tab-separated: ``.tsv`` or ``.tsv.gz``."""
-    return path.lower().removesuffix(".gz").endswith(".tsv")
+    return bare(path).lower().removesuffix(".gz").endswith(".tsv")
 
 
 def _is_uri(path: str) -> bool:
@@ -92,8 +103,19 @@ def _filesystem(path: str):
 
 @functools.lru_cache(maxsize=64)
 def _root_filesystem(root: str):
+    from urllib.parse import parse_qsl
+
     from pyarrow import fs
 
+    scheme, _, rest = root.partition("://")
+    params = dict(parse_qsl(rest.partition("?")[2]))
+    if scheme in ("gs", "gcs") and params.get("anonymous", "").lower() in ("1", "true", "yes"):
+        # public buckets (and emulators): pyarrow's URI parser has no 'anonymous' option
+        return fs.GcsFileSystem(
+            anonymous=True,
+            endpoint_override=params.get("endpoint_override"),
+            scheme=params.get("scheme", "https"),
+        )
     return fs.FileSystem.from_uri(root)[0]
 
 
@@ -224,7 +246,7 @@ def _open_stream(inp: InputFile):
         stream = filesystem.open_input_stream(path, compression=None)
     else:
         stream = pa.OSFile(inp.path, "rb")
-    if inp.path.lower().endswith(".gz"):
+    if bare(inp.path).lower().endswith(".gz"):
         stream = pa.CompressedInputStream(stream, "gzip")
     return stream
 

@@ -37,9 +37,9 @@ def output_format(path: str, explicit: str | None = None) -> str:
             )
         fmt = explicit
     else:
-        from sentiscore.io.readers import detect_format, is_tsv
+        from sentiscore.io.readers import bare, detect_format, is_tsv
 
-        name = path.rstrip("/").rsplit("/", 1)[-1].lower().removesuffix(".gz")
+        name = bare(path).rstrip("/").rsplit("/", 1)[-1].lower().removesuffix(".gz")
         fmt = "tsv" if is_tsv(path) else detect_format(path)
         if fmt not in OUTPUT_FORMATS:
             if "." in name.lstrip("."):
@@ -49,7 +49,7 @@ def output_format(path: str, explicit: str | None = None) -> str:
                     "rename the output, or pass --format parquet|csv|tsv|jsonl",
                 )
             fmt = "parquet"  # no extension at all: Parquet, as documented
-    if fmt == "parquet" and path.lower().endswith(".gz"):
+    if fmt == "parquet" and path.split("?", 1)[0].lower().endswith(".gz"):
         raise ConfigError(
             "A Parquet output name without .gz (Parquet compresses inside the file)",
             f"'{path}'",
