@@ -131,6 +131,11 @@ def _run_spark(paths: list[str], cfg: ScoreConfig, text: str, keep) -> None:
             df = spark.read.json(paths)
         if cfg.limit:
             df = df.limit(cfg.limit)
+        # Spark splits files by bytes; scoring costs by row: one small file of many short
+        # reviews would be one task on one core. At least two partitions per task slot.
+        slots = 2 * spark.sparkContext.defaultParallelism
+        if df.rdd.getNumPartitions() < slots:
+            df = df.repartition(slots)
         threads = cfg.threads_per_worker or 1
         scored = score_dataframe(df, **_common(cfg, text, keep), threads=threads)
         scored.write.mode("overwrite").parquet(cfg.output)
