@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 from sentiscore.errors import ConfigError, OutputExistsError, ResumeError
 from sentiscore.io import remote
-from sentiscore.io.readers import InputFile, fingerprint, map_inputs, split_query
+from sentiscore.io.readers import InputFile, fingerprint, map_inputs
 from sentiscore.io.remote import is_remote, staging_path
+from sentiscore.io.uris import split_query
 from sentiscore.io.writers import extension, output_format
 
 log = logging.getLogger(__name__)

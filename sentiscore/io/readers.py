@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import pyarrow as pa
 
 from sentiscore.errors import InputDataError
+from sentiscore.io.uris import bare, child_uri, filesystem_of, is_uri
 
 log = logging.getLogger(__name__)
 
@@ -56,17 +57,6 @@ class InputFile:
         return name.rsplit(".", 1)[0] if "." in name else name
 
 
-def bare(path: str) -> str:
-    """``path`` without a URI's query string (``?endpoint_override=...``)."""
-    return path.split("?", 1)[0] if _is_uri(path) else path
-
-
-def split_query(uri: str) -> tuple[str, str]:
-    """(``uri`` without its query, the query with its '?', or '')."""
-    base = bare(uri)
-    return base, uri[len(base) :]
-
-
 def detect_format(path: str) -> str | None:
     """Return 'parquet', 'csv' or 'jsonl' from the file name, or None when unknown."""
     name = bare(path).lower()
@@ -81,42 +71,6 @@ def detect_format(path: str) -> str | None:
 def is_tsv(path: str) -> bool:
     """Whether the name says tab-separated: ``.tsv`` or ``.tsv.gz``."""
     return bare(path).lower().removesuffix(".gz").endswith(".tsv")
-
-
-def _is_uri(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
-
-
-def _filesystem(path: str):
-    """(pyarrow file system, path in it) for a URI; one file system per bucket is made once
-    and reused (credentials and connections are not set up again for every file)."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(path)
-    if parts.scheme in ("s3", "gs", "gcs") and parts.netloc:
-        root = f"{parts.scheme}://{parts.netloc}" + (f"?{parts.query}" if parts.query else "")
-        return _root_filesystem(root), parts.netloc + parts.path
-    from pyarrow import fs
-
-    return fs.FileSystem.from_uri(path)
-
-
-@functools.lru_cache(maxsize=64)
-def _root_filesystem(root: str):
-    from urllib.parse import parse_qsl
-
-    from pyarrow import fs
-
-    scheme, _, rest = root.partition("://")
-    params = dict(parse_qsl(rest.partition("?")[2]))
-    if scheme in ("gs", "gcs") and params.get("anonymous", "").lower() in ("1", "true", "yes"):
-        # public buckets (and emulators): pyarrow's URI parser has no 'anonymous' option
-        return fs.GcsFileSystem(
-            anonymous=True,
-            endpoint_override=params.get("endpoint_override"),
-            scheme=params.get("scheme", "https"),
-        )
-    return fs.FileSystem.from_uri(root)[0]
 
 
 def _make_input(path: str, delimiter: str | None, text_column: str | None = None) -> InputFile:
@@ -182,7 +136,7 @@ def _expand_uri(spec: str) -> list[str]:
     from pyarrow import fs
 
     try:
-        filesystem, root = _filesystem(spec)
+        filesystem, root = filesystem_of(spec)
         info = filesystem.get_file_info(root)
     except (OSError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
@@ -191,12 +145,10 @@ def _expand_uri(spec: str) -> list[str]:
             f"'{spec}': {first}",
             "check the URI, the credentials and the network, or copy the file locally",
         ) from exc
-    scheme = spec.split("://", 1)[0]
-    query = "?" + spec.split("?", 1)[1] if "?" in spec else ""  # e.g. endpoint_override
     if info.type == fs.FileType.Directory:
         sel = fs.FileSelector(root, recursive=True)
         return sorted(
-            f"{scheme}://{i.path}{query}"
+            child_uri(spec, i.path)
             for i in filesystem.get_file_info(sel)
             if i.is_file and detect_format(i.path)
         )
@@ -224,7 +176,7 @@ def discover_inputs(
     paths: list[str] = []
     seen: set[str] = set()
     for spec in specs:
-        found = _expand_uri(spec) if _is_uri(spec) else _expand_local(str(spec))
+        found = _expand_uri(spec) if is_uri(spec) else _expand_local(str(spec))
         if not found:
             raise InputDataError(
                 "INPUT to match at least one .parquet/.csv/.tsv/.jsonl file",
@@ -241,8 +193,8 @@ def discover_inputs(
 def _open_stream(inp: InputFile):
     """A sequential stream of the file's bytes, gunzipped once for .gz (a remote file system is
     told not to decompress it as well)."""
-    if _is_uri(inp.path):
-        filesystem, path = _filesystem(inp.path)
+    if is_uri(inp.path):
+        filesystem, path = filesystem_of(inp.path)
         stream = filesystem.open_input_stream(path, compression=None)
     else:
         stream = pa.OSFile(inp.path, "rb")
@@ -261,7 +213,7 @@ def map_inputs(fn: Callable, inputs: list) -> list:
     several inputs (the first error, in input order, is raised)."""
     if len(inputs) < 4:
         return [fn(i) for i in inputs]
-    remote = any(_is_uri(getattr(i, "path", i)) for i in inputs)
+    remote = any(is_uri(getattr(i, "path", i)) for i in inputs)
     workers = min(len(inputs), METADATA_THREADS["remote" if remote else "local"])
     with ThreadPoolExecutor(workers, thread_name_prefix="sentiscore-meta") as pool:
         return list(pool.map(fn, inputs))
@@ -289,7 +241,7 @@ def read_ahead(inputs: list[InputFile]) -> Iterator[InputFile]:
     """Yield ``inputs`` in order, with small remote Parquet files already fetched (a pool
     downloads the next ``AHEAD_FILES`` while the current one is scored), so that 10,000
     objects do not cost 10,000 round trips one after another. Others pass through."""
-    if not any(_is_uri(i.path) and i.format == "parquet" for i in inputs):
+    if not any(is_uri(i.path) and i.format == "parquet" for i in inputs):
         yield from inputs
         return
     pool = ThreadPoolExecutor(METADATA_THREADS["remote"], thread_name_prefix="sentiscore-ahead")
@@ -305,7 +257,7 @@ def read_ahead(inputs: list[InputFile]) -> Iterator[InputFile]:
 
 
 def _fetch_small(inp: InputFile) -> InputFile:
-    if not (_is_uri(inp.path) and inp.format == "parquet"):
+    if not (is_uri(inp.path) and inp.format == "parquet"):
         return inp
     try:
         with _open_parquet(inp) as f:
@@ -374,8 +326,8 @@ def _open_parquet(inp: InputFile):
     """Parquet needs random access (the footer first): a seekable file, local or remote."""
     if inp.data is not None:
         return pa.BufferReader(inp.data)
-    if _is_uri(inp.path):
-        filesystem, path = _filesystem(inp.path)
+    if is_uri(inp.path):
+        filesystem, path = filesystem_of(inp.path)
         return filesystem.open_input_file(path)
     return pa.OSFile(inp.path, "rb")
 
@@ -432,7 +384,7 @@ def _iter_txt(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
 def file_version(inp: InputFile) -> tuple:
     """A cache key that changes when a local file changes (path, size, mtime); the path
     alone for remote files. Whole-file passes (CSV and JSONL typing) are cached by it."""
-    if _is_uri(inp.path):
+    if is_uri(inp.path):
         return (inp,)
     st = os.stat(inp.path)
     return (inp, st.st_size, st.st_mtime_ns)
@@ -445,8 +397,8 @@ def _rebatch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
 
 def fingerprint(inp: InputFile) -> dict:
     """A cheap identity of an input: size, mtime and a hash of its first and last 64 KiB."""
-    if _is_uri(inp.path):
-        filesystem, path = _filesystem(inp.path)
+    if is_uri(inp.path):
+        filesystem, path = filesystem_of(inp.path)
         info = filesystem.get_file_info(path)
         return {"path": inp.path, "size": info.size, "mtime": str(info.mtime)}
     st = os.stat(inp.path)

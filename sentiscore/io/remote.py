@@ -11,7 +11,7 @@ import hashlib
 import os
 import shutil
 
-from sentiscore.io.readers import _filesystem
+from sentiscore.io.uris import filesystem_of
 
 STAGING_ENV = "SENTISCORE_STAGING"
 
@@ -33,22 +33,22 @@ def staging_path(uri: str) -> str:
 def exists(uri: str) -> bool:
     from pyarrow import fs
 
-    filesystem, path = _filesystem(uri)
+    filesystem, path = filesystem_of(uri)
     return filesystem.get_file_info(path).type == fs.FileType.File
 
 
 def delete(uri: str) -> None:
-    filesystem, path = _filesystem(uri)
+    filesystem, path = filesystem_of(uri)
     filesystem.delete_file(path)
 
 
 def open_input(uri: str):
-    filesystem, path = _filesystem(uri)
+    filesystem, path = filesystem_of(uri)
     return filesystem.open_input_file(path)
 
 
 def upload(local: str, uri: str) -> None:
     """Copy ``local`` to ``uri`` in one upload (the object appears only when complete)."""
-    filesystem, path = _filesystem(uri)
+    filesystem, path = filesystem_of(uri)
     with open(local, "rb") as src, filesystem.open_output_stream(path, compression=None) as dst:
         shutil.copyfileobj(src, dst, 8 << 20)

@@ -37,7 +37,8 @@ def output_format(path: str, explicit: str | None = None) -> str:
             )
         fmt = explicit
     else:
-        from sentiscore.io.readers import bare, detect_format, is_tsv
+        from sentiscore.io.readers import detect_format, is_tsv
+        from sentiscore.io.uris import bare
 
         name = bare(path).rstrip("/").rsplit("/", 1)[-1].lower().removesuffix(".gz")
         fmt = "tsv" if is_tsv(path) else detect_format(path)

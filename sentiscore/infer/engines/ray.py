@@ -150,21 +150,21 @@ def read_inputs(paths: list[str], blocks: int | None = None):
             "score each format separately",
         )
     blocks = blocks or 2 * cluster_cpus()
-    filesystem, paths = _on_filesystem(paths)
+    filesystem, paths = on_filesystem(paths)
     # Ray merges small files into few blocks; split them again so that every actor has work.
     ds = readers[formats.pop()](paths, filesystem=filesystem, override_num_blocks=blocks)
     return ds.repartition(blocks)
 
 
-def _on_filesystem(paths: list[str]) -> tuple[object, list[str]]:
+def on_filesystem(paths: list[str]) -> tuple[object, list[str]]:
     """(pyarrow file system, paths in it) for URIs, with sentiscore's per-bucket file systems
     (so that ?endpoint_override= and the like work as in the local engine); (None, paths)
     for local paths."""
-    from sentiscore.io.readers import _filesystem, _is_uri
+    from sentiscore.io.uris import filesystem_of, is_uri
 
-    if not any(_is_uri(p) for p in paths):
+    if not any(is_uri(p) for p in paths):
         return None, list(paths)
-    located = [_filesystem(p) for p in paths]
+    located = [filesystem_of(p) for p in paths]
     return located[0][0], [path for _, path in located]
 
 
@@ -182,7 +182,7 @@ def write_parquet(ds, out_dir: str) -> None:
         def get_filename_for_block(self, block, write_uuid, task_index, block_index):
             return f"part-{task_index:05d}-{block_index:03d}.parquet"
 
-    filesystem, (path,) = _on_filesystem([out_dir])
+    filesystem, (path,) = on_filesystem([out_dir])
     # deterministic names need overwrite mode (Ray refuses names without its run id otherwise)
     ds.write_parquet(
         path, filesystem=filesystem, filename_provider=TaskNames(), mode=SaveMode.OVERWRITE

@@ -60,13 +60,13 @@ def _check(cfg: ScoreConfig) -> None:
 
 
 def _exists(path: str) -> bool:
-    from sentiscore.io.readers import _filesystem, _is_uri
+    from sentiscore.io.uris import filesystem_of, is_uri
 
-    if not _is_uri(path):
+    if not is_uri(path):
         return os.path.exists(path)
     from pyarrow import fs
 
-    filesystem, where = _filesystem(path)
+    filesystem, where = filesystem_of(path)
     return filesystem.get_file_info(where).type != fs.FileType.NotFound
 
 
@@ -196,9 +196,9 @@ def _need(module: str, extra: str):
 def _summary(cfg: ScoreConfig, seconds: float) -> dict:
     import pyarrow.parquet as pq
 
-    from sentiscore.infer.engines.ray import _on_filesystem
+    from sentiscore.infer.engines.ray import on_filesystem
 
-    filesystem, (path,) = _on_filesystem([cfg.output])
+    filesystem, (path,) = on_filesystem([cfg.output])
     errors = pq.read_table(path, columns=[f"{cfg.prefix}error"], filesystem=filesystem).column(0)
     rows = len(errors)
     return {
