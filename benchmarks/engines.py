@@ -13,6 +13,7 @@ usage: python benchmarks/engines.py [--rows 20000] [--bundle default]
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import subprocess
 import sys
@@ -34,22 +35,47 @@ def run(cmd: list[str], env: dict) -> float:
     return time.perf_counter() - start
 
 
-def s3_copy(src: str, env: dict) -> tuple[str, object]:
-    """Start a moto S3 server, upload ``src``; return (URI, server)."""
-    import logging
-
-    from moto.server import ThreadedMotoServer
+def start_s3(env: dict, latency_s: float = 0.0):
+    """A moto S3 server on 127.0.0.1 with bucket 'bench', answering each request after
+    ``latency_s``; ``env`` (and this process) get its endpoint and credentials. Returns
+    (server, pyarrow S3FileSystem)."""
+    from moto.moto_server import threaded_moto_server as tms
+    from moto.server import ThreadedMotoServer as _Base
     from pyarrow import fs
 
+    class Slow(_Base):
+        """moto, answering every request after ``latency_s`` (the sleep releases the GIL, so
+        requests in flight overlap as on a network)."""
+
+        def _server_entry(self) -> None:
+            app = tms.DomainDispatcherApplication(tms.create_backend_app)
+
+            def slow(environ, start_response):
+                time.sleep(latency_s)
+                return app(environ, start_response)
+
+            self._server = tms.make_server(self._ip_address, self._port, slow, True,
+                                           request_handler=tms.MotoRequestHandler)  # fmt: skip
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = Slow(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{server._server.server_port}"
     env.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
     env.update(AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=endpoint)
+    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                           "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")})  # fmt: skip
     s3 = fs.S3FileSystem(endpoint_override=endpoint, access_key="bench", secret_key="bench",
                          region="us-east-1", allow_bucket_creation=True)  # fmt: skip
     s3.create_dir("bench")
+    return server, s3
+
+
+def s3_copy(src: str, env: dict) -> tuple[str, object]:
+    """Start a moto S3 server, upload ``src``; return (URI, server)."""
+    server, s3 = start_s3(env)
     with open(src, "rb") as f, s3.open_output_stream("bench/in.parquet", compression=None) as o:
         o.write(f.read())
     return "s3://bench/in.parquet", server

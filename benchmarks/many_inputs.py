@@ -19,7 +19,6 @@ usage: python benchmarks/many_inputs.py [--files 10000] [--rows-per-file 2]
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import subprocess
 import sys
@@ -32,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from engines import start_s3  # noqa: E402
 from peers import cpu_line, machine, write_results  # noqa: E402
 
 
@@ -51,41 +51,6 @@ def write_files(d: str, files: int, per: int, data: str) -> None:
         chunk = rows[i * per : (i + 1) * per]
         ids = list(range(i * per, i * per + len(chunk)))
         pq.write_table(pa.table({"id": ids, "text": chunk}), f"{d}/f{i:05d}.parquet")
-
-
-def start_s3(env: dict, latency_s: float):
-    from moto.moto_server import threaded_moto_server as tms
-    from moto.server import ThreadedMotoServer as _Base
-    from pyarrow import fs
-
-    class Slow(_Base):
-        """moto, answering every request after ``latency_s`` (the sleep releases the GIL, so
-        requests in flight overlap as on a network)."""
-
-        def _server_entry(self) -> None:
-            app = tms.DomainDispatcherApplication(tms.create_backend_app)
-
-            def slow(environ, start_response):
-                time.sleep(latency_s)
-                return app(environ, start_response)
-
-            self._server = tms.make_server(self._ip_address, self._port, slow, True,
-                                           request_handler=tms.MotoRequestHandler)  # fmt: skip
-            self._server_ready_event.set()
-            self._server.serve_forever()
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = Slow(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{server._server.server_port}"
-    env.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench")
-    env.update(AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=endpoint)
-    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                           "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")})  # fmt: skip
-    s3 = fs.S3FileSystem(endpoint_override=endpoint, access_key="bench", secret_key="bench",
-                         region="us-east-1", allow_bucket_creation=True)  # fmt: skip
-    s3.create_dir("bench")
-    return server, s3
 
 
 def upload(s3, local_dir: str, names: list[str]) -> str:

@@ -282,29 +282,35 @@ def test_spark_engine_without_an_s3_connector_is_one_line(s3, tiny_bundle, tmp_p
     assert "Traceback" not in r.output and "at org.apache" not in r.output
 
 
-@pytest.fixture(scope="module")
-def gcs():
-    """(pyarrow GcsFileSystem, query string for URIs) of a GCS emulator on 127.0.0.1 with
-    bucket 'reviews' (gcp-storage-emulator from the test extra), in its own process: pyarrow
-    holds the GIL in places while it waits for an answer."""
+def _round_trip(filesystem, scheme, query, bundle, tmp_path) -> str:
+    """A Parquet file put under reviews/in/ and scored from there into an output object:
+    the local scores, and an existing output needs --overwrite. Returns the output URI."""
+    table = pa.table({"id": list(range(12)), "text": _texts(12, seed=11)})
+    with filesystem.open_output_stream("reviews/in/a.parquet") as f:
+        f.write(_parquet_bytes(table))
+    pq.write_table(table, tmp_path / "a.parquet")
+    _score(str(tmp_path / "a.parquet"), "-m", bundle, "-o", str(tmp_path / "l.parquet"))
+    out = f"{scheme}://reviews/out/a.scored.parquet{query}"
+    r = _score(f"{scheme}://reviews/in/{query}", "-m", bundle, "-o", out)
+    assert r.exit_code == 0, r.output
+    got = pq.read_table("reviews/out/a.scored.parquet", filesystem=filesystem)
+    assert got.equals(pq.read_table(tmp_path / "l.parquet"))
+    again = _score(f"{scheme}://reviews/in/{query}", "-m", bundle, "-o", out)
+    assert again.exit_code == 1 and "--overwrite" in again.output
+    return out
+
+
+def _serve(cmd: list[str]):
+    """(process, port): ``cmd`` + a free port, started, once it accepts connections."""
     import socket
     import subprocess
-    import sys
     import time
-
-    pytest.importorskip("gcp_storage_emulator", reason="gcp-storage-emulator (the test extra)")
-    from pyarrow import fs
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = (
-        "import sys; from gcp_storage_emulator.server import create_server; "
-        "create_server('127.0.0.1', int(sys.argv[1]), in_memory=True, "
-        "default_bucket='reviews').run()"
-    )
-    server = subprocess.Popen(
-        [sys.executable, "-c", code, str(port)],
+    proc = subprocess.Popen(
+        [a.replace("{port}", str(port)) for a in cmd],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -313,6 +319,25 @@ def gcs():
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 break
         time.sleep(0.1)
+    return proc, port
+
+
+@pytest.fixture(scope="module")
+def gcs():
+    """(pyarrow GcsFileSystem, query string for URIs) of a GCS emulator on 127.0.0.1 with
+    bucket 'reviews' (gcp-storage-emulator from the test extra), in its own process: pyarrow
+    holds the GIL in places while it waits for an answer."""
+    import sys
+
+    pytest.importorskip("gcp_storage_emulator", reason="gcp-storage-emulator (the test extra)")
+    from pyarrow import fs
+
+    code = (
+        "import sys; from gcp_storage_emulator.server import create_server; "
+        "create_server('127.0.0.1', int(sys.argv[1]), in_memory=True, "
+        "default_bucket='reviews').run()"
+    )
+    server, port = _serve([sys.executable, "-c", code, "{port}"])
     host = f"127.0.0.1:{port}"
     yield (
         fs.GcsFileSystem(anonymous=True, endpoint_override=host, scheme="http"),
@@ -327,21 +352,10 @@ def test_gcs_inputs_and_outputs(gcs, tiny_bundle, tmp_path, monkeypatch):
     of outputs to GCS (whole objects, --overwrite needed to replace): the local scores."""
     gfs, query = gcs
     monkeypatch.setenv("SENTISCORE_STAGING", str(tmp_path / "staging"))
-    table = pa.table({"id": list(range(12)), "text": _texts(12, seed=11)})
-    with gfs.open_output_stream("reviews/in/a.parquet") as f:
-        f.write(_parquet_bytes(table))
+    _round_trip(gfs, "gs", query, tiny_bundle, tmp_path)
     body = "id,text\n" + "".join(f'{i},"{t}"\n' for i, t in enumerate(_texts(5, seed=12)))
     with gfs.open_output_stream("reviews/csv/b.csv.gz", compression=None) as f:
         f.write(gzip.compress(body.encode()))
-    pq.write_table(table, tmp_path / "a.parquet")
-    _score(str(tmp_path / "a.parquet"), "-m", tiny_bundle, "-o", str(tmp_path / "l.parquet"))
-    out = f"gs://reviews/out/a.scored.parquet{query}"
-    r = _score(f"gs://reviews/in/{query}", "-m", tiny_bundle, "-o", out)
-    assert r.exit_code == 0, r.output
-    got = pq.read_table("reviews/out/a.scored.parquet", filesystem=gfs)
-    assert got.equals(pq.read_table(tmp_path / "l.parquet"))
-    again = _score(f"gs://reviews/in/{query}", "-m", tiny_bundle, "-o", out)
-    assert again.exit_code == 1 and "--overwrite" in again.output
     r = _score(f"gs://reviews/csv/b.csv.gz{query}", "-m", tiny_bundle, "-o",
                f"gs://reviews/dir-out/{query}")  # fmt: skip
     assert r.exit_code == 0, r.output
@@ -366,28 +380,13 @@ def azure():
     """(pyarrow AzureFileSystem, query string for URIs) of Azurite on 127.0.0.1 with
     container 'reviews'. Azurite comes from npm: `npm install --prefix .azurite azurite`
     (.ci/run does this when npm is there)."""
-    import socket
-    import subprocess
-    import time
-
     binary = _azurite_binary()
     if binary is None:
         pytest.skip("Azurite is not installed (npm install --prefix .azurite azurite)")
     from pyarrow import fs
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [binary, "--blobHost", "127.0.0.1", "--blobPort", str(port), "--inMemoryPersistence",
-         "--skipApiVersionCheck", "--silent"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(100):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
+    server, port = _serve([binary, "--blobHost", "127.0.0.1", "--blobPort", "{port}",
+                           "--inMemoryPersistence", "--skipApiVersionCheck", "--silent"])  # fmt: skip
     host = f"127.0.0.1:{port}"
     env = {
         "AZURE_STORAGE_ACCOUNT_NAME": "devstoreaccount1",
@@ -413,18 +412,7 @@ def test_azure_inputs_and_outputs(azure, tiny_bundle, tmp_path, monkeypatch):
     output needs --overwrite; a missing blob is one line naming it."""
     afs, query = azure
     monkeypatch.setenv("SENTISCORE_STAGING", str(tmp_path / "staging"))
-    table = pa.table({"id": list(range(15)), "text": _texts(15, seed=21)})
-    with afs.open_output_stream("reviews/in/a.parquet") as f:
-        f.write(_parquet_bytes(table))
-    pq.write_table(table, tmp_path / "a.parquet")
-    _score(str(tmp_path / "a.parquet"), "-m", tiny_bundle, "-o", str(tmp_path / "l.parquet"))
-    out = f"az://reviews/out/a.scored.parquet{query}"
-    r = _score(f"az://reviews/in/{query}", "-m", tiny_bundle, "-o", out)
-    assert r.exit_code == 0, r.output
-    got = pq.read_table("reviews/out/a.scored.parquet", filesystem=afs)
-    assert got.equals(pq.read_table(tmp_path / "l.parquet"))
-    again = _score(f"az://reviews/in/{query}", "-m", tiny_bundle, "-o", out)
-    assert again.exit_code == 1 and "--overwrite" in again.output
+    out = _round_trip(afs, "az", query, tiny_bundle, tmp_path)
     r = _score(f"az://reviews/in/{query}", "-m", tiny_bundle, "-o", out, "--overwrite")
     assert r.exit_code == 0, r.output
     missing = _score(f"az://reviews/nope.parquet{query}", "-m", tiny_bundle, "-o", "x.parquet")
