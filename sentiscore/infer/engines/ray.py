@@ -129,30 +129,51 @@ def score_dataset(
     )
 
 
-def read_inputs(paths: list[str], blocks: int | None = None):
+def read_inputs(
+    paths: list[str],
+    blocks: int | None = None,
+    schema: pa.Schema | None = None,
+    delimiter: str = ",",
+):
     """A Ray Dataset over Parquet, CSV or JSONL files (one format per call; local paths or
     URIs such as s3://bucket/key?endpoint_override=...), in at least ``blocks`` blocks
-    (default: two per CPU), so that every actor has work."""
+    (default: two per CPU), so that every actor has work. ``schema``: the column types for
+    CSV and JSONL (e.g. sentiscore's whole-file typing, so that ids like 007 stay text and
+    every block agrees), instead of what Ray infers from each block."""
     import ray.data
 
     from sentiscore.io.readers import detect_format
 
     formats = {detect_format(p) for p in paths}
-    readers = {
-        "parquet": ray.data.read_parquet,
-        "csv": ray.data.read_csv,
-        "jsonl": ray.data.read_json,
-    }
-    if len(formats) != 1 or next(iter(formats)) not in readers:
+    if len(formats) != 1 or next(iter(formats)) not in ("parquet", "csv", "jsonl"):
         raise ConfigError(
             "Inputs of one format: Parquet, CSV or JSONL",
             f"{sorted(str(f) for f in formats)} in {paths[:3]}",
             "score each format separately",
         )
+    fmt = formats.pop()
     blocks = blocks or 2 * cluster_cpus()
     filesystem, paths = on_filesystem(paths)
+    args = {"filesystem": filesystem, "override_num_blocks": blocks}
+    if fmt == "parquet":
+        ds = ray.data.read_parquet(paths, **args)
+    elif fmt == "csv":
+        from pyarrow import csv
+
+        types = {f.name: f.type for f in schema} if schema is not None else None
+        ds = ray.data.read_csv(
+            paths,
+            parse_options=csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=csv.ConvertOptions(column_types=types, strings_can_be_null=False),
+            **args,
+        )
+    else:
+        from pyarrow import json
+
+        ds = ray.data.read_json(
+            paths, parse_options=json.ParseOptions(explicit_schema=schema), **args
+        )
     # Ray merges small files into few blocks; split them again so that every actor has work.
-    ds = readers[formats.pop()](paths, filesystem=filesystem, override_num_blocks=blocks)
     return ds.repartition(blocks)
 
 

@@ -16,9 +16,11 @@ import os
 import sys
 import time
 
+import pyarrow as pa
+
 from sentiscore.errors import ConfigError
 from sentiscore.infer.config import ScoreConfig
-from sentiscore.io.readers import InputFile, detect_format, discover_inputs
+from sentiscore.io.readers import InputFile, detect_format, discover_inputs, map_inputs, read_schema
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +34,9 @@ def score_on_engine(inputs, cfg: ScoreConfig) -> dict:
     start = time.perf_counter()
     paths = [f.path for f in files]
     if cfg.engine == "ray":
-        _run_ray(paths, cfg, text, keep)
+        _run_ray(paths, cfg, text, keep, _schema(files))
     else:
-        _run_spark(paths, cfg, text, keep)
+        _run_spark(paths, cfg, text, keep, _schema(files))
     return _summary(cfg, time.perf_counter() - start)
 
 
@@ -87,13 +89,20 @@ def _columns(files: list[InputFile], cfg: ScoreConfig) -> tuple[str, object]:
     return text, keep
 
 
-def _run_ray(paths: list[str], cfg: ScoreConfig, text: str, keep) -> None:
+def _schema(files: list[InputFile]) -> pa.Schema:
+    """The inputs' column types as the local engine reads them (whole-file typing for CSV
+    and JSONL, read once by the column checks and cached), for the engines' readers."""
+    schemas = map_inputs(read_schema, files)
+    return pa.unify_schemas(schemas, promote_options="permissive")
+
+
+def _run_ray(paths: list[str], cfg: ScoreConfig, text: str, keep, schema: pa.Schema) -> None:
     ray = _need("ray", "ray")
     from sentiscore.infer.engines.ray import read_inputs, score_dataset, write_parquet
 
     if not ray.is_initialized():  # RAY_ADDRESS joins a cluster; else a local one
         ray.init(include_dashboard=False, log_to_driver=False)
-    ds = read_inputs(paths)
+    ds = read_inputs(paths, schema=schema, delimiter=_delimiter(paths[0], cfg))
     if cfg.limit:
         ds = ds.limit(cfg.limit)
     scored = score_dataset(
@@ -106,7 +115,7 @@ def _run_ray(paths: list[str], cfg: ScoreConfig, text: str, keep) -> None:
     write_parquet(scored, cfg.output)
 
 
-def _run_spark(paths: list[str], cfg: ScoreConfig, text: str, keep) -> None:
+def _run_spark(paths: list[str], cfg: ScoreConfig, text: str, keep, schema: pa.Schema) -> None:
     _need("pyspark", "spark")
     from pyspark import SparkConf
     from pyspark.sql import SparkSession
@@ -124,11 +133,16 @@ def _run_spark(paths: list[str], cfg: ScoreConfig, text: str, keep) -> None:
         fmt = detect_format(paths[0])
         if fmt == "parquet":
             df = spark.read.parquet(*paths)
-        elif fmt == "csv":
-            sep = _delimiter(paths[0], cfg)
-            df = spark.read.option("header", True).option("sep", sep).csv(paths)
-        else:
-            df = spark.read.json(paths)
+        else:  # the local engine's column types, not Spark's guesses (ids like 007 stay text)
+            from pyspark.sql.pandas.types import from_arrow_schema
+
+            reader = spark.read.schema(from_arrow_schema(schema))
+            if fmt == "csv":
+                sep = _delimiter(paths[0], cfg)
+                reader = reader.option("header", True).option("sep", sep).option("multiLine", True)
+                df = reader.option("escape", '"').csv(paths)
+            else:
+                df = reader.json(paths)
         if cfg.limit:
             df = df.limit(cfg.limit)
         # Spark splits files by bytes; scoring costs by row: one small file of many short
