@@ -178,7 +178,8 @@ def test_cli_engines_give_the_same_answers(tiny_bundle, rows, tmp_path, monkeypa
         assert again.exit_code == 1 and "--overwrite" in again.output
         rerun = _engine_run(src, tmp_path / "ray", tiny_bundle, "ray", "--overwrite")
         assert rerun.exit_code == 0 and sorted(os.listdir(tmp_path / "ray")) == [
-            "part-00000-0.parquet"
+            "_SUCCESS",
+            "part-00000-0.parquet",
         ]  # noqa: E501
     finally:
         import ray
@@ -264,8 +265,12 @@ def test_a_killed_worker_is_retried_and_every_row_kept_once(engine, tiny_bundle,
     assert marker.exists() and int(marker.read_text()) != os.getpid()  # a worker was killed
     got = pq.read_table(out).sort_by("id")
     assert got.column("id").to_pylist() == list(range(n))  # every row, once
-    parts = [p for p in os.listdir(out) if p.endswith(".parquet")]
+    parts = sorted(p for p in os.listdir(out) if p.endswith(".parquet"))
     assert engine == "ray" or len(parts) >= 2  # Spark splits the one input file
+    import json
+
+    committed = json.loads((out / "_SUCCESS").read_text())  # written last, lists the parts
+    assert [p["name"] for p in committed["parts"]] == parts and committed["rows"] == n
     want = Scorer.load(tiny_bundle, device="cpu").score_batch(pq.read_table(src).to_batches()[0])
     assert got.column("prob_positive").to_pylist() == pytest.approx(
         want.column("prob_positive").to_pylist(), abs=1e-6

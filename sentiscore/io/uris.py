@@ -58,6 +58,16 @@ def filesystem_of(uri: str):
     return fs.FileSystem.from_uri(uri)
 
 
+def on_filesystem(paths: list[str]) -> tuple[object, list[str]]:
+    """(pyarrow file system, paths in it) for URIs, with sentiscore's per-bucket file systems
+    (so that ?endpoint_override= and the like work as in the local engine); (None, paths)
+    for local paths."""
+    if not any(is_uri(p) for p in paths):
+        return None, list(paths)
+    located = [filesystem_of(p) for p in paths]
+    return located[0][0], [path for _, path in located]
+
+
 @functools.lru_cache(maxsize=64)
 def _root_filesystem(root: str):
     from pyarrow import fs

@@ -153,6 +153,8 @@ def read_inputs(
         )
     fmt = formats.pop()
     blocks = blocks or 2 * cluster_cpus()
+    from sentiscore.io.uris import on_filesystem
+
     filesystem, paths = on_filesystem(paths)
     args = {"filesystem": filesystem, "override_num_blocks": blocks}
     if fmt == "parquet":
@@ -177,18 +179,6 @@ def read_inputs(
     return ds.repartition(blocks)
 
 
-def on_filesystem(paths: list[str]) -> tuple[object, list[str]]:
-    """(pyarrow file system, paths in it) for URIs, with sentiscore's per-bucket file systems
-    (so that ?endpoint_override= and the like work as in the local engine); (None, paths)
-    for local paths."""
-    from sentiscore.io.uris import filesystem_of, is_uri
-
-    if not any(is_uri(p) for p in paths):
-        return None, list(paths)
-    located = [filesystem_of(p) for p in paths]
-    return located[0][0], [path for _, path in located]
-
-
 def write_parquet(ds, out_dir: str) -> None:
     """Write ``ds`` as Parquet files named by write task under ``out_dir`` (a local directory
     or a URI), replacing what is there: a rerun writes the same files instead of adding new
@@ -202,6 +192,8 @@ def write_parquet(ds, out_dir: str) -> None:
 
         def get_filename_for_block(self, block, write_uuid, task_index, block_index):
             return f"part-{task_index:05d}-{block_index:03d}.parquet"
+
+    from sentiscore.io.uris import on_filesystem
 
     filesystem, (path,) = on_filesystem([out_dir])
     # deterministic names need overwrite mode (Ray refuses names without its run id otherwise)

@@ -32,6 +32,7 @@ def score_on_engine(inputs, cfg: ScoreConfig) -> dict:
     files = discover_inputs([inputs] if isinstance(inputs, str) else list(inputs), cfg.delimiter)
     text, keep = _columns(files, cfg)
     start = time.perf_counter()
+    _uncommit(cfg)
     paths = [f.path for f in files]
     if cfg.engine == "ray":
         _run_ray(paths, cfg, text, keep, _schema(files))
@@ -207,19 +208,62 @@ def _need(module: str, extra: str):
     return require(module, extra, f"--engine {extra}")
 
 
+# Written last into an engine's output directory: every part with its rows and errors.
+SUCCESS = "_SUCCESS"
+
+
 def _summary(cfg: ScoreConfig, seconds: float) -> dict:
+    """Commit the output: ``_SUCCESS``, written after every part, lists them with their rows
+    (object stores have no atomic directory rename, so readers trust exactly the listed
+    parts); return the run summary from it."""
+    import json
+
     import pyarrow.parquet as pq
+    from pyarrow import fs
 
-    from sentiscore.infer.engines.ray import on_filesystem
+    filesystem, root = _output_fs(cfg.output)
+    infos = filesystem.get_file_info(fs.FileSelector(root, recursive=True))
+    names = sorted(i.path for i in infos if i.is_file and i.path.endswith(".parquet"))
 
-    filesystem, (path,) = on_filesystem([cfg.output])
-    errors = pq.read_table(path, columns=[f"{cfg.prefix}error"], filesystem=filesystem).column(0)
-    rows = len(errors)
-    return {
+    def count(path: str) -> dict:
+        errors = pq.read_table(path, columns=[f"{cfg.prefix}error"], filesystem=filesystem)
+        column = errors.column(0)
+        name = path[len(root) :].lstrip("/")
+        return {"name": name, "rows": len(column), "errors": len(column) - column.null_count}
+
+    parts = map_inputs(count, names)
+    rows = sum(p["rows"] for p in parts)
+    summary = {
         "engine": cfg.engine,
         "rows": rows,
-        "errors": rows - errors.null_count,
+        "errors": sum(p["errors"] for p in parts),
         "seconds": round(seconds, 3),
         "rows_per_s": round(rows / seconds, 1) if seconds else None,
         "outputs": [cfg.output],
     }
+    with filesystem.open_output_stream(f"{root}/{SUCCESS}", compression=None) as f:
+        f.write(json.dumps({**summary, "parts": parts}, indent=1).encode())
+    return summary
+
+
+def _output_fs(output: str):
+    """(pyarrow file system, directory path in it) of an engine's output."""
+    import os.path
+
+    from pyarrow import fs
+
+    from sentiscore.io.uris import on_filesystem
+
+    filesystem, (path,) = on_filesystem([output])
+    if filesystem is None:
+        return fs.LocalFileSystem(), os.path.abspath(path)
+    return filesystem, path.rstrip("/")
+
+
+def _uncommit(cfg: ScoreConfig) -> None:
+    """Remove a previous run's ``_SUCCESS`` before any part is replaced."""
+    from pyarrow import fs
+
+    filesystem, root = _output_fs(cfg.output)
+    if filesystem.get_file_info(f"{root}/{SUCCESS}").type == fs.FileType.File:
+        filesystem.delete_file(f"{root}/{SUCCESS}")
