@@ -6,9 +6,11 @@ key and wrong credentials."""
 
 import gzip
 import io
+import json
 import os
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -261,6 +263,11 @@ def test_ray_engine_reads_and_writes_s3(s3, tiny_bundle, tmp_path):
     finally:
         ray.shutdown()
     got = pq.read_table("reviews/engine/scored", filesystem=s3fs).sort_by("id")
+    with s3fs.open_input_stream("reviews/engine/scored/_SUCCESS") as f:
+        committed = json.loads(f.read())  # the commit marker, written after the parts
+    listed = s3fs.get_file_info(pafs.FileSelector("reviews/engine/scored"))
+    parts = sorted(i.base_name for i in listed if i.base_name.endswith(".parquet"))
+    assert [p["name"] for p in committed["parts"]] == parts and committed["rows"] == 40
     _score(str(tmp_path / "in.parquet"), "-m", tiny_bundle, "-o", str(tmp_path / "l.parquet"))
     want = pq.read_table(tmp_path / "l.parquet")
     assert got.column("id").to_pylist() == list(range(40))
