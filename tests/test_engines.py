@@ -259,16 +259,21 @@ def test_a_killed_worker_is_retried_and_every_row_kept_once(engine, tiny_bundle,
     }
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "sentiscore", "score", str(src), "-m", tiny_bundle]
-    cmd += ["-o", str(out), "--engine", engine, "--workers", "2", "--silent"]
+    cmd += ["-o", str(out), "--engine", engine, "--workers", "2", "--log-json"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
+    import json
+
+    # --log-json: every stderr line is JSON, the engine's own (JVM, Ray core) included
+    lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    (summary,) = [line for line in lines if line.get("event") == "summary"]
+    assert {"engine": engine, "rows": n, "errors": 0}.items() <= summary.items()
+    assert any(line.get("logger") == engine for line in lines)  # its chatter, wrapped
     assert marker.exists() and int(marker.read_text()) != os.getpid()  # a worker was killed
     got = pq.read_table(out).sort_by("id")
     assert got.column("id").to_pylist() == list(range(n))  # every row, once
     parts = sorted(p for p in os.listdir(out) if p.endswith(".parquet"))
     assert engine == "ray" or len(parts) >= 2  # Spark splits the one input file
-    import json
-
     committed = json.loads((out / "_SUCCESS").read_text())  # written last, lists the parts
     assert [p["name"] for p in committed["parts"]] == parts and committed["rows"] == n
     want = Scorer.load(tiny_bundle, device="cpu").score_batch(pq.read_table(src).to_batches()[0])

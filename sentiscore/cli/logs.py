@@ -11,7 +11,9 @@ import contextlib
 import json
 import logging
 import os
+import re
 import sys
+import threading
 import time
 
 import click
@@ -96,6 +98,65 @@ def third_party_to(path: str):
         os.close(saved)
         root.handlers[:] = handlers
         console.close()
+
+
+@contextlib.contextmanager
+def native_stderr_as_json(source: str):
+    """Under --log-json: lines that reach file descriptor 2 without going through our logging
+    (a cluster engine's own log handlers, Ray's C++ core, Spark's JVM) become JSON objects too,
+    ``{"level": ..., "logger": source, "msg": line}``; JSON lines pass unchanged. A daemon
+    thread pumps a pipe, since child processes (the JVM) may keep writing to it after we return."""
+    if not STATE["json"]:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    console = os.fdopen(saved, "w", buffering=1, encoding="utf-8")
+    pump = threading.Thread(target=_pump, args=(read_end, console, source), daemon=True)
+    pump.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # our pipe's last writer in this process is gone
+        pump.join(timeout=1.0)
+
+
+_LEVEL = re.compile(
+    r"\b(DEBUG|INFO|WARN|WARNING|ERROR|FATAL|CRITICAL)\b|^\[[^\]]* ([IWEF]) \d+ \d+\]"
+)
+_GLOG = {"I": "info", "W": "warning", "E": "error", "F": "critical"}
+
+
+def _pump(read_end: int, console, source: str) -> None:
+    with os.fdopen(read_end, "r", encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            text = line.rstrip("\n")
+            if not text.strip():
+                continue
+            if not (text.startswith("{") and _is_json(text)):
+                found = _LEVEL.search(text[:80])
+                level = "info"
+                if found:
+                    level = _GLOG[found[2]] if found[2] else found[1].lower()
+                level = {"warn": "warning", "fatal": "critical"}.get(level, level)
+                line_ts = round(time.time(), 3)
+                text = json.dumps(
+                    {"ts": line_ts, "level": level, "logger": source, "msg": text},
+                    ensure_ascii=False,
+                )
+            console.write(text + "\n")
+    console.close()
+
+
+def _is_json(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 def event(name: str, **fields) -> None:

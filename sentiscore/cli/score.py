@@ -14,7 +14,7 @@ import tempfile
 import click
 
 from sentiscore.choices import ENGINES, INPUT_FORMATS, OUTPUT_FORMATS
-from sentiscore.cli.logs import STATE, Progress, event
+from sentiscore.cli.logs import STATE, Progress, event, native_stderr_as_json
 from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
 from sentiscore.errors import ScoreInterrupted
 
@@ -223,7 +223,8 @@ def score_cmd(
         )
         try:
             with _sigterm_as_interrupt():
-                stats = _run(paths, cfg, output == "-", bar.update if bar else None)
+                engine_bars = not (silent or STATE["json"])  # Ray's and Spark's own bars
+                stats = _run(paths, cfg, output == "-", bar.update if bar else None, engine_bars)
         except ScoreInterrupted as exc:
             raise ScoreInterrupted(exc.saved_rows, exc.where + _resume_hint(resume)) from None
         finally:
@@ -255,14 +256,15 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, old)
 
 
-def _run(paths: list[str], cfg, to_stdout: bool, progress) -> dict:
+def _run(paths: list[str], cfg, to_stdout: bool, progress, engine_bars: bool) -> dict:
     from sentiscore.infer.files import score_files
     from sentiscore.infer.stream import score_stream
 
     if cfg.engine != "local":
         from sentiscore.infer.engines.run import score_on_engine
 
-        return score_on_engine(paths, cfg)
+        with native_stderr_as_json(cfg.engine):
+            return score_on_engine(paths, cfg, progress=engine_bars)
     if not to_stdout:
         return score_files(paths, cfg, progress=progress)
     stdout = click.get_binary_stream("stdout")

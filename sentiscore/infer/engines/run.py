@@ -25,9 +25,10 @@ from sentiscore.io.readers import InputFile, detect_format, discover_inputs, map
 log = logging.getLogger(__name__)
 
 
-def score_on_engine(inputs, cfg: ScoreConfig) -> dict:
+def score_on_engine(inputs, cfg: ScoreConfig, progress: bool = False) -> dict:
     """Score ``inputs`` on ``cfg.engine`` ('ray' or 'spark') into the directory ``cfg.output``;
-    return the run summary (rows, errors, seconds, rows/s, outputs)."""
+    return the run summary (rows, errors, seconds, rows/s, outputs). ``progress``: the
+    engine's own progress bars on stderr (Ray Data's per operator, Spark's per stage)."""
     _check(cfg)
     files = discover_inputs([inputs] if isinstance(inputs, str) else list(inputs), cfg.delimiter)
     text, keep = _columns(files, cfg)
@@ -35,9 +36,9 @@ def score_on_engine(inputs, cfg: ScoreConfig) -> dict:
     _uncommit(cfg)
     paths = [f.path for f in files]
     if cfg.engine == "ray":
-        _run_ray(paths, cfg, text, keep, _schema(files))
+        _run_ray(paths, cfg, text, keep, _schema(files), progress)
     else:
-        _run_spark(paths, cfg, text, keep, _schema(files))
+        _run_spark(paths, cfg, text, keep, _schema(files), progress)
     return _summary(cfg, time.perf_counter() - start)
 
 
@@ -97,12 +98,13 @@ def _schema(files: list[InputFile]) -> pa.Schema:
     return pa.unify_schemas(schemas, promote_options="permissive")
 
 
-def _run_ray(paths: list[str], cfg: ScoreConfig, text: str, keep, schema: pa.Schema) -> None:
+def _run_ray(paths: list[str], cfg: ScoreConfig, text: str, keep, schema: pa.Schema, progress):
     ray = _need("ray", "ray")
     from sentiscore.infer.engines.ray import read_inputs, score_dataset, write_parquet
 
     if not ray.is_initialized():  # RAY_ADDRESS joins a cluster; else a local one
         ray.init(include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = progress
     ds = read_inputs(paths, schema=schema, delimiter=_delimiter(paths[0], cfg))
     if cfg.limit:
         ds = ds.limit(cfg.limit)
@@ -116,7 +118,7 @@ def _run_ray(paths: list[str], cfg: ScoreConfig, text: str, keep, schema: pa.Sch
     write_parquet(scored, cfg.output)
 
 
-def _run_spark(paths: list[str], cfg: ScoreConfig, text: str, keep, schema: pa.Schema) -> None:
+def _run_spark(paths: list[str], cfg: ScoreConfig, text: str, keep, schema: pa.Schema, progress):
     _need("pyspark", "spark")
     from pyspark import SparkConf
     from pyspark.sql import SparkSession
@@ -126,6 +128,7 @@ def _run_spark(paths: list[str], cfg: ScoreConfig, text: str, keep, schema: pa.S
     # Local workers run this interpreter unless told otherwise (a cluster sets its own).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("sentiscore")
+    builder = builder.config("spark.ui.showConsoleProgress", str(progress).lower())
     if not SparkConf().contains("spark.master"):  # not under spark-submit: local, all cores
         # local[N,F]: a failed task (a killed Python worker) is retried, as on a cluster
         builder = builder.master(f"local[{cfg.workers or '*'},{SPARK_LOCAL_TASK_TRIES}]")
