@@ -17,9 +17,13 @@ def rows():
     ]
 
 
-def test_ray_score_dataset(tiny_bundle, rows):
+def test_ray_score_dataset(tiny_bundle, rows, tmp_path, monkeypatch):
     ray = pytest.importorskip("ray")
+    import shutil
+
     from sentiscore.infer.engines.ray import score_dataset
+
+    monkeypatch.setenv("SENTISCORE_CACHE", str(tmp_path / "cache"))  # before the workers start
 
     ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
     try:
@@ -32,8 +36,16 @@ def test_ray_score_dataset(tiny_bundle, rows):
         # as many actors as CPUs used to deadlock: each asks for its threads' CPUs now
         two = score_dataset(ds, tiny_bundle, batch_size=8, concurrency=(1, 2))
         assert sorted(r["id"] for r in two.take_all()) == list(range(31))
+        # shipped through the object store: the actors need no copy at the driver's path
+        copy = tmp_path / "copy"
+        shutil.copytree(tiny_bundle, copy)
+        shipped = score_dataset(ds, str(copy), batch_size=8, ship_bundle=True)
+        shutil.rmtree(copy)
+        sent = pa.Table.from_pylist(shipped.take_all()).sort_by("id")
     finally:
         ray.shutdown()
+    assert sent.column("prob_positive").equals(out.column("prob_positive"))
+    assert len(os.listdir(tmp_path / "cache" / "bundles")) == 1  # unpacked into the cache
     assert out.column("id").to_pylist() == list(range(31))
     assert out.column("error").to_pylist()[-1] == "text is null"
     _assert_same_as_local(tiny_bundle, rows, out.column("prob_positive").to_pylist())

@@ -246,19 +246,21 @@ def test_wrong_credentials_are_one_line(tiny_bundle, tmp_path):
     assert "ACCESS_DENIED" in lines[0] and "credentials" in lines[0]
 
 
-def test_ray_engine_reads_and_writes_s3(s3, tiny_bundle, tmp_path):
-    """--engine ray with the input and the output on S3: the local engine's rows and scores;
-    --engine spark without an S3 connector: one line naming it."""
+def test_ray_engine_reads_and_writes_s3(s3, tiny_bundle, tmp_path, monkeypatch):
+    """--engine ray with the input, the bundle and the output on S3 (the actors fetch the
+    bundle from there): the local engine's rows and scores."""
     ray = pytest.importorskip("ray")
     s3fs, endpoint = s3
+    monkeypatch.setenv("SENTISCORE_CACHE", str(tmp_path / "cache"))
+    bundle = _put_bundle(s3fs, tiny_bundle, "engine/bundle")
     table = pa.table({"id": list(range(40)), "text": _texts(40, seed=7)})
     src = _put(s3fs, "engine/in.parquet", _parquet_bytes(table))
     pq.write_table(table, tmp_path / "in.parquet")
     out = "s3://reviews/engine/scored"
     try:
-        r = _score(src, "-m", tiny_bundle, "-o", out, "--engine", "ray")
+        r = _score(src, "-m", bundle, "-o", out, "--engine", "ray")
         assert r.exit_code == 0, r.output
-        again = _score(src, "-m", tiny_bundle, "-o", out, "--engine", "ray")
+        again = _score(src, "-m", bundle, "-o", out, "--engine", "ray")
         assert again.exit_code == 1 and "--overwrite" in again.output
     finally:
         ray.shutdown()
@@ -424,3 +426,42 @@ def test_azure_inputs_and_outputs(azure, tiny_bundle, tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     missing = _score(f"az://reviews/nope.parquet{query}", "-m", tiny_bundle, "-o", "x.parquet")
     assert missing.exit_code == 1 and "nope.parquet" in missing.output
+
+
+def _put_bundle(s3fs, local_dir: str, prefix: str) -> str:
+    for root, _dirs, files in os.walk(local_dir):
+        for name in files:
+            rel = os.path.relpath(os.path.join(root, name), local_dir).replace(os.sep, "/")
+            with open(os.path.join(root, name), "rb") as f:
+                _put(s3fs, f"{prefix}/{rel}", f.read())
+    return f"s3://reviews/{prefix}"
+
+
+def test_a_bundle_on_s3_is_fetched_once_and_scores_the_same(s3, tiny_bundle, tmp_path, monkeypatch):
+    """--model s3://...: the bundle is copied once into the cache, verified against its
+    manifest, and scores like the local copy; missing or corrupt bundles are one line."""
+    s3fs, _ = s3
+    monkeypatch.setenv("SENTISCORE_CACHE", str(tmp_path / "cache"))
+    uri = _put_bundle(s3fs, tiny_bundle, "bundles/tiny")
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": list(range(20)), "text": _texts(20)}), src)
+    r = _score(str(src), "-m", uri, "-o", str(tmp_path / "s3.parquet"))
+    assert r.exit_code == 0, r.output
+    _score(str(src), "-m", tiny_bundle, "-o", str(tmp_path / "local.parquet"))
+    assert pq.read_table(tmp_path / "s3.parquet").equals(pq.read_table(tmp_path / "local.parquet"))
+    (cached,) = os.listdir(tmp_path / "cache" / "bundles")  # one copy, no staging left
+    for name in ("model.onnx", "model.int8.onnx"):  # a second run does not fetch them
+        s3fs.delete_file(f"reviews/bundles/tiny/{name}")
+    r = _score(str(src), "-m", uri, "-o", str(tmp_path / "again.parquet"))
+    assert r.exit_code == 0, r.output
+    assert os.listdir(tmp_path / "cache" / "bundles") == [cached]
+
+    r = _score(str(src), "-m", "s3://reviews/bundles/none", "-o", str(tmp_path / "x.parquet"))
+    assert r.exit_code != 0 and "no 'reviews/bundles/none/sentiscore.json'" in r.output
+    assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1
+    bad = _put_bundle(s3fs, tiny_bundle, "bundles/bad")
+    with s3fs.open_output_stream("reviews/bundles/bad/tokenizer.json", compression=None) as f:
+        f.write(b'{"changed": true}')
+    monkeypatch.setenv("SENTISCORE_CACHE", str(tmp_path / "cache2"))
+    r = _score(str(src), "-m", bad, "-o", str(tmp_path / "y.parquet"))
+    assert r.exit_code != 0 and "tokenizer.json" in r.output and "sha256" in r.output

@@ -30,7 +30,7 @@ def _progress_bar(total: int | None, silent: bool):
     "--model",
     default="default",
     show_default=True,
-    help="Bundle directory, or 'default' (the embedded model).",
+    help="Bundle directory, a bundle URI (s3://..., fetched once per machine), or 'default'.",
 )
 @click.option(
     "-o",

@@ -20,6 +20,7 @@ from sentiscore.infer.manifest import (
     unlisted,
     validate,
 )
+from sentiscore.io.uris import is_uri
 from sentiscore.io.writers import sha256_file
 
 log = logging.getLogger(__name__)
@@ -264,6 +265,10 @@ def _why(precision: str, device: str, skipped: list) -> str:
 def load_bundle(path: str = "default", verify: bool = True) -> Bundle:
     """Load and validate the bundle at ``path`` ('default' = the embedded model)."""
     where = default_bundle_dir() if path in ("default", None) else str(path)
+    if is_uri(where):  # shared storage: a local copy, fetched once per machine
+        from sentiscore.infer.fetch import local_bundle
+
+        where = local_bundle(where)
     manifest = os.path.join(where, MANIFEST)
     if not os.path.isdir(where):
         raise BundleError(

@@ -14,7 +14,8 @@ from sentiscore.errors import ConfigError
 class ScoreConfig:
     """Options for scoring files.
 
-    model: bundle directory, or "default" for the embedded model.
+    model: bundle directory, a bundle URI (s3://..., gs://..., az://...; fetched once per
+        machine into a local cache), or "default" for the embedded model.
     output: output file, or a directory (existing, or ending in '/') for one file per input;
         None writes ``<input stem>.scored.<fmt>`` beside each input.
     text_column: column holding the text; None detects it (text, sentence, review, content,

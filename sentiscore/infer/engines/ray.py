@@ -35,6 +35,10 @@ class _ScoreActor:
     ):
         from sentiscore.infer.scorer import Scorer
 
+        if isinstance(bundle, dict):  # shipped from the driver (another machine, perhaps)
+            from sentiscore.infer.fetch import unpack_bundle
+
+            bundle = unpack_bundle(bundle)
         self.scorer = Scorer.load(bundle, device=device, precision=precision, threads=threads)
         self.args = (text_column, keep_columns, prefix)
 
@@ -101,6 +105,7 @@ def score_dataset(
     batch_size: int = 4096,
     ray_remote_args: dict | None = None,
     actors: int | None = None,
+    ship_bundle: bool | None = None,
 ):
     """Return a Ray Dataset with the prediction columns appended (lazy, like any Ray op).
 
@@ -109,6 +114,9 @@ def score_dataset(
         less one, divided by ``threads`` (``actors`` is the older name of this argument).
     num_gpus: GPUs per actor for device 'cuda' (fractions share a GPU; default 1).
     ray_remote_args: further options for the actors (resources, runtime_env, ...).
+    ship_bundle: send a local bundle directory to the actors through Ray's object store, so
+        that it need not exist on every machine (default: when the cluster has more than one
+        node). 'default' and bundle URIs (s3://...) are resolved by each actor itself.
     """
     ray_data = require("ray.data", "ray", "Scoring on Ray Data")
     threads = threads or 1
@@ -119,7 +127,10 @@ def score_dataset(
         num_gpus = 1 if device == "cuda" else 0
     return ds.map_batches(
         _ScoreActor,
-        fn_constructor_args=(bundle, device, precision, threads, text_column, keep_columns, prefix),
+        fn_constructor_args=(
+            _shipped(bundle, ship_bundle),
+            *(device, precision, threads, text_column, keep_columns, prefix),
+        ),
         batch_format="pyarrow",
         batch_size=batch_size,
         compute=_actor_pool(ray_data, concurrency),
@@ -127,6 +138,25 @@ def score_dataset(
         num_gpus=num_gpus,
         **(ray_remote_args or {}),
     )
+
+
+def _shipped(bundle: str, ship: bool | None):
+    """The bundle as the actors get it: a local directory packed as bytes when shipped."""
+    from sentiscore.io.uris import is_uri
+
+    if bundle in ("default", None) or is_uri(bundle) or not os.path.isdir(bundle):
+        return bundle
+    if ship is None:
+        import ray
+
+        if not ray.is_initialized():  # what Ray Data would do: RAY_ADDRESS, else local
+            ray.init()
+        ship = sum(1 for n in ray.nodes() if n.get("Alive")) > 1
+    if not ship:
+        return bundle
+    from sentiscore.infer.fetch import pack_bundle
+
+    return pack_bundle(bundle)
 
 
 def _actor_pool(ray_data, concurrency: int | tuple[int, int]):
