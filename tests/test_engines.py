@@ -193,6 +193,11 @@ def test_cli_engines_give_the_same_answers(tiny_bundle, rows, tmp_path, monkeypa
             "_SUCCESS",
             "part-00000-0.parquet",
         ]  # noqa: E501
+        (tmp_path / "ray" / "_SUCCESS").unlink()  # as if the run had died before committing
+        (tmp_path / "ray" / "part-00007-0.parquet").write_bytes(b"half a part")
+        retry = _engine_run(src, tmp_path / "ray", tiny_bundle, "ray")  # no --overwrite needed
+        assert retry.exit_code == 0, retry.output
+        assert sorted(os.listdir(tmp_path / "ray")) == ["_SUCCESS", "part-00000-0.parquet"]
     finally:
         import ray
 

@@ -136,3 +136,21 @@ def test_csv_with_carriage_return_line_ends_is_read(tmp_path):
     src.write_bytes(b"id,text\r1,good film\r2,awful\r")
     (batch,) = list(iter_batches(discover_inputs([str(src)])[0]))
     assert batch.to_pydict() == {"id": [1, 2], "text": ["good film", "awful"]}
+
+
+def test_a_directory_of_engine_parts_is_read_as_committed(tmp_path):
+    """A _SUCCESS that lists parts: exactly those are read (a part of an attempt that did not
+    commit is not); Spark's own empty _SUCCESS or none: every part; scratch is skipped."""
+    d = tmp_path / "scored"
+    (d / "_temporary" / "0").mkdir(parents=True)
+    for name in ("part-00000-0.parquet", "part-00001-0.parquet", "_temporary/0/part-9.parquet"):
+        pq.write_table(pa.table({"text": ["x"]}), d / name)
+
+    def names():
+        return [i.path[len(str(d)) + 1 :] for i in discover_inputs([str(d)])]
+
+    assert names() == ["part-00000-0.parquet", "part-00001-0.parquet"]
+    (d / "_SUCCESS").write_text("")  # Spark's own marker lists nothing
+    assert names() == ["part-00000-0.parquet", "part-00001-0.parquet"]
+    (d / "_SUCCESS").write_text(json.dumps({"parts": [{"name": "part-00001-0.parquet"}]}))
+    assert names() == ["part-00001-0.parquet"]

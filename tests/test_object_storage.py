@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from sentiscore.cli import cli
+from sentiscore.io.readers import discover_inputs
 from sentiscore.testing import sample_reviews
 
 pytestmark = pytest.mark.light
@@ -270,6 +271,9 @@ def test_ray_engine_reads_and_writes_s3(s3, tiny_bundle, tmp_path, monkeypatch):
     listed = s3fs.get_file_info(pafs.FileSelector("reviews/engine/scored"))
     parts = sorted(i.base_name for i in listed if i.base_name.endswith(".parquet"))
     assert [p["name"] for p in committed["parts"]] == parts and committed["rows"] == 40
+    _put(s3fs, "engine/scored/part-99999-0.parquet", b"an attempt that never committed")
+    found = [i.path for i in discover_inputs([out])]  # readers trust the listed parts only
+    assert found == [f"{out}/{name}" for name in parts]
     _score(str(tmp_path / "in.parquet"), "-m", tiny_bundle, "-o", str(tmp_path / "l.parquet"))
     want = pq.read_table(tmp_path / "l.parquet")
     assert got.column("id").to_pylist() == list(range(40))

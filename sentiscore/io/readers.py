@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 import pyarrow as pa
 
 from sentiscore.errors import InputDataError
+from sentiscore.io.commit import listed_parts
 from sentiscore.io.uris import bare, child_uri, filesystem_of, is_uri
 
 log = logging.getLogger(__name__)
@@ -118,11 +119,16 @@ def _expand_local(spec: str) -> list[str]:
     if any(ch in spec for ch in "*?["):
         return sorted(p for p in _glob.glob(spec, recursive=True) if os.path.isfile(p))
     if os.path.isdir(spec):
+        from pyarrow import fs
+
+        committed = listed_parts(fs.LocalFileSystem(), os.path.abspath(spec))
+        if committed is not None:  # a directory of engine parts: exactly the committed ones
+            return sorted(os.path.join(spec, *name.split("/")) for name in committed)
         found = []
         for root, _dirs, files in os.walk(spec):
             found += [os.path.join(root, f) for f in files if detect_format(f)]
-        # A directory of our own output (or hidden files) is not input.
-        return sorted(p for p in found if ".scored." not in p and "/." not in p[len(spec) :])
+        # A directory of our own output (or hidden files, or scratch) is not input.
+        return sorted(p for p in found if ".scored." not in p and not _hidden(p[len(spec) :]))
     if os.path.isfile(spec):
         return [spec]
     raise InputDataError(
@@ -130,6 +136,12 @@ def _expand_local(spec: str) -> list[str]:
         f"'{spec}' does not exist",
         "check the path",
     )
+
+
+def _hidden(rel: str) -> bool:
+    """A path under a listed directory that readers skip: a file or directory in it starts
+    with '.' or '_' (hidden files, ``_SUCCESS``, Spark's ``_temporary/``), as pyarrow does."""
+    return any(p.startswith((".", "_")) for p in rel.replace(os.sep, "/").split("/") if p)
 
 
 def _expand_uri(spec: str) -> list[str]:
@@ -146,11 +158,14 @@ def _expand_uri(spec: str) -> list[str]:
             "check the URI, the credentials and the network, or copy the file locally",
         ) from exc
     if info.type == fs.FileType.Directory:
+        committed = listed_parts(filesystem, root.rstrip("/"))
+        if committed is not None:  # a directory of engine parts: exactly the committed ones
+            return sorted(child_uri(spec, f"{root.rstrip('/')}/{n}") for n in committed)
         sel = fs.FileSelector(root, recursive=True)
         return sorted(
             child_uri(spec, i.path)
             for i in filesystem.get_file_info(sel)
-            if i.is_file and detect_format(i.path)
+            if i.is_file and detect_format(i.path) and not _hidden(i.path[len(root) :])
         )
     if info.type == fs.FileType.File:
         return [spec]

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from sentiscore.errors import ConfigError
 from sentiscore.infer.config import ScoreConfig
+from sentiscore.io.commit import SUCCESS, remove_marker, write_marker
 from sentiscore.io.readers import InputFile, detect_format, discover_inputs, map_inputs, read_schema
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ def _check(cfg: ScoreConfig) -> None:
         raise ConfigError(
             f"no --resume with --engine {cfg.engine}",
             "--resume",
-            "rerun the same command: the engine rewrites the same part files",
+            "rerun the same command: the parts of a run that did not finish (no _SUCCESS) "
+            "are replaced",
         )
     if cfg.format not in (None, "parquet"):
         raise ConfigError(
@@ -57,21 +59,35 @@ def _check(cfg: ScoreConfig) -> None:
             repr(cfg.format),
             "drop --format, or use the local engine for other formats",
         )
-    if _exists(cfg.output) and not cfg.overwrite:
+    state = _output_state(cfg.output)
+    if state == "uncommitted":
+        log.warning("replacing the parts in '%s' of a run that did not finish", cfg.output)
+    elif state != "absent" and not cfg.overwrite:
         raise ConfigError(
-            "No existing output", f"'{cfg.output}' exists", "pass --overwrite to replace it"
+            "No existing output",
+            f"'{cfg.output}' exists" + (" (not a directory of parts)" if state == "other" else ""),
+            "pass --overwrite to replace it",
         )
 
 
-def _exists(path: str) -> bool:
-    from sentiscore.io.uris import filesystem_of, is_uri
-
-    if not is_uri(path):
-        return os.path.exists(path)
+def _output_state(output: str) -> str:
+    """'absent'; 'committed' (a finished run: ``_SUCCESS``); 'uncommitted' (only part files
+    and engine scratch, no ``_SUCCESS``: a run that did not finish); or 'other'."""
     from pyarrow import fs
 
-    filesystem, where = filesystem_of(path)
-    return filesystem.get_file_info(where).type != fs.FileType.NotFound
+    filesystem, root = _output_fs(output)
+    info = filesystem.get_file_info(root)
+    if info.type == fs.FileType.NotFound:
+        return "absent"
+    if info.type != fs.FileType.Directory:
+        return "other"
+    names = [i.base_name for i in filesystem.get_file_info(fs.FileSelector(root))]
+    if not names:
+        return "absent"
+    if SUCCESS in names:
+        return "committed"
+    ours = all(n.startswith(("part-", "_", ".")) for n in names)
+    return "uncommitted" if ours else "other"
 
 
 def _columns(files: list[InputFile], cfg: ScoreConfig) -> tuple[str, object]:
@@ -211,22 +227,23 @@ def _need(module: str, extra: str):
     return require(module, extra, f"--engine {extra}")
 
 
-# Written last into an engine's output directory: every part with its rows and errors.
-SUCCESS = "_SUCCESS"
-
-
 def _summary(cfg: ScoreConfig, seconds: float) -> dict:
     """Commit the output: ``_SUCCESS``, written after every part, lists them with their rows
     (object stores have no atomic directory rename, so readers trust exactly the listed
     parts); return the run summary from it."""
-    import json
 
     import pyarrow.parquet as pq
     from pyarrow import fs
 
     filesystem, root = _output_fs(cfg.output)
     infos = filesystem.get_file_info(fs.FileSelector(root, recursive=True))
-    names = sorted(i.path for i in infos if i.is_file and i.path.endswith(".parquet"))
+    names = sorted(
+        i.path
+        for i in infos
+        if i.is_file
+        and i.path.endswith(".parquet")
+        and not any(d.startswith(("_", ".")) for d in i.path[len(root) :].split("/"))
+    )  # parts, not engine scratch such as Spark's _temporary/
 
     def count(path: str) -> dict:
         errors = pq.read_table(path, columns=[f"{cfg.prefix}error"], filesystem=filesystem)
@@ -244,8 +261,7 @@ def _summary(cfg: ScoreConfig, seconds: float) -> dict:
         "rows_per_s": round(rows / seconds, 1) if seconds else None,
         "outputs": [cfg.output],
     }
-    with filesystem.open_output_stream(f"{root}/{SUCCESS}", compression=None) as f:
-        f.write(json.dumps({**summary, "parts": parts}, indent=1).encode())
+    write_marker(filesystem, root, summary, parts)
     return summary
 
 
@@ -265,8 +281,4 @@ def _output_fs(output: str):
 
 def _uncommit(cfg: ScoreConfig) -> None:
     """Remove a previous run's ``_SUCCESS`` before any part is replaced."""
-    from pyarrow import fs
-
-    filesystem, root = _output_fs(cfg.output)
-    if filesystem.get_file_info(f"{root}/{SUCCESS}").type == fs.FileType.File:
-        filesystem.delete_file(f"{root}/{SUCCESS}")
+    remove_marker(*_output_fs(cfg.output))
