@@ -161,7 +161,9 @@ def _same_everywhere(src, bundle, tmp_path, engines=("ray", "spark")):
     assert r.exit_code == 0, r.output
     local = pq.read_table(tmp_path / "local.parquet").sort_by("id")
     for engine in engines:
-        r = _engine_run(src, tmp_path / engine, bundle, engine, "--workers", "1")
+        # Spark: a task that asks for two cores (spark.task.cpus) where there are two
+        extra = ["--threads-per-worker", "2"] if engine == "spark" and os.cpu_count() > 1 else []
+        r = _engine_run(src, tmp_path / engine, bundle, engine, "--workers", "1", *extra)
         assert r.exit_code == 0, r.output
         assert f"on {engine}" in r.output
         got = pq.read_table(tmp_path / engine).sort_by("id")
@@ -325,3 +327,25 @@ def test_csv_and_jsonl_columns_are_typed_alike_on_every_engine(
         import ray
 
         ray.shutdown()
+
+
+def test_spark_tasks_ask_for_the_cores_and_gpus_they_use():
+    """--threads-per-worker is spark.task.cpus (no oversubscription), --workers counts tasks;
+    GPUs are a cluster's business: refused in local mode, a task resource under spark-submit."""
+    from sentiscore.errors import ConfigError
+    from sentiscore.infer.config import ScoreConfig
+    from sentiscore.infer.engines.run import _spark_conf
+
+    cfg = ScoreConfig(output="o", engine="spark", workers=1, threads_per_worker=2)
+    conf = _spark_conf(cfg, local=True)
+    if (os.cpu_count() or 1) >= 2:
+        assert conf == {"spark.task.cpus": "2", "master": "local[2,4]"}
+    assert _spark_conf(ScoreConfig(output="o", engine="spark"), local=True) == {
+        "master": "local[*,4]"
+    }
+    gpu = ScoreConfig(output="o", engine="spark", gpus_per_worker=0.25)
+    with pytest.raises(ConfigError, match="local mode"):
+        _spark_conf(gpu, local=True)
+    assert _spark_conf(gpu, local=False) == {"spark.task.resource.gpu.amount": "0.25"}
+    with pytest.raises(ConfigError, match="--threads-per-worker"):
+        _spark_conf(ScoreConfig(output="o", engine="spark", threads_per_worker=4096), local=True)

@@ -115,7 +115,10 @@ def _progress_bar(total: int | None, silent: bool):
     "cores; -o is then a directory of Parquet parts.",
 )
 @click.option(
-    "--workers", type=int, default=None, help="Ray actors / Spark cores (default: all CPUs)."
+    "--workers",
+    type=int,
+    default=None,
+    help="Ray actors / local Spark tasks at once (default: all CPUs).",
 )
 @click.option(
     "--threads-per-worker",
@@ -127,7 +130,7 @@ def _progress_bar(total: int | None, silent: bool):
     "--gpus-per-worker",
     type=float,
     default=None,
-    help="GPUs per Ray actor (0.5 puts two on a GPU); implies CUDA.",
+    help="GPUs per Ray actor or Spark task (0.5 puts two on a GPU); implies CUDA.",
 )
 @click.option(
     "--max-length",

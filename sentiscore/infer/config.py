@@ -41,9 +41,10 @@ class ScoreConfig:
         rows could not be scored; None never fails on bad rows.
     verify: check the bundle's files against the checksums in its manifest (--no-verify off).
     engine: local (this process), ray or spark (a cluster; output is a directory of Parquet
-        parts). workers: Ray actors or Spark local cores (default: the whole cluster).
-        threads_per_worker: ONNX Runtime threads and CPUs per worker (default 1).
-        gpus_per_worker: GPUs per Ray actor, fractions share a GPU (implies CUDA).
+        parts). workers: Ray actors or local Spark tasks at once (default: the whole
+        cluster). threads_per_worker: ONNX Runtime threads and CPUs per worker (Ray actor,
+        Spark task: spark.task.cpus; default 1). gpus_per_worker: GPUs per Ray actor or Spark
+        task (spark.task.resource.gpu.amount), fractions share a GPU (implies CUDA).
     """
 
     model: str = "default"

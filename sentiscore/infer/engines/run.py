@@ -145,9 +145,8 @@ def _run_spark(paths: list[str], cfg: ScoreConfig, text: str, keep, schema: pa.S
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("sentiscore")
     builder = builder.config("spark.ui.showConsoleProgress", str(progress).lower())
-    if not SparkConf().contains("spark.master"):  # not under spark-submit: local, all cores
-        # local[N,F]: a failed task (a killed Python worker) is retried, as on a cluster
-        builder = builder.master(f"local[{cfg.workers or '*'},{SPARK_LOCAL_TASK_TRIES}]")
+    for key, value in _spark_conf(cfg, local=not SparkConf().contains("spark.master")).items():
+        builder = builder.config(key, value) if key != "master" else builder.master(value)
     spark = builder.getOrCreate()
     with _spark_paths(paths + [cfg.output]):
         fmt = detect_format(paths[0])
@@ -173,6 +172,37 @@ def _run_spark(paths: list[str], cfg: ScoreConfig, text: str, keep, schema: pa.S
         threads = cfg.threads_per_worker or 1
         scored = score_dataframe(df, **_common(cfg, text, keep), threads=threads)
         scored.write.mode("overwrite").parquet(cfg.output)
+
+
+def _spark_conf(cfg: ScoreConfig, local: bool) -> dict:
+    """Spark settings from the worker options: each task asks for the cores its ONNX Runtime
+    threads use (``spark.task.cpus``), so an executor runs cores / threads tasks at once, and
+    for its share of a GPU. ``local``: not under spark-submit, so this machine's cores."""
+    conf = {}
+    threads = cfg.threads_per_worker or 1
+    if cfg.threads_per_worker:
+        conf["spark.task.cpus"] = str(threads)
+    if cfg.gpus_per_worker:
+        if local:
+            raise ConfigError(
+                "--gpus-per-worker with --engine spark on a cluster whose executors have GPUs",
+                "Spark's local mode, which schedules no GPUs",
+                "run under spark-submit with spark.executor.resource.gpu.amount and a GPU "
+                "discovery script, or use --engine ray",
+            )
+        conf["spark.task.resource.gpu.amount"] = str(cfg.gpus_per_worker)
+    if local:
+        cores = os.cpu_count() or 1
+        if threads > cores:
+            raise ConfigError(
+                f"--threads-per-worker <= this machine's {cores} cores",
+                str(threads),
+                f"pass --threads-per-worker {cores} or less",
+            )
+        slots = f"{cfg.workers * threads}" if cfg.workers else "*"
+        # local[N,F]: a failed task (a killed Python worker) is retried, as on a cluster
+        conf["master"] = f"local[{slots},{SPARK_LOCAL_TASK_TRIES}]"
+    return conf
 
 
 # Attempts per task in Spark's local mode (a cluster uses spark.task.maxFailures, default 4).
