@@ -349,3 +349,51 @@ def test_spark_tasks_ask_for_the_cores_and_gpus_they_use():
     assert _spark_conf(gpu, local=False) == {"spark.task.resource.gpu.amount": "0.25"}
     with pytest.raises(ConfigError, match="--threads-per-worker"):
         _spark_conf(ScoreConfig(output="o", engine="spark", threads_per_worker=4096), local=True)
+
+
+def test_splits_cover_every_row_once_and_report_unreadable_inputs(tiny_bundle, tmp_path):
+    """The Spark engine's splits, run here without Spark: the splits of one file take turns on
+    its batches and together write every row once; many files are grouped; a file that
+    cannot be read comes back as the local engine's error."""
+    import pyarrow.parquet as pq
+
+    from sentiscore.errors import InputDataError
+    from sentiscore.infer.engines import splits
+    from sentiscore.infer.engines.run import _rebuilt
+    from sentiscore.infer.engines.spark import output_schema
+    from sentiscore.io.readers import discover_inputs
+
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": list(range(300)), "text": _texts(300)}), src)
+    files = discover_inputs([str(src)])
+    plan = splits.plan(files, slots=2)
+    assert len(plan) == 4 and {p.pieces[0].take for p in plan} == {0, 1, 2, 3}
+    schema = pq.read_schema(src)
+    job = {
+        **{"bundle": tiny_bundle, "device": "cpu", "precision": "auto", "threads": 1},
+        **{"text": "text", "keep": "all", "prefix": "", "in_schema": schema},
+        "out_schema": output_schema(schema, ["negative", "positive"], "text"),
+        "output": str(tmp_path / "out"),
+    }
+    done = [splits.run_split(s, job) for s in plan]
+    assert [d["name"] for d in done] == [f"part-0000{i}.parquet" for i in range(4)]
+    assert all(d["rows"] > 0 for d in done)  # every split scored some of the one file
+    got = pq.read_table(tmp_path / "out").sort_by("id")
+    assert got.column("id").to_pylist() == list(range(300))
+    assert sorted(os.listdir(tmp_path / "out")) == ["_temporary"] + [d["name"] for d in done]
+
+    many = [tmp_path / f"f{i}.parquet" for i in range(20)]
+    for i, path in enumerate(many):
+        pq.write_table(pa.table({"id": [i], "text": ["fine"]}), path)
+    grouped = splits.plan(discover_inputs([str(p) for p in many]), slots=2)
+    assert len(grouped) == 7 and sum(len(s.pieces) for s in grouped) == 20  # 3 files a split
+    assert splits.plan(files, slots=2, limit=10)[0].limit == 10
+
+    os.remove(many[0])
+    failed = splits.run_split(grouped[0], job)
+    with pytest.raises(InputDataError, match="f0.parquet"):
+        raise _rebuilt(failed["error"])
+
+
+def _texts(n):
+    return [t for t, _ in sample_reviews(n)]

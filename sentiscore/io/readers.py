@@ -330,10 +330,11 @@ def iter_batches(inp: InputFile, batch_rows: int = 8192) -> Iterator[pa.RecordBa
             yield from iter_jsonl(inp, batch_rows)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        fix = "check the file's encoding (UTF-8) and format"
+        if is_uri(inp.path) and type(exc) in (OSError, FileNotFoundError, PermissionError):
+            fix = "check the URI, the credentials and the network (of every worker)"
         raise InputDataError(
-            f"A readable {inp.format} file",
-            f"'{inp.path}': {first}",
-            "check the file's encoding (UTF-8) and format",
+            f"A readable {inp.format} file", f"'{inp.path}': {first}", fix
         ) from exc
 
 

@@ -248,7 +248,7 @@ def _index_of(name: str) -> int:
         return -1
 
 
-def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     """``batch`` with ``schema``'s columns, by name: cast where types were promoted, nulls
     where an input lacked a column (inputs with different columns into one output)."""
     cols = [
@@ -299,7 +299,7 @@ def concat_parts(
     def batches():
         for p in part_paths:
             for b in pq.ParquetFile(p).iter_batches(batch_size=8192):
-                yield b if b.schema.equals(schema) else _conform(b, schema)
+                yield b if b.schema.equals(schema) else conform(b, schema)
             if consume:
                 os.remove(p)
 

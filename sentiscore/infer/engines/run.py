@@ -1,16 +1,16 @@
 """``sentiscore score --engine ray|spark``: the same scoring as the local engine, spread over a
 Ray or Spark cluster, from the CLI.
 
-The driver reads the bundle's manifest and the first input's schema (text column, kept
-columns, name clashes) and loads no model; the adapters (``engines.ray``, ``engines.spark``)
-run the scorers. Output is a directory of Parquet parts named by task (a rerun replaces them;
-the engines retry failed tasks, so every row is written once). Local files go through the
-local engine (``files``); this module only chooses and drives the cluster engines.
+The driver reads the bundle's manifest and the inputs' schemas (text column, kept columns,
+name clashes) and loads no model. Ray runs Ray Data (``engines.ray``); Spark runs splits that
+its tasks read, score and write themselves (``engines.splits``). Output is a directory of
+Parquet parts with deterministic names (a rerun or a retried task rewrites the same part),
+committed by ``_SUCCESS`` (``io.commit``) once every part is written. The local engine is
+``files``; this module only chooses and drives the cluster engines.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
@@ -22,6 +22,7 @@ from sentiscore.errors import ConfigError
 from sentiscore.infer.config import ScoreConfig
 from sentiscore.io.commit import SUCCESS, remove_marker, write_marker
 from sentiscore.io.readers import InputFile, detect_format, discover_inputs, map_inputs, read_schema
+from sentiscore.io.uris import is_uri
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def score_on_engine(inputs, cfg: ScoreConfig, progress: bool = False) -> dict:
     if cfg.engine == "ray":
         _run_ray(paths, cfg, text, keep, _schema(files), progress)
     else:
-        _run_spark(paths, cfg, text, keep, _schema(files), progress)
+        _run_spark(files, cfg, text, keep, _schema(files), progress)
     return _summary(cfg, time.perf_counter() - start)
 
 
@@ -134,12 +135,15 @@ def _run_ray(paths: list[str], cfg: ScoreConfig, text: str, keep, schema: pa.Sch
     write_parquet(scored, cfg.output)
 
 
-def _run_spark(paths: list[str], cfg: ScoreConfig, text: str, keep, schema: pa.Schema, progress):
+def _run_spark(files: list[InputFile], cfg: ScoreConfig, text: str, keep, schema, progress):
+    """Spark runs the splits (``engines.splits``): each task reads, scores and writes one
+    part with sentiscore's readers and writers, the same as the local engine reads."""
     _need("pyspark", "spark")
     from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
-    from sentiscore.infer.engines.spark import score_dataframe
+    from sentiscore.infer.engines import splits
+    from sentiscore.infer.engines.spark import _shipped, _workers_can_score, output_schema
 
     # Local workers run this interpreter unless told otherwise (a cluster sets its own).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -148,30 +152,70 @@ def _run_spark(paths: list[str], cfg: ScoreConfig, text: str, keep, schema: pa.S
     for key, value in _spark_conf(cfg, local=not SparkConf().contains("spark.master")).items():
         builder = builder.config(key, value) if key != "master" else builder.master(value)
     spark = builder.getOrCreate()
-    with _spark_paths(paths + [cfg.output]):
-        fmt = detect_format(paths[0])
-        if fmt == "parquet":
-            df = spark.read.parquet(*paths)
-        else:  # the local engine's column types, not Spark's guesses (ids like 007 stay text)
-            from pyspark.sql.pandas.types import from_arrow_schema
+    _workers_can_score(spark)
+    threads = cfg.threads_per_worker or 1
+    slots = max(1, spark.sparkContext.defaultParallelism // threads)
+    plan = splits.plan([_absolute(f) for f in files], slots, cfg.limit)
+    common = _common(cfg, text, keep)
+    job = {
+        **{k: common[k] for k in ("device", "precision", "prefix")},
+        "bundle": _shipped(spark, cfg.model),
+        "threads": threads,
+        "text": text,
+        "keep": keep,
+        "in_schema": schema,
+        "out_schema": output_schema(schema, _labels(cfg), text, keep, cfg.prefix),
+        "output": cfg.output if is_uri(cfg.output) else os.path.abspath(cfg.output),
+    }
+    _clear(cfg.output)
+    results = (
+        spark.sparkContext.parallelize(plan, len(plan))
+        .map(lambda split: splits.run_split(split, job))
+        .collect()
+    )
+    failed = [r["error"] for r in results if "error" in r]
+    if failed:
+        raise _rebuilt(failed[0])
+    _remove_scratch(cfg.output)
 
-            reader = spark.read.schema(from_arrow_schema(schema))
-            if fmt == "csv":
-                sep = _delimiter(paths[0], cfg)
-                reader = reader.option("header", True).option("sep", sep).option("multiLine", True)
-                df = reader.option("escape", '"').csv(paths)
-            else:
-                df = reader.json(paths)
-        if cfg.limit:
-            df = df.limit(cfg.limit)
-        # Spark splits files by bytes; scoring costs by row: one small file of many short
-        # reviews would be one task on one core. At least two partitions per task slot.
-        slots = 2 * spark.sparkContext.defaultParallelism
-        if df.rdd.getNumPartitions() < slots:
-            df = df.repartition(slots)
-        threads = cfg.threads_per_worker or 1
-        scored = score_dataframe(df, **_common(cfg, text, keep), threads=threads)
-        scored.write.mode("overwrite").parquet(cfg.output)
+
+def _absolute(f: InputFile) -> InputFile:
+    """Local inputs by absolute path: Spark's Python workers may run in another directory."""
+    if is_uri(f.path):
+        return f
+    return InputFile(os.path.abspath(f.path), f.format, f.delimiter, f.text_column)
+
+
+def _labels(cfg: ScoreConfig) -> list[str]:
+    from sentiscore.infer.bundle import load_bundle
+
+    return load_bundle(cfg.model, verify=False).labels
+
+
+def _clear(output: str) -> None:
+    """An empty output directory (the checks before the job decided it may be replaced)."""
+    filesystem, root = _output_fs(output)
+    filesystem.create_dir(root, recursive=True)
+    filesystem.delete_dir_contents(root, missing_dir_ok=True)
+
+
+def _remove_scratch(output: str) -> None:
+    import shutil
+
+    if not is_uri(output):
+        shutil.rmtree(os.path.join(output, "_temporary"), ignore_errors=True)
+
+
+def _rebuilt(error: dict):
+    """A worker's SentiscoreError (sent as its parts) raised again on the driver."""
+    from sentiscore import errors
+
+    cls = getattr(errors, error.get("kind", ""), None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.SentiscoreError)):
+        cls = errors.SentiscoreError
+    if cls.__init__ is not errors.SentiscoreError.__init__:
+        cls = errors.SentiscoreError
+    return cls(error["expected"], error.get("found"), error.get("fix"))
 
 
 def _spark_conf(cfg: ScoreConfig, local: bool) -> dict:
@@ -207,26 +251,6 @@ def _spark_conf(cfg: ScoreConfig, local: bool) -> dict:
 
 # Attempts per task in Spark's local mode (a cluster uses spark.task.maxFailures, default 4).
 SPARK_LOCAL_TASK_TRIES = 4
-
-
-@contextlib.contextmanager
-def _spark_paths(paths: list[str]):
-    """Spark reads and writes through Hadoop file systems: a URI scheme it has no connector
-    for is one line naming the connector, not a Java stack trace."""
-    try:
-        yield
-    except Exception as exc:  # noqa: BLE001 - Py4J and pyspark wrap the JVM's error
-        text = str(exc)
-        if "No FileSystem for scheme" not in text:
-            raise
-        scheme = text.split("No FileSystem for scheme", 1)[1].strip(" :\"'").split('"')[0]
-        raise ConfigError(
-            "URIs that this Spark can read and write (--engine spark uses Spark's file "
-            "systems, not sentiscore's)",
-            f"Spark has no file system for '{scheme}://' ({[p for p in paths if '://' in p][:2]})",
-            "add the connector to Spark (for S3: s3a:// with the hadoop-aws package, e.g. "
-            "--packages org.apache.hadoop:hadoop-aws), or use --engine ray or local",
-        ) from None
 
 
 def _common(cfg: ScoreConfig, text: str, keep) -> dict:

@@ -1,0 +1,139 @@
+"""An engine job as splits that each worker reads, scores and writes itself (``--engine spark``).
+
+The driver plans splits over the inputs; a worker reads its split with sentiscore's own
+readers and pyarrow file systems (so object stores need no Hadoop connector, and CSV and JSONL
+columns get exactly the local engine's types), scores it with its cached scorer, and writes
+``part-NNNNN.parquet``. Names are deterministic: a retried or rerun split rewrites the same
+part. A part appears whole or not at all (a local file is written beside and renamed, an
+object is uploaded in one piece), and a worker returns the part's name and rows; committing the
+directory with ``_SUCCESS`` is ``engines.run``'s business, the scorer's logic ``scorer``'s.
+
+A file is divided between splits when there are fewer files than twice the task slots: split
+``j`` of ``k`` takes the file's batches ``j, j + k, ...`` (batches of a fixed size, so the
+same on every attempt). Each of those splits reads the whole file, which costs reading, not
+scoring; many small files are grouped into one split instead.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from sentiscore.errors import SentiscoreError
+from sentiscore.io.readers import InputFile, iter_batches
+
+# Rows per batch that splits of one file take turns on.
+TURN_ROWS = 512
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Batches ``take, take + of, ...`` of ``file`` (all of it when ``of`` is 1), batches
+    of ``rows`` rows."""
+
+    file: InputFile
+    of: int = 1
+    take: int = 0
+    rows: int = 8192
+
+
+@dataclass(frozen=True)
+class Split:
+    index: int
+    pieces: tuple[Piece, ...]
+    limit: int | None = None  # rows at most (--limit), from the start of the pieces
+
+    @property
+    def name(self) -> str:
+        return f"part-{self.index:05d}.parquet"
+
+
+def plan(files: list[InputFile], slots: int, limit: int | None = None) -> list[Split]:
+    """Splits over ``files`` (in input order) for ``slots`` tasks at once: at least two per
+    slot when files are few, at most four per slot when they are many. ``limit``: one split of
+    the first ``limit`` rows."""
+    files = [InputFile(f.path, f.format, f.delimiter, f.text_column) for f in files]  # no bytes
+    if limit:
+        return [Split(0, tuple(Piece(f) for f in files), limit)]
+    want = 2 * max(1, slots)
+    if len(files) < want:
+        k = -(-want // len(files))
+        pieces = [Piece(f, k, j, _turn(f, k)) for f in files for j in range(k)]
+        return [Split(i, (p,)) for i, p in enumerate(pieces)]
+    groups = min(len(files), 4 * max(1, slots))
+    per = -(-len(files) // groups)
+    chunks = [files[i : i + per] for i in range(0, len(files), per)]
+    return [Split(i, tuple(Piece(f) for f in chunk)) for i, chunk in enumerate(chunks)]
+
+
+def _turn(f: InputFile, k: int) -> int:
+    """Rows per batch when ``k`` splits take turns on ``f``: a few turns each where the row
+    count is known (Parquet), so that small files are spread too."""
+    from sentiscore.io.readers import count_rows
+
+    n = count_rows(f)
+    return TURN_ROWS if not n else max(16, min(TURN_ROWS, -(-n // (4 * k))))
+
+
+def run_split(split: Split, job: dict) -> dict:
+    """Score ``split`` and write its part; return ``{"name", "rows"}``, or ``{"error"}`` with
+    the SentiscoreError's parts when an input cannot be read (the driver raises it again;
+    retrying would not help). ``job``: scorer (bundle, device, precision, threads), text, keep, prefix,
+    in_schema, out_schema, output."""
+    from sentiscore.infer.engines.spark import _resolve, _scorer
+
+    where = _resolve(job["bundle"])
+    scorer = _scorer(where, job["device"], job["precision"], job["threads"])
+    args = (job["text"], job["keep"], job["prefix"])
+
+    def scored():
+        for batch in _batches(split, job["in_schema"]):
+            yield scorer.score_batch(batch, *args).cast(job["out_schema"])
+
+    try:
+        rows = _write_part(scored(), job["out_schema"], job["output"], split.name)
+    except SentiscoreError as exc:
+        parts = {"kind": type(exc).__name__, "expected": exc.expected}
+        return {"name": split.name, "error": {**parts, "found": exc.found, "fix": exc.fix}}
+    return {"name": split.name, "rows": rows}
+
+
+def _batches(split: Split, schema: pa.Schema):
+    """The split's input rows as batches with the job's (unified) input schema."""
+    from sentiscore.io.writers import conform
+
+    left = split.limit
+    for piece in split.pieces:
+        for i, batch in enumerate(iter_batches(piece.file, batch_rows=piece.rows)):
+            if i % piece.of != piece.take:
+                continue
+            if left is not None:
+                batch = batch.slice(0, left)
+                left -= batch.num_rows
+            if batch.num_rows:
+                yield conform(batch, schema)
+            if left == 0:
+                return
+
+
+def _write_part(batches, schema: pa.Schema, output: str, name: str) -> int:
+    """Write the part ``name`` under ``output`` (a directory or a URI) whole or not at all."""
+    from sentiscore.io.remote import is_remote, upload
+    from sentiscore.io.uris import split_query
+    from sentiscore.io.writers import atomic_write
+
+    if not is_remote(output):
+        scratch = os.path.join(output, "_temporary")
+        os.makedirs(scratch, exist_ok=True)
+        rows = atomic_write(os.path.join(scratch, name), batches, "parquet", schema)
+        os.replace(os.path.join(scratch, name), os.path.join(output, name))
+        return rows
+    import tempfile
+
+    base, query = split_query(output)
+    with tempfile.TemporaryDirectory(prefix="sentiscore-part-") as tmp:
+        rows = atomic_write(os.path.join(tmp, name), batches, "parquet", schema)
+        upload(os.path.join(tmp, name), f"{base.rstrip('/')}/{name}{query}")
+    return rows
