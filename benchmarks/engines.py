@@ -3,8 +3,8 @@
 engine's start-up included, as a user sees it) and checks that every row comes back once with
 the same label and probabilities within 1e-3 of the local engine.
 
-The reviews are the first N sentences of ../shared/data/sst2/train.parquet. The S3 case reads
-the same file from a moto S3 server on 127.0.0.1 (started here) with the local engine.
+The reviews are the first N sentences of ../shared/data/sst2/train.parquet. The S3 cases read
+the same file from a moto S3 server on 127.0.0.1 (started here) with each engine.
 
 usage: python benchmarks/engines.py [--rows 20000] [--bundle default]
        [--out benchmarks/results/engines]
@@ -100,9 +100,12 @@ def main() -> None:
         "local, input on S3": [*base, uri, "-o", f"{work}/s3.parquet"],
         "ray": [*base, src, "--engine", "ray", "-o", f"{work}/ray"],
         "spark": [*base, src, "--engine", "spark", "-o", f"{work}/spark"],
+        "ray, input on S3": [*base, uri, "--engine", "ray", "-o", f"{work}/ray-s3"],
+        "spark, input on S3": [*base, uri, "--engine", "spark", "-o", f"{work}/spark-s3"],
     }
     outputs = {"local": "local.parquet", "local, input on S3": "s3.parquet", "ray": "ray",
-               "spark": "spark"}  # fmt: skip
+               "spark": "spark", "ray, input on S3": "ray-s3",
+               "spark, input on S3": "spark-s3"}  # fmt: skip
     results = {}
     try:
         for name, cmd in cases.items():
