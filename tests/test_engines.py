@@ -206,6 +206,18 @@ def test_cli_engines_give_the_same_answers(tiny_bundle, rows, tmp_path, monkeypa
         ray.shutdown()
     refused = _engine_run(src, tmp_path / "x", tiny_bundle, "ray", "--resume")
     assert refused.exit_code == 1 and "no --resume" in refused.output
+    txt = tmp_path / "more.txt"
+    txt.write_text("a fine film\nan awful plot\n")
+    args = ["score", str(src), str(txt), "-m", tiny_bundle, "--engine"]
+    from click.testing import CliRunner
+
+    from sentiscore.cli import cli
+
+    ray_mixed = CliRunner().invoke(cli, [*args, "ray", "-o", str(tmp_path / "rm")])
+    assert ray_mixed.exit_code == 1 and "one format" in ray_mixed.output
+    mixed = CliRunner().invoke(cli, [*args, "spark", "-o", str(tmp_path / "sm"), "--silent"])
+    assert mixed.exit_code == 0, mixed.output  # Spark's tasks read like the local engine
+    assert pq.read_table(tmp_path / "sm").num_rows == len(rows) + 2
 
 
 @pytest.mark.slow

@@ -98,11 +98,11 @@ def _columns(files: list[InputFile], cfg: ScoreConfig) -> tuple[str, object]:
     from sentiscore.infer.files import check_inputs
 
     formats = {detect_format(f.path) for f in files}
-    if len(formats) != 1 or formats & {"txt"}:
+    if cfg.engine == "ray" and (len(formats) != 1 or formats & {"txt"}):  # Ray Data's readers
         raise ConfigError(
-            f"Inputs of one format (Parquet, CSV or JSONL) with --engine {cfg.engine}",
+            "Inputs of one format (Parquet, CSV or JSONL) with --engine ray",
             f"formats {sorted(str(f) for f in formats)}",
-            "score each format separately",
+            "score each format separately, or use --engine spark or local",
         )
     keep, text = check_inputs(files, load_bundle(cfg.model, verify=False).labels, cfg)
     return text, keep
