@@ -359,6 +359,8 @@ def test_spark_tasks_ask_for_the_cores_and_gpus_they_use():
     with pytest.raises(ConfigError, match="local mode"):
         _spark_conf(gpu, local=True)
     assert _spark_conf(gpu, local=False) == {"spark.task.resource.gpu.amount": "0.25"}
+    many = ScoreConfig(output="o", engine="spark", workers=4096)
+    assert _spark_conf(many, local=True)["master"] == f"local[{os.cpu_count()},4]"  # capped
     with pytest.raises(ConfigError, match="--threads-per-worker"):
         _spark_conf(ScoreConfig(output="o", engine="spark", threads_per_worker=4096), local=True)
 

@@ -243,7 +243,15 @@ def _spark_conf(cfg: ScoreConfig, local: bool) -> dict:
                 str(threads),
                 f"pass --threads-per-worker {cores} or less",
             )
-        slots = f"{cfg.workers * threads}" if cfg.workers else "*"
+        workers = cfg.workers
+        if workers and workers * threads > cores:
+            log.warning(
+                "--workers %d x --threads-per-worker %d is more than this machine's %d cores: "
+                "running %d tasks at once",
+                *(workers, threads, cores, cores // threads),
+            )
+            workers = cores // threads
+        slots = f"{workers * threads}" if workers else "*"
         # local[N,F]: a failed task (a killed Python worker) is retried, as on a cluster
         conf["master"] = f"local[{slots},{SPARK_LOCAL_TASK_TRIES}]"
     return conf
