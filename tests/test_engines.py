@@ -200,6 +200,7 @@ def test_cli_engines_give_the_same_answers(tiny_bundle, rows, tmp_path, monkeypa
         retry = _engine_run(src, tmp_path / "ray", tiny_bundle, "ray")  # no --overwrite needed
         assert retry.exit_code == 0, retry.output
         assert sorted(os.listdir(tmp_path / "ray")) == ["_SUCCESS", "part-00000-0.parquet"]
+        _scorer_options_reach_the_workers(src, tiny_bundle, tmp_path)
     finally:
         import ray
 
@@ -218,6 +219,32 @@ def test_cli_engines_give_the_same_answers(tiny_bundle, rows, tmp_path, monkeypa
     mixed = CliRunner().invoke(cli, [*args, "spark", "-o", str(tmp_path / "sm"), "--silent"])
     assert mixed.exit_code == 0, mixed.output  # Spark's tasks read like the local engine
     assert pq.read_table(tmp_path / "sm").num_rows == len(rows) + 2
+
+
+def _scorer_options_reach_the_workers(src, bundle, tmp_path):
+    """--max-length changes the scores on every engine alike; --max-error-rate and
+    --stats-json work on engines; --strict and --threads are refused with what to use."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    cut = ("--max-length", "8")
+    local = _engine_run(src, tmp_path / "cut.parquet", bundle, "local", *cut, "--silent")
+    assert local.exit_code == 0, local.output
+    want = pq.read_table(tmp_path / "cut.parquet").sort_by("id").column("prob_positive")
+    full = pq.read_table(tmp_path / "local.parquet").sort_by("id").column("prob_positive")
+    assert not want.equals(full)  # the option matters
+    stats = tmp_path / "stats.json"
+    for engine in ("ray", "spark"):
+        extra = ("--max-error-rate", "0", "--stats-json", str(stats))
+        r = _engine_run(src, tmp_path / f"cut-{engine}", bundle, engine, *cut, *extra)
+        assert r.exit_code == 1 and "--max-error-rate" in r.output  # the one null text
+        got = pq.read_table(tmp_path / f"cut-{engine}").sort_by("id").column("prob_positive")
+        assert got.to_pylist() == pytest.approx(want.to_pylist(), abs=1e-6, nan_ok=True)
+        assert json.loads(stats.read_text())["errors"] == 1
+    for flag in (["--strict"], ["--threads", "2"]):
+        r = _engine_run(src, tmp_path / "refused", bundle, "spark", *flag)
+        assert r.exit_code == 1 and f"no {flag[0]} with --engine spark" in r.output
 
 
 @pytest.mark.slow
@@ -385,6 +412,7 @@ def test_splits_cover_every_row_once_and_report_unreadable_inputs(tiny_bundle, t
     schema = pq.read_schema(src)
     job = {
         **{"bundle": tiny_bundle, "device": "cpu", "precision": "auto", "threads": 1},
+        "options": {},
         **{"text": "text", "keep": "all", "prefix": "", "in_schema": schema},
         "out_schema": output_schema(schema, ["negative", "positive"], "text"),
         "output": str(tmp_path / "out"),

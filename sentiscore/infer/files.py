@@ -386,8 +386,8 @@ def finish_run(scorer: Scorer, cfg: ScoreConfig, start: float, written: int, out
     }
     _warn_truncation(stats, scorer)
     if cfg.stats_json:
-        _write_stats(cfg.stats_json, stats)
-    _check_error_rate(stats, cfg.max_error_rate)
+        write_stats(cfg.stats_json, stats)
+    check_error_rate(stats, cfg.max_error_rate)
     return stats
 
 
@@ -405,7 +405,7 @@ def _warn_truncation(stats: dict, scorer: Scorer) -> None:
         )
 
 
-def _check_error_rate(stats: dict, limit: float | None) -> None:
+def check_error_rate(stats: dict, limit: float | None) -> None:
     if limit is None or not stats["rows"]:
         return
     rate = stats["errors"] / stats["rows"]
@@ -417,7 +417,7 @@ def _check_error_rate(stats: dict, limit: float | None) -> None:
         )
 
 
-def _write_stats(path: str, stats: dict) -> None:
+def write_stats(path: str, stats: dict) -> None:
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         with open(path, "w", encoding="utf-8") as f:

@@ -32,6 +32,7 @@ class _ScoreActor:
         text_column: str,
         keep_columns,
         prefix: str,
+        options: dict | None = None,
     ):
         from sentiscore.infer.scorer import Scorer
 
@@ -39,7 +40,9 @@ class _ScoreActor:
             from sentiscore.infer.fetch import unpack_bundle
 
             bundle = unpack_bundle(bundle)
-        self.scorer = Scorer.load(bundle, device=device, precision=precision, threads=threads)
+        self.scorer = Scorer.load(
+            bundle, device=device, precision=precision, threads=threads, **(options or {})
+        )
         self.args = (text_column, keep_columns, prefix)
 
     def __call__(self, table: pa.Table) -> pa.Table:
@@ -106,6 +109,9 @@ def score_dataset(
     ray_remote_args: dict | None = None,
     actors: int | None = None,
     ship_bundle: bool | None = None,
+    max_length: int | None = None,
+    max_tokens: int | None = None,
+    verify: bool = True,
 ):
     """Return a Ray Dataset with the prediction columns appended (lazy, like any Ray op).
 
@@ -117,6 +123,8 @@ def score_dataset(
     ship_bundle: send a local bundle directory to the actors through Ray's object store, so
         that it need not exist on every machine (default: when the cluster has more than one
         node). 'default' and bundle URIs (s3://...) are resolved by each actor itself.
+    max_length, max_tokens, verify: as ``Scorer.load`` (the CLI's --max-length, --max-tokens,
+        --no-verify).
     """
     ray_data = require("ray.data", "ray", "Scoring on Ray Data")
     threads = threads or 1
@@ -130,6 +138,7 @@ def score_dataset(
         fn_constructor_args=(
             _shipped(bundle, ship_bundle),
             *(device, precision, threads, text_column, keep_columns, prefix),
+            {"max_length": max_length, "max_tokens": max_tokens, "verify": verify},
         ),
         batch_format="pyarrow",
         batch_size=batch_size,

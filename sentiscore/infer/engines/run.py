@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from sentiscore.errors import ConfigError
 from sentiscore.infer.config import ScoreConfig
+from sentiscore.infer.files import check_error_rate, write_stats
 from sentiscore.io.commit import SUCCESS, remove_marker, write_marker
 from sentiscore.io.readers import InputFile, detect_format, discover_inputs, map_inputs, read_schema
 from sentiscore.io.uris import is_uri
@@ -41,12 +42,22 @@ def score_on_engine(inputs, cfg: ScoreConfig, progress: bool = False) -> dict:
         _run_ray(paths, cfg, text, keep, _schema(files), progress)
     else:
         _run_spark(files, cfg, text, keep, _schema(files), progress)
-    return _summary(cfg, time.perf_counter() - start)
+    summary = _summary(cfg, time.perf_counter() - start)
+    if cfg.stats_json:
+        write_stats(cfg.stats_json, summary)
+    check_error_rate(summary, cfg.max_error_rate)
+    return summary
 
 
 def _check(cfg: ScoreConfig) -> None:
     if not cfg.output:
         raise ConfigError(f"-o OUTPUT_DIR with --engine {cfg.engine}", "no -o", "pass -o scored/")
+    for flag, given, instead in (
+        ("--strict", cfg.strict, "--max-error-rate 0 (checked when every row is written)"),
+        ("--threads", cfg.threads, "--threads-per-worker"),
+    ):
+        if given:
+            raise ConfigError(f"no {flag} with --engine {cfg.engine}", flag, f"use {instead}")
     if cfg.resume:
         raise ConfigError(
             f"no --resume with --engine {cfg.engine}",
@@ -159,6 +170,7 @@ def _run_spark(files: list[InputFile], cfg: ScoreConfig, text: str, keep, schema
     common = _common(cfg, text, keep)
     job = {
         **{k: common[k] for k in ("device", "precision", "prefix")},
+        "options": {k: common[k] for k in ("max_length", "max_tokens", "verify")},
         "bundle": _shipped(spark, cfg.model),
         "threads": threads,
         "text": text,
@@ -270,6 +282,9 @@ def _common(cfg: ScoreConfig, text: str, keep) -> dict:
         "prefix": cfg.prefix,
         "device": _device(cfg),
         "precision": cfg.precision,
+        "max_length": cfg.max_length,
+        "max_tokens": cfg.max_tokens,
+        "verify": cfg.verify,
     }
 
 

@@ -21,12 +21,16 @@ from sentiscore.errors import ConfigError, require
 _SCORERS: dict = {}
 
 
-def _scorer(bundle: str, device: str, precision: str, threads: int | None):
-    key = (bundle, device, precision, threads)
+def _scorer(bundle: str, device: str, precision: str, threads: int | None, **options):
+    """This Python worker's scorer for these settings (loaded once, reused by every task).
+    ``options``: further ``Scorer.load`` arguments (max_length, max_tokens, verify)."""
+    key = (bundle, device, precision, threads, *sorted(options.items()))
     if key not in _SCORERS:
         from sentiscore.infer.scorer import Scorer
 
-        _SCORERS[key] = Scorer.load(bundle, device=device, precision=precision, threads=threads)
+        _SCORERS[key] = Scorer.load(
+            bundle, device=device, precision=precision, threads=threads, **options
+        )
     return _SCORERS[key]
 
 
@@ -98,11 +102,16 @@ def score_dataframe(
     precision: str = "auto",
     threads: int | None = 1,
     check_workers: bool = True,
+    max_length: int | None = None,
+    max_tokens: int | None = None,
+    verify: bool = True,
 ):
     """Return a Spark DataFrame with the prediction columns appended.
 
     threads: ONNX Runtime threads per Python worker (Spark runs one worker per task slot, so
-    threads x spark.executor.cores should not exceed an executor's cores)."""
+    threads x spark.executor.cores should not exceed an executor's cores).
+    max_length, max_tokens, verify: as ``Scorer.load`` (the CLI's --max-length, --max-tokens,
+    --no-verify)."""
     require("pyspark", "spark", "Scoring on Spark")
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
@@ -119,7 +128,8 @@ def score_dataframe(
     where = _shipped(spark, bundle)
 
     def run(batches):
-        s = _scorer(_resolve(where), device, precision, threads)
+        options = {"max_length": max_length, "max_tokens": max_tokens, "verify": verify}
+        s = _scorer(_resolve(where), device, precision, threads, **options)
         for batch in batches:
             yield s.score_batch(batch, text_column, keep_columns, prefix).cast(out_schema)
 

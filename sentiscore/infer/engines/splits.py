@@ -80,12 +80,12 @@ def _turn(f: InputFile, k: int) -> int:
 def run_split(split: Split, job: dict) -> dict:
     """Score ``split`` and write its part; return ``{"name", "rows"}``, or ``{"error"}`` with
     the SentiscoreError's parts when an input cannot be read (the driver raises it again;
-    retrying would not help). ``job``: scorer (bundle, device, precision, threads), text, keep, prefix,
-    in_schema, out_schema, output."""
+    retrying would not help). ``job``: scorer (bundle, device, precision, threads, options),
+    text, keep, prefix, in_schema, out_schema, output."""
     from sentiscore.infer.engines.spark import _resolve, _scorer
 
     where = _resolve(job["bundle"])
-    scorer = _scorer(where, job["device"], job["precision"], job["threads"])
+    scorer = _scorer(where, job["device"], job["precision"], job["threads"], **job["options"])
     args = (job["text"], job["keep"], job["prefix"])
 
     def scored():
