@@ -5,13 +5,15 @@ Sizing: each actor asks Ray for as many CPUs as the threads it runs (``threads``
 and by default as many actors run as fit the cluster's CPUs with one CPU left over for the
 tasks that read blocks, so actors never starve the readers (all CPUs taken by actors is a
 deadlock). ``read_inputs`` and ``write_parquet`` are helpers for files: enough blocks for every
-actor, and output files named by block, so that a rerun writes the same names. Needs the
+actor, and output files named by block, so that a rerun writes the same names.
+``score_splits`` runs the CLI's splits (``engines.splits``) on an actor pool. Needs the
 ``ray`` extra; model logic stays in ``scorer``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 
@@ -58,6 +60,48 @@ class _ScoreActor:
                 else table
             )
         return pa.Table.from_batches(batches)
+
+
+class _SplitActor:
+    """Runs the CLI's splits (``engines.splits``): one scorer per actor, one part per split."""
+
+    def __init__(self, plan: list, job: dict):
+        self.plan, self.job = plan, job
+
+    def __call__(self, row: dict) -> dict:
+        from sentiscore.infer.engines.splits import run_split
+
+        done = run_split(self.plan[row["index"]], self.job)
+        error = json.dumps(done["error"]) if "error" in done else None  # one column type
+        return {"name": done["name"], "rows": done.get("rows", 0), "error": error}
+
+
+def score_splits(plan: list, job: dict, concurrency: int | None, num_gpus: float | None):
+    """Run ``plan`` on an actor pool; return what each split reports (name, rows, error).
+    No read tasks run beside the actors (each reads its own split), so the actors may take
+    every CPU."""
+    import ray.data
+
+    threads = job["threads"]
+    most = max(1, cluster_cpus() // threads)
+    actors = min(concurrency or most, most, len(plan))
+    if concurrency and concurrency > most:
+        log.warning(
+            "%d actors of %d CPUs do not fit this %d-CPU Ray cluster: running %d",
+            *(concurrency, threads, cluster_cpus(), most),
+        )
+    # one block per split, made on the driver: no task needs a CPU besides the actors
+    ds = ray.data.from_items(
+        [{"index": i} for i in range(len(plan))], override_num_blocks=len(plan)
+    )
+    done = ds.map(
+        _SplitActor,
+        fn_constructor_args=(plan, job),
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_cpus=threads,
+        num_gpus=num_gpus or 0,
+    )
+    return done.take_all()
 
 
 def cluster_cpus() -> int:

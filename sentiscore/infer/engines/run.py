@@ -2,8 +2,8 @@
 Ray or Spark cluster, from the CLI.
 
 The driver reads the bundle's manifest and the inputs' schemas (text column, kept columns,
-name clashes) and loads no model. Ray runs Ray Data (``engines.ray``); Spark runs splits that
-its tasks read, score and write themselves (``engines.splits``). Output is a directory of
+name clashes) and loads no model. Both engines run splits that their workers (Ray actors,
+Spark tasks) read, score and write themselves (``engines.splits``). Output is a directory of
 Parquet parts with deterministic names (a rerun or a retried task rewrites the same part),
 committed by ``_SUCCESS`` (``io.commit``) once every part is written. The local engine is
 ``files``; this module only chooses and drives the cluster engines.
@@ -20,9 +20,10 @@ import pyarrow as pa
 
 from sentiscore.errors import ConfigError
 from sentiscore.infer.config import ScoreConfig
+from sentiscore.infer.engines import splits
 from sentiscore.infer.files import check_error_rate, write_stats
 from sentiscore.io.commit import SUCCESS, remove_marker, write_marker
-from sentiscore.io.readers import InputFile, detect_format, discover_inputs, map_inputs, read_schema
+from sentiscore.io.readers import InputFile, discover_inputs, map_inputs, read_schema
 from sentiscore.io.uris import is_uri
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,8 @@ def score_on_engine(inputs, cfg: ScoreConfig, progress: bool = False) -> dict:
     text, keep = _columns(files, cfg)
     start = time.perf_counter()
     _uncommit(cfg)
-    paths = [f.path for f in files]
     if cfg.engine == "ray":
-        _run_ray(paths, cfg, text, keep, _schema(files), progress)
+        _run_ray(files, cfg, text, keep, _schema(files), progress)
     else:
         _run_spark(files, cfg, text, keep, _schema(files), progress)
     summary = _summary(cfg, time.perf_counter() - start)
@@ -108,13 +108,6 @@ def _columns(files: list[InputFile], cfg: ScoreConfig) -> tuple[str, object]:
     from sentiscore.infer.bundle import load_bundle
     from sentiscore.infer.files import check_inputs
 
-    formats = {detect_format(f.path) for f in files}
-    if cfg.engine == "ray" and (len(formats) != 1 or formats & {"txt"}):  # Ray Data's readers
-        raise ConfigError(
-            "Inputs of one format (Parquet, CSV or JSONL) with --engine ray",
-            f"formats {sorted(str(f) for f in formats)}",
-            "score each format separately, or use --engine spark or local",
-        )
     keep, text = check_inputs(files, load_bundle(cfg.model, verify=False).labels, cfg)
     return text, keep
 
@@ -126,24 +119,21 @@ def _schema(files: list[InputFile]) -> pa.Schema:
     return pa.unify_schemas(schemas, promote_options="permissive")
 
 
-def _run_ray(paths: list[str], cfg: ScoreConfig, text: str, keep, schema: pa.Schema, progress):
+def _run_ray(files: list[InputFile], cfg: ScoreConfig, text: str, keep, schema, progress):
+    """Ray runs the splits (``engines.splits``) on an actor pool, one part per split."""
     ray = _need("ray", "ray")
-    from sentiscore.infer.engines.ray import read_inputs, score_dataset, write_parquet
+    from sentiscore.infer.engines.ray import _shipped, cluster_cpus, score_splits
 
     if not ray.is_initialized():  # RAY_ADDRESS joins a cluster; else a local one
         ray.init(include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = progress
-    ds = read_inputs(paths, schema=schema, delimiter=_delimiter(paths[0], cfg))
-    if cfg.limit:
-        ds = ds.limit(cfg.limit)
-    scored = score_dataset(
-        ds,
-        **_common(cfg, text, keep),
-        threads=cfg.threads_per_worker,
-        concurrency=cfg.workers,
-        num_gpus=cfg.gpus_per_worker,
-    )
-    write_parquet(scored, cfg.output)
+    threads = cfg.threads_per_worker or 1
+    slots = cfg.workers or max(1, cluster_cpus() // threads)
+    plan = splits.plan([_absolute(f) for f in files], slots, cfg.limit)
+    job = _job(cfg, text, keep, schema, _shipped(cfg.model, None), threads)
+    _clear(cfg.output)
+    gpus = cfg.gpus_per_worker or (1 if job["device"] == "cuda" else 0)
+    _finish(cfg.output, score_splits(plan, job, cfg.workers, gpus))
 
 
 def _run_spark(files: list[InputFile], cfg: ScoreConfig, text: str, keep, schema, progress):
@@ -153,8 +143,7 @@ def _run_spark(files: list[InputFile], cfg: ScoreConfig, text: str, keep, schema
     from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
-    from sentiscore.infer.engines import splits
-    from sentiscore.infer.engines.spark import _shipped, _workers_can_score, output_schema
+    from sentiscore.infer.engines.spark import _shipped, _workers_can_score
 
     # Local workers run this interpreter unless told otherwise (a cluster sets its own).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -167,11 +156,30 @@ def _run_spark(files: list[InputFile], cfg: ScoreConfig, text: str, keep, schema
     threads = cfg.threads_per_worker or 1
     slots = max(1, spark.sparkContext.defaultParallelism // threads)
     plan = splits.plan([_absolute(f) for f in files], slots, cfg.limit)
-    common = _common(cfg, text, keep)
-    job = {
-        **{k: common[k] for k in ("device", "precision", "prefix")},
-        "options": {k: common[k] for k in ("max_length", "max_tokens", "verify")},
-        "bundle": _shipped(spark, cfg.model),
+    job = _job(cfg, text, keep, schema, _shipped(spark, cfg.model), threads)
+    _clear(cfg.output)
+    results = (
+        spark.sparkContext.parallelize(plan, len(plan))
+        .map(lambda split: splits.run_split(split, job))
+        .collect()
+    )
+    _finish(cfg.output, results)
+
+
+def _job(cfg: ScoreConfig, text: str, keep, schema: pa.Schema, bundle, threads: int) -> dict:
+    """What every split needs (``splits.run_split``); ``bundle`` as the workers get it."""
+    from sentiscore.infer.engines.spark import output_schema
+
+    return {
+        "device": _device(cfg),
+        "precision": cfg.precision,
+        "prefix": cfg.prefix,
+        "options": {
+            "max_length": cfg.max_length,
+            "max_tokens": cfg.max_tokens,
+            "verify": cfg.verify,
+        },
+        "bundle": bundle,
         "threads": threads,
         "text": text,
         "keep": keep,
@@ -179,16 +187,17 @@ def _run_spark(files: list[InputFile], cfg: ScoreConfig, text: str, keep, schema
         "out_schema": output_schema(schema, _labels(cfg), text, keep, cfg.prefix),
         "output": cfg.output if is_uri(cfg.output) else os.path.abspath(cfg.output),
     }
-    _clear(cfg.output)
-    results = (
-        spark.sparkContext.parallelize(plan, len(plan))
-        .map(lambda split: splits.run_split(split, job))
-        .collect()
-    )
-    failed = [r["error"] for r in results if "error" in r]
-    if failed:
-        raise _rebuilt(failed[0])
-    _remove_scratch(cfg.output)
+
+
+def _finish(output: str, results: list[dict]) -> None:
+    """Raise the first split's error again, if any; remove the workers' scratch."""
+    import json
+
+    for r in results:
+        error = r.get("error")
+        if error:
+            raise _rebuilt(json.loads(error) if isinstance(error, str) else error)
+    _remove_scratch(output)
 
 
 def _absolute(f: InputFile) -> InputFile:
@@ -271,25 +280,6 @@ def _spark_conf(cfg: ScoreConfig, local: bool) -> dict:
 
 # Attempts per task in Spark's local mode (a cluster uses spark.task.maxFailures, default 4).
 SPARK_LOCAL_TASK_TRIES = 4
-
-
-def _common(cfg: ScoreConfig, text: str, keep) -> dict:
-    """The adapters' arguments that come straight from the config."""
-    return {
-        "bundle": cfg.model,
-        "text_column": text,
-        "keep_columns": keep,
-        "prefix": cfg.prefix,
-        "device": _device(cfg),
-        "precision": cfg.precision,
-        "max_length": cfg.max_length,
-        "max_tokens": cfg.max_tokens,
-        "verify": cfg.verify,
-    }
-
-
-def _delimiter(path: str, cfg: ScoreConfig) -> str:
-    return cfg.delimiter or discover_inputs([path])[0].delimiter
 
 
 def _device(cfg: ScoreConfig) -> str:

@@ -1,4 +1,5 @@
-"""An engine job as splits that each worker reads, scores and writes itself (``--engine spark``).
+"""An engine job as splits that each worker reads, scores and writes itself (``--engine ray``
+and ``--engine spark``).
 
 The driver plans splits over the inputs; a worker reads its split with sentiscore's own
 readers and pyarrow file systems (so object stores need no Hadoop connector, and CSV and JSONL
@@ -82,9 +83,9 @@ def run_split(split: Split, job: dict) -> dict:
     the SentiscoreError's parts when an input cannot be read (the driver raises it again;
     retrying would not help). ``job``: scorer (bundle, device, precision, threads, options),
     text, keep, prefix, in_schema, out_schema, output."""
-    from sentiscore.infer.engines.spark import _resolve, _scorer
+    from sentiscore.infer.engines.spark import _scorer
 
-    where = _resolve(job["bundle"])
+    where = _bundle_here(job["bundle"])
     scorer = _scorer(where, job["device"], job["precision"], job["threads"], **job["options"])
     args = (job["text"], job["keep"], job["prefix"])
 
@@ -98,6 +99,18 @@ def run_split(split: Split, job: dict) -> dict:
         parts = {"kind": type(exc).__name__, "expected": exc.expected}
         return {"name": split.name, "error": {**parts, "found": exc.found, "fix": exc.fix}}
     return {"name": split.name, "rows": rows}
+
+
+def _bundle_here(bundle):
+    """The bundle on this worker: shipped through Ray's object store (a packed dict), through
+    Spark's addFile ('sparkfiles:NAME'), or a path, URI or 'default' it resolves itself."""
+    if isinstance(bundle, dict):
+        from sentiscore.infer.fetch import unpack_bundle
+
+        return unpack_bundle(bundle)
+    from sentiscore.infer.engines.spark import _resolve
+
+    return _resolve(bundle)
 
 
 def _batches(split: Split, schema: pa.Schema):
