@@ -243,6 +243,9 @@ def _scorer_options_reach_the_workers(src, bundle, tmp_path):
         got = pq.read_table(tmp_path / f"cut-{engine}").sort_by("id").column("prob_positive")
         assert got.to_pylist() == pytest.approx(want.to_pylist(), abs=1e-6, nan_ok=True)
         assert json.loads(stats.read_text())["errors"] == 1
+    r = _engine_run(src, tmp_path / "lim", bundle, "spark", "--limit", "5")
+    assert r.exit_code == 0, r.output  # the first rows of the inputs, as locally
+    assert sorted(pq.read_table(tmp_path / "lim").column("id").to_pylist()) == list(range(5))
     for flag in (["--strict"], ["--threads", "2"]):
         r = _engine_run(src, tmp_path / "refused", bundle, "spark", *flag)
         assert r.exit_code == 1 and f"no {flag[0]} with --engine spark" in r.output
