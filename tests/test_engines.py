@@ -427,6 +427,17 @@ def test_splits_cover_every_row_once_and_report_unreadable_inputs(tiny_bundle, t
     got = pq.read_table(tmp_path / "out").sort_by("id")
     assert got.column("id").to_pylist() == list(range(300))
     assert sorted(os.listdir(tmp_path / "out")) == ["_temporary"] + [d["name"] for d in done]
+    assert plan[0].pieces[0].groups == 0  # one row group: the splits take turns on batches
+
+    grouped_src = tmp_path / "groups.parquet"  # 8 row groups: each split reads only its own
+    pq.write_table(pq.read_table(src), grouped_src, row_group_size=40)
+    by_group = splits.plan(discover_inputs([str(grouped_src)]), slots=2)
+    assert [p.pieces[0].groups for p in by_group] == [8] * 4
+    job["output"] = str(tmp_path / "out2")
+    assert [splits.run_split(s, job)["rows"] for s in by_group] == [80, 80, 80, 60]
+    again = pq.read_table(tmp_path / "out2").sort_by("id")
+    assert again.column("id").to_pylist() == list(range(300))
+    assert again.column("prob_positive").equals(got.column("prob_positive"))
 
     many = [tmp_path / f"f{i}.parquet" for i in range(20)]
     for i, path in enumerate(many):

@@ -221,11 +221,14 @@ def read_schema(inp: InputFile) -> pa.Schema:
 BATCH_BYTES = 8 << 20
 
 
-def iter_batches(inp: InputFile, batch_rows: int = 8192) -> Iterator[pa.RecordBatch]:
-    """Yield record batches of at most ``batch_rows`` rows, in file order."""
+def iter_batches(
+    inp: InputFile, batch_rows: int = 8192, row_groups: list[int] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Yield record batches of at most ``batch_rows`` rows, in file order; ``row_groups``:
+    only these row groups of a Parquet file (the others are not read)."""
     try:
         if inp.format == "parquet":
-            yield from _iter_parquet(inp, batch_rows)
+            yield from _iter_parquet(inp, batch_rows, row_groups)
         elif inp.format == "csv":
             from sentiscore.io.csvread import iter_csv
 
@@ -256,7 +259,7 @@ def _open_parquet(inp: InputFile):
     return pa.OSFile(inp.path, "rb")
 
 
-def _iter_parquet(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _iter_parquet(inp: InputFile, batch_rows: int, row_groups=None) -> Iterator[pa.RecordBatch]:
     import pyarrow.parquet as pq
 
     with _open_parquet(inp) as f:
@@ -266,7 +269,7 @@ def _iter_parquet(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
         if meta.num_rows and row_bytes:  # batches of about BATCH_BYTES, not 8192 huge rows
             per_row = row_bytes / meta.num_rows
             batch_rows = max(1, min(batch_rows, int(BATCH_BYTES / per_row)))
-        yield from pf.iter_batches(batch_size=batch_rows)
+        yield from pf.iter_batches(batch_size=batch_rows, row_groups=row_groups)
 
 
 def _numbered_lines(inp: InputFile) -> Iterator[tuple[int, bytes]]:

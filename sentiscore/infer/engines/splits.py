@@ -10,9 +10,10 @@ object is uploaded in one piece), and a worker returns the part's name and rows;
 directory with ``_SUCCESS`` is ``engines.run``'s business, the scorer's logic ``scorer``'s.
 
 A file is divided between splits when there are fewer files than twice the task slots: split
-``j`` of ``k`` takes the file's batches ``j, j + k, ...`` (batches of a fixed size, so the
-same on every attempt). Each of those splits reads the whole file, which costs reading, not
-scoring; many small files are grouped into one split instead.
+``j`` of ``k`` takes the file's row groups ``j, j + k, ...`` when it is Parquet with at least
+``k`` of them (and reads only those), else its batches ``j, j + k, ...`` (batches of a fixed
+size, so the same on every attempt; each such split reads the whole file, which costs
+reading, not scoring). Many small files are grouped into one split instead.
 """
 
 from __future__ import annotations
@@ -32,12 +33,14 @@ TURN_ROWS = 512
 @dataclass(frozen=True)
 class Piece:
     """Batches ``take, take + of, ...`` of ``file`` (all of it when ``of`` is 1), batches
-    of ``rows`` rows."""
+    of ``rows`` rows; or, for a Parquet file with at least ``of`` row groups, its row groups
+    ``take, take + of, ...`` (``groups`` is their count), so that only those are read."""
 
     file: InputFile
     of: int = 1
     take: int = 0
     rows: int = 8192
+    groups: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ def plan(files: list[InputFile], slots: int, limit: int | None = None) -> list[S
     want = 2 * max(1, slots)
     if len(files) < want:
         k = -(-want // len(files))
-        pieces = [Piece(f, k, j, _turn(f, k)) for f in files for j in range(k)]
+        pieces = [Piece(f, k, j, *_turn(f, k)) for f in files for j in range(k)]
         return [Split(i, (p,)) for i, p in enumerate(pieces)]
     groups = min(len(files), 4 * max(1, slots))
     per = -(-len(files) // groups)
@@ -69,13 +72,16 @@ def plan(files: list[InputFile], slots: int, limit: int | None = None) -> list[S
     return [Split(i, tuple(Piece(f) for f in chunk)) for i, chunk in enumerate(chunks)]
 
 
-def _turn(f: InputFile, k: int) -> int:
-    """Rows per batch when ``k`` splits take turns on ``f``: a few turns each where the row
-    count is known (Parquet), so that small files are spread too."""
-    from sentiscore.io.readers import count_rows
+def _turn(f: InputFile, k: int) -> tuple[int, int]:
+    """(rows per batch, row groups to share) when ``k`` splits take turns on ``f``: row
+    groups when a Parquet file has at least ``k`` of them; else batches, a few turns each
+    where the row count is known (Parquet), so that small files are spread too."""
+    from sentiscore.io.readers import count_rows, parquet_metadata
 
     n = count_rows(f)
-    return TURN_ROWS if not n else max(16, min(TURN_ROWS, -(-n // (4 * k))))
+    if n and parquet_metadata(f).num_row_groups >= k:
+        return 8192, parquet_metadata(f).num_row_groups
+    return (TURN_ROWS if not n else max(16, min(TURN_ROWS, -(-n // (4 * k))))), 0
 
 
 def run_split(split: Split, job: dict) -> dict:
@@ -119,8 +125,10 @@ def _batches(split: Split, schema: pa.Schema):
 
     left = split.limit
     for piece in split.pieces:
-        for i, batch in enumerate(iter_batches(piece.file, batch_rows=piece.rows)):
-            if i % piece.of != piece.take:
+        by_group = piece.of > 1 and piece.groups
+        groups = list(range(piece.take, piece.groups, piece.of)) if by_group else None
+        for i, batch in enumerate(iter_batches(piece.file, piece.rows, row_groups=groups)):
+            if not by_group and i % piece.of != piece.take:
                 continue
             if left is not None:
                 batch = batch.slice(0, left)
