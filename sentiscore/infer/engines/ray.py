@@ -12,8 +12,6 @@ actor, and output files named by block, so that a rerun writes the same names.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
 
@@ -36,14 +34,15 @@ class _ScoreActor:
         prefix: str,
         options: dict | None = None,
     ):
+        from sentiscore.infer.engines.splits import _bundle_here
         from sentiscore.infer.scorer import Scorer
 
-        if isinstance(bundle, dict):  # shipped from the driver (another machine, perhaps)
-            from sentiscore.infer.fetch import unpack_bundle
-
-            bundle = unpack_bundle(bundle)
         self.scorer = Scorer.load(
-            bundle, device=device, precision=precision, threads=threads, **(options or {})
+            _bundle_here(bundle),  # shipped from the driver (another machine), or a name
+            device=device,
+            precision=precision,
+            threads=threads,
+            **(options or {}),
         )
         self.args = (text_column, keep_columns, prefix)
 
@@ -71,9 +70,7 @@ class _SplitActor:
     def __call__(self, row: dict) -> dict:
         from sentiscore.infer.engines.splits import run_split
 
-        done = run_split(self.plan[row["index"]], self.job)
-        error = json.dumps(done["error"]) if "error" in done else None  # one column type
-        return {"name": done["name"], "rows": done.get("rows", 0), "error": error}
+        return run_split(self.plan[row["index"]], self.job)
 
 
 def score_splits(plan: list, job: dict, concurrency: int | None, num_gpus: float | None):
@@ -286,24 +283,6 @@ def write_parquet(ds, out_dir: str) -> None:
 
     filesystem, (path,) = on_filesystem([out_dir])
     # deterministic names need overwrite mode (Ray refuses names without its run id otherwise)
-    with _no_false_hang_warning():
-        ds.write_parquet(
-            path, filesystem=filesystem, filename_provider=TaskNames(), mode=SaveMode.OVERWRITE
-        )
-
-
-@contextlib.contextmanager
-def _no_false_hang_warning():
-    """Ray Data checks for free CPUs once more after the write, while the finished scoring
-    actors still hold theirs, and warns that the job "will hang". It has just finished (and
-    the actors leave a CPU free for reading, see ``_fitting``): drop that one message."""
-
-    def keep(record: logging.LogRecord) -> bool:
-        return "does not have any available CPUs" not in record.getMessage()
-
-    logger = logging.getLogger("ray.data.dataset")
-    logger.addFilter(keep)
-    try:
-        yield
-    finally:
-        logger.removeFilter(keep)
+    ds.write_parquet(
+        path, filesystem=filesystem, filename_provider=TaskNames(), mode=SaveMode.OVERWRITE
+    )

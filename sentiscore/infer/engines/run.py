@@ -21,7 +21,8 @@ import pyarrow as pa
 from sentiscore.errors import ConfigError
 from sentiscore.infer.config import ScoreConfig
 from sentiscore.infer.engines import splits
-from sentiscore.infer.files import check_error_rate, write_stats
+from sentiscore.infer.engines.spark import output_schema
+from sentiscore.infer.files import check_error_rate, check_inputs, write_stats
 from sentiscore.io.commit import SUCCESS, remove_marker, write_marker
 from sentiscore.io.readers import InputFile, discover_inputs, map_inputs, read_schema
 from sentiscore.io.uris import is_uri
@@ -33,16 +34,19 @@ def score_on_engine(inputs, cfg: ScoreConfig, progress: bool = False) -> dict:
     """Score ``inputs`` on ``cfg.engine`` ('ray' or 'spark') into the directory ``cfg.output``;
     return the run summary (rows, errors, seconds, rows/s, outputs). ``progress``: the
     engine's own progress bars on stderr (Ray Data's per operator, Spark's per stage)."""
+    from sentiscore.infer.bundle import load_bundle
+
     _check(cfg)
     files = discover_inputs([inputs] if isinstance(inputs, str) else list(inputs), cfg.delimiter)
-    text, keep = _columns(files, cfg)
+    labels = load_bundle(cfg.model, verify=False).labels  # the manifest: the driver loads no model
+    keep, text = check_inputs(files, labels, cfg)  # text column, kept columns, name clashes
+    schema = _schema(files)
+    out_schema = output_schema(schema, labels, text, keep, cfg.prefix)
     start = time.perf_counter()
     _uncommit(cfg)
-    if cfg.engine == "ray":
-        _run_ray(files, cfg, text, keep, _schema(files), progress)
-    else:
-        _run_spark(files, cfg, text, keep, _schema(files), progress)
-    summary = _summary(cfg, time.perf_counter() - start)
+    run = _run_ray if cfg.engine == "ray" else _run_spark
+    results = run(files, cfg, _job(cfg, text, keep, schema, out_schema), progress)
+    summary = _commit(cfg, results, time.perf_counter() - start)
     if cfg.stats_json:
         write_stats(cfg.stats_json, summary)
     check_error_rate(summary, cfg.max_error_rate)
@@ -102,16 +106,6 @@ def _output_state(output: str) -> str:
     return "uncommitted" if ours else "other"
 
 
-def _columns(files: list[InputFile], cfg: ScoreConfig) -> tuple[str, object]:
-    """(text column, kept columns), checked like the local engine does, from the manifest's
-    labels: the driver loads no model."""
-    from sentiscore.infer.bundle import load_bundle
-    from sentiscore.infer.files import check_inputs
-
-    keep, text = check_inputs(files, load_bundle(cfg.model, verify=False).labels, cfg)
-    return text, keep
-
-
 def _schema(files: list[InputFile]) -> pa.Schema:
     """The inputs' column types as the local engine reads them (whole-file typing for CSV
     and JSONL, read once by the column checks and cached), for the engines' readers."""
@@ -119,7 +113,7 @@ def _schema(files: list[InputFile]) -> pa.Schema:
     return pa.unify_schemas(schemas, promote_options="permissive")
 
 
-def _run_ray(files: list[InputFile], cfg: ScoreConfig, text: str, keep, schema, progress):
+def _run_ray(files: list[InputFile], cfg: ScoreConfig, job: dict, progress) -> list[dict]:
     """Ray runs the splits (``engines.splits``) on an actor pool, one part per split."""
     ray = _need("ray", "ray")
     from sentiscore.infer.engines.ray import _shipped, cluster_cpus, score_splits
@@ -127,16 +121,15 @@ def _run_ray(files: list[InputFile], cfg: ScoreConfig, text: str, keep, schema, 
     if not ray.is_initialized():  # RAY_ADDRESS joins a cluster; else a local one
         ray.init(include_dashboard=False, log_to_driver=False)
     ray.data.DataContext.get_current().enable_progress_bars = progress
-    threads = cfg.threads_per_worker or 1
-    slots = cfg.workers or max(1, cluster_cpus() // threads)
-    plan = splits.plan([_absolute(f) for f in files], slots, cfg.limit)
-    job = _job(cfg, text, keep, schema, _shipped(cfg.model, None), threads)
+    slots = cfg.workers or max(1, cluster_cpus() // job["threads"])
+    plan = splits.plan(files, slots, cfg.limit)
+    job = {**job, "bundle": _shipped(cfg.model, None)}
     _clear(cfg.output)
     gpus = cfg.gpus_per_worker or (1 if job["device"] == "cuda" else 0)
-    _finish(cfg.output, score_splits(plan, job, cfg.workers, gpus))
+    return score_splits(plan, job, cfg.workers, gpus)
 
 
-def _run_spark(files: list[InputFile], cfg: ScoreConfig, text: str, keep, schema, progress):
+def _run_spark(files: list[InputFile], cfg: ScoreConfig, job: dict, progress) -> list[dict]:
     """Spark runs the splits (``engines.splits``): each task reads, scores and writes one
     part with sentiscore's readers and writers, the same as the local engine reads."""
     _need("pyspark", "spark")
@@ -153,23 +146,19 @@ def _run_spark(files: list[InputFile], cfg: ScoreConfig, text: str, keep, schema
         builder = builder.config(key, value) if key != "master" else builder.master(value)
     spark = builder.getOrCreate()
     _workers_can_score(spark)
-    threads = cfg.threads_per_worker or 1
-    slots = max(1, spark.sparkContext.defaultParallelism // threads)
-    plan = splits.plan([_absolute(f) for f in files], slots, cfg.limit)
-    job = _job(cfg, text, keep, schema, _shipped(spark, cfg.model), threads)
+    slots = max(1, spark.sparkContext.defaultParallelism // job["threads"])
+    plan = splits.plan(files, slots, cfg.limit)
+    job = {**job, "bundle": _shipped(spark, cfg.model)}
     _clear(cfg.output)
-    results = (
+    return (
         spark.sparkContext.parallelize(plan, len(plan))
         .map(lambda split: splits.run_split(split, job))
         .collect()
     )
-    _finish(cfg.output, results)
 
 
-def _job(cfg: ScoreConfig, text: str, keep, schema: pa.Schema, bundle, threads: int) -> dict:
-    """What every split needs (``splits.run_split``); ``bundle`` as the workers get it."""
-    from sentiscore.infer.engines.spark import output_schema
-
+def _job(cfg: ScoreConfig, text: str, keep, schema: pa.Schema, out_schema: pa.Schema) -> dict:
+    """What every split needs (``splits.run_split``), less the bundle as the workers get it."""
     return {
         "device": _device(cfg),
         "precision": cfg.precision,
@@ -179,38 +168,13 @@ def _job(cfg: ScoreConfig, text: str, keep, schema: pa.Schema, bundle, threads: 
             "max_tokens": cfg.max_tokens,
             "verify": cfg.verify,
         },
-        "bundle": bundle,
-        "threads": threads,
+        "threads": cfg.threads_per_worker or 1,
         "text": text,
         "keep": keep,
         "in_schema": schema,
-        "out_schema": output_schema(schema, _labels(cfg), text, keep, cfg.prefix),
+        "out_schema": out_schema,
         "output": cfg.output if is_uri(cfg.output) else os.path.abspath(cfg.output),
     }
-
-
-def _finish(output: str, results: list[dict]) -> None:
-    """Raise the first split's error again, if any; remove the workers' scratch."""
-    import json
-
-    for r in results:
-        error = r.get("error")
-        if error:
-            raise _rebuilt(json.loads(error) if isinstance(error, str) else error)
-    _remove_scratch(output)
-
-
-def _absolute(f: InputFile) -> InputFile:
-    """Local inputs by absolute path: Spark's Python workers may run in another directory."""
-    if is_uri(f.path):
-        return f
-    return InputFile(os.path.abspath(f.path), f.format, f.delimiter, f.text_column)
-
-
-def _labels(cfg: ScoreConfig) -> list[str]:
-    from sentiscore.infer.bundle import load_bundle
-
-    return load_bundle(cfg.model, verify=False).labels
 
 
 def _clear(output: str) -> None:
@@ -227,10 +191,13 @@ def _remove_scratch(output: str) -> None:
         shutil.rmtree(os.path.join(output, "_temporary"), ignore_errors=True)
 
 
-def _rebuilt(error: dict):
-    """A worker's SentiscoreError (sent as its parts) raised again on the driver."""
+def _rebuilt(error: str):
+    """A worker's SentiscoreError (sent as its parts, in JSON) raised again on the driver."""
+    import json
+
     from sentiscore import errors
 
+    error = json.loads(error)
     cls = getattr(errors, error.get("kind", ""), None)
     if not (isinstance(cls, type) and issubclass(cls, errors.SentiscoreError)):
         cls = errors.SentiscoreError
@@ -294,31 +261,15 @@ def _need(module: str, extra: str):
     return require(module, extra, f"--engine {extra}")
 
 
-def _summary(cfg: ScoreConfig, seconds: float) -> dict:
-    """Commit the output: ``_SUCCESS``, written after every part, lists them with their rows
-    (object stores have no atomic directory rename, so readers trust exactly the listed
-    parts); return the run summary from it."""
-
-    import pyarrow.parquet as pq
-    from pyarrow import fs
-
-    filesystem, root = _output_fs(cfg.output)
-    infos = filesystem.get_file_info(fs.FileSelector(root, recursive=True))
-    names = sorted(
-        i.path
-        for i in infos
-        if i.is_file
-        and i.path.endswith(".parquet")
-        and not any(d.startswith(("_", ".")) for d in i.path[len(root) :].split("/"))
-    )  # parts, not engine scratch such as Spark's _temporary/
-
-    def count(path: str) -> dict:
-        errors = pq.read_table(path, columns=[f"{cfg.prefix}error"], filesystem=filesystem)
-        column = errors.column(0)
-        name = path[len(root) :].lstrip("/")
-        return {"name": name, "rows": len(column), "errors": len(column) - column.null_count}
-
-    parts = map_inputs(count, names)
+def _commit(cfg: ScoreConfig, results: list[dict], seconds: float) -> dict:
+    """Raise a split's error again, if any; else commit the output with ``_SUCCESS``, which
+    lists the parts the finished attempts wrote, with their rows (object stores have no
+    atomic directory rename, so readers trust exactly the listed parts); return the summary."""
+    for r in results:
+        if r["error"]:
+            raise _rebuilt(r["error"])
+    _remove_scratch(cfg.output)
+    parts = sorted(({k: r[k] for k in ("name", "rows", "errors")} for r in results), key=_name)
     rows = sum(p["rows"] for p in parts)
     summary = {
         "engine": cfg.engine,
@@ -328,14 +279,16 @@ def _summary(cfg: ScoreConfig, seconds: float) -> dict:
         "rows_per_s": round(rows / seconds, 1) if seconds else None,
         "outputs": [cfg.output],
     }
-    write_marker(filesystem, root, summary, parts)
+    write_marker(*_output_fs(cfg.output), summary, parts)
     return summary
+
+
+def _name(part: dict) -> str:
+    return part["name"]
 
 
 def _output_fs(output: str):
     """(pyarrow file system, directory path in it) of an engine's output."""
-    import os.path
-
     from pyarrow import fs
 
     from sentiscore.io.uris import on_filesystem

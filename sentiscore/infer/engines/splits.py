@@ -19,12 +19,13 @@ reading, not scoring). Many small files are grouped into one split instead.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyarrow as pa
 
 from sentiscore.errors import SentiscoreError
 from sentiscore.io.readers import InputFile, iter_batches
+from sentiscore.io.uris import is_uri
 
 # Rows per batch that splits of one file take turns on.
 TURN_ROWS = 512
@@ -58,7 +59,9 @@ def plan(files: list[InputFile], slots: int, limit: int | None = None) -> list[S
     """Splits over ``files`` (in input order) for ``slots`` tasks at once: at least two per
     slot when files are few, at most four per slot when they are many. ``limit``: one split of
     the first ``limit`` rows."""
-    files = [InputFile(f.path, f.format, f.delimiter, f.text_column) for f in files]  # no bytes
+    # no fetched bytes; local paths absolute (the workers may run in another directory)
+    files = [replace(f, path=f.path if is_uri(f.path) else os.path.abspath(f.path), data=None)
+             for f in files]  # fmt: skip
     if limit:
         return [Split(0, tuple(Piece(f) for f in files), limit)]
     want = 2 * max(1, slots)
@@ -85,26 +88,33 @@ def _turn(f: InputFile, k: int) -> tuple[int, int]:
 
 
 def run_split(split: Split, job: dict) -> dict:
-    """Score ``split`` and write its part; return ``{"name", "rows"}``, or ``{"error"}`` with
-    the SentiscoreError's parts when an input cannot be read (the driver raises it again;
-    retrying would not help). ``job``: scorer (bundle, device, precision, threads, options),
-    text, keep, prefix, in_schema, out_schema, output."""
+    """Score ``split`` and write its part; return ``{"name", "rows", "errors", "error"}``:
+    rows written, rows with an error column set, and ``error`` None or, when an input cannot
+    be read, the SentiscoreError's parts as JSON (the driver raises it again; retrying would
+    not help). ``job``: scorer (bundle, device, precision, threads, options), text, keep,
+    prefix, in_schema, out_schema, output."""
+    import json
+
     from sentiscore.infer.engines.spark import _scorer
 
     where = _bundle_here(job["bundle"])
     scorer = _scorer(where, job["device"], job["precision"], job["threads"], **job["options"])
     args = (job["text"], job["keep"], job["prefix"])
+    bad = [0]
 
     def scored():
         for batch in _batches(split, job["in_schema"]):
-            yield scorer.score_batch(batch, *args).cast(job["out_schema"])
+            out = scorer.score_batch(batch, *args).cast(job["out_schema"])
+            bad[0] += out.num_rows - out.column(f"{job['prefix']}error").null_count
+            yield out
 
     try:
         rows = _write_part(scored(), job["out_schema"], job["output"], split.name)
     except SentiscoreError as exc:
         parts = {"kind": type(exc).__name__, "expected": exc.expected}
-        return {"name": split.name, "error": {**parts, "found": exc.found, "fix": exc.fix}}
-    return {"name": split.name, "rows": rows}
+        error = json.dumps({**parts, "found": exc.found, "fix": exc.fix})
+        return {"name": split.name, "rows": 0, "errors": 0, "error": error}
+    return {"name": split.name, "rows": rows, "errors": bad[0], "error": None}
 
 
 def _bundle_here(bundle):
