@@ -41,7 +41,7 @@ def main():
     enc = TextEncoder(b.tokenizer_path, b.max_length, b.truncation)
     ids = enc.encode(t.column("text").to_pylist())
     fp32 = os.path.join(b.path, "model.onnx")
-    ref, ref_ms = onnx_logits(fp32, "cpu", ids, enc.pad_id)
+    ref, ref_ms = onnx_logits("fp32", fp32, "cpu", ids, enc.pad_id)
     rows = [
         {
             "variant": "fp32 (fused)",
@@ -56,7 +56,7 @@ def main():
         for name, wt, pc, rr in OPTIONS:
             path = os.path.join(tmp, "q.onnx")
             quantize_int8(fp32, path, pc, wt, rr, ())
-            logits, ms = onnx_logits(path, "cpu", ids, enc.pad_id)
+            logits, ms = onnx_logits("int8", path, "cpu", ids, enc.pad_id)
             rows.append(
                 {
                     "variant": name,

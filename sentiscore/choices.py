@@ -5,8 +5,15 @@ from __future__ import annotations
 
 DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("local", "ray", "spark")
-SCORE_PRECISIONS = ("auto", "fp32", "int8", "fp16", "bf16")  # for score/predict/evaluate/bench
-BUNDLE_PRECISIONS = ("fp32", "int8", "fp16")  # what export can build
+SCORE_PRECISIONS = (
+    "auto",
+    "fp32",
+    "int8",
+    "int8-static",
+    "fp16",
+    "bf16",
+)  # for score/predict/evaluate/bench
+BUNDLE_PRECISIONS = ("fp32", "int8", "int8-static", "fp16")  # what export can build
 TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 OUTPUT_FORMATS = ("parquet", "csv", "tsv", "jsonl")
 INPUT_FORMATS = ("parquet", "csv", "tsv", "jsonl", "txt")  # txt: one text per line

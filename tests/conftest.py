@@ -5,10 +5,35 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 
 import pytest
 
 from sentiscore.testing import build_tiny_model, minilm_path, sample_reviews, shared_data_dir
+
+# auto's measurements (and fetched bundles) go to a cache of this test run, never the user's;
+# subprocesses inherit it, so a resumed run takes the variant its first run measured.
+os.environ.setdefault("SENTISCORE_CACHE", tempfile.mkdtemp(prefix="sentiscore-test-cache-"))
+
+
+@pytest.fixture
+def auto_speeds(monkeypatch):
+    """Fix what auto's measurement finds: ``auto_speeds({"int8": 2.0, "fp32": 1.0})``; returns
+    the list of precisions measured, in order."""
+    from sentiscore.infer import auto
+
+    measured: list = []
+
+    def fix(speeds: dict):
+        def fake(bundle, precision, threads):
+            measured.append(precision)
+            return float(speeds.get(precision, 0.5))
+
+        monkeypatch.setattr(auto, "measure", fake)
+        monkeypatch.setattr(auto, "_read_cache", lambda path: None)
+        return measured
+
+    return fix
 
 
 @pytest.fixture(scope="session")

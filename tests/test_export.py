@@ -27,7 +27,7 @@ def test_fp32_logits_match_torch(exported_tiny_bundle, tiny_model_dir):
     ref = torch_logits(
         AutoModelForSequenceClassification.from_pretrained(tiny_model_dir), ids, enc.pad_id
     )
-    got, _ = onnx_logits(f"{exported_tiny_bundle}/model.onnx", "cpu", ids, enc.pad_id)
+    got, _ = onnx_logits("fp32", f"{exported_tiny_bundle}/model.onnx", "cpu", ids, enc.pad_id)
     assert np.abs(got - ref).max() < 1e-4
 
 

@@ -1,6 +1,7 @@
-"""bf16 through OpenVINO: the runner gives ONNX Runtime's fp32 logits (in f32 here), ``auto``
-takes bf16 only on AMX CPUs with OpenVINO installed and only after its row-invariance probe
-passes, and ``--precision bf16`` where it cannot run is a one-line error."""
+"""OpenVINO and ``auto``: the runner gives ONNX Runtime's fp32 logits (in f32 here), ``auto``
+measures the candidates and takes the fastest (bf16 only where OpenVINO runs it natively, and
+only after its row-invariance probe passes), caches what it measured, says why it passed over
+the others, and ``--precision bf16`` where it cannot run is a one-line error."""
 
 import logging
 
@@ -59,20 +60,46 @@ def test_bf16_needs_an_fp32_variant(tiny_bundle, amx_cpu):
     assert b.choose("cpu", "auto")[0] == "int8"  # auto passes over bf16 without fp32
 
 
-def test_auto_order_puts_bf16_first_only_on_amx_with_openvino(monkeypatch, amx_cpu):
-    assert bundle_mod.auto_order("cpu") == ("bf16", "int8", "fp32")
-    monkeypatch.setattr(ov_mod, "bf16_capabilities", lambda: (False, "not installed"))
-    assert bundle_mod.auto_order("cpu") == ("int8", "fp32")
-    assert bundle_mod.auto_order("cuda") == ("fp16", "fp32")
+def test_auto_measures_once_and_takes_the_fastest(tiny_bundle, monkeypatch, caplog):
+    from sentiscore.infer import auto
+
+    monkeypatch.setattr(ov_mod, "bf16_capabilities", lambda: (False, "no native bf16 here"))
+    calls = []
+    monkeypatch.setattr(
+        auto, "measure", lambda b, p, t: calls.append(p) or {"fp32": 3.0}.get(p, 1.0)
+    )
+    b = bundle_mod.load_bundle(tiny_bundle)
+    with caplog.at_level(logging.INFO, logger="sentiscore"):
+        assert b.choose("cpu", "auto", threads=1)[0] == "fp32"
+    assert sorted(calls) == ["fp32", "int8"]
+    assert "fp32 through ONNX Runtime" in caplog.text and "3.00x int8" in caplog.text
+    assert "bf16: no native bf16 here" in caplog.text  # what was not taken, and why
+    assert b.choose("cpu", "auto", threads=1)[0] == "fp32"
+    assert len(calls) == 2  # the second choice came from the cache
+    assert b.choose("cpu", "auto", threads=2)[0] == "fp32" and len(calls) == 4  # new key
 
 
-def test_auto_order_without_simd_int8_prefers_fp32(monkeypatch):
-    info = dict(cpu_mod.cpu_info(), features=[], arch="x86_64")
-    monkeypatch.setattr(cpu_mod, "cpu_info", lambda: info)
-    assert bundle_mod.auto_order("cpu") == ("fp32", "int8")
+def test_auto_reports_a_failed_variant_and_what_it_failed_on(tiny_bundle, auto_speeds, caplog):
+    b = bundle_mod.load_bundle(tiny_bundle)
+    b.meta["variants"]["int8"] = dict(
+        b.meta["variants"]["int8"], status="failed", failed_on=["accuracy drop 1.03 pt > 0.5 pt"]
+    )
+    measured = auto_speeds({"int8": 9.0, "fp32": 1.0})
+    with caplog.at_level(logging.INFO, logger="sentiscore"):
+        assert b.choose("cpu", "auto")[0] in ("fp32", "bf16")
+    assert "int8" not in measured
+    assert "int8: failed its export gate (accuracy drop 1.03 pt > 0.5 pt)" in caplog.text
 
 
-def test_auto_takes_bf16_after_its_probe(tiny_bundle, amx_cpu, caplog):
+def test_auto_never_takes_a_batch_dependent_variant(tiny_bundle, auto_speeds):
+    b = bundle_mod.load_bundle(tiny_bundle)
+    b.meta["variants"]["int8"] = dict(b.meta["variants"]["int8"], activation_quant="per-tensor")
+    auto_speeds({"int8": 9.0, "fp32": 1.0, "bf16": 0.1})
+    assert b.choose("cpu", "auto")[0] == "fp32"
+
+
+def test_auto_takes_bf16_after_its_probe(tiny_bundle, amx_cpu, auto_speeds, caplog):
+    auto_speeds({"bf16": 3.0, "int8": 2.0, "fp32": 1.0})
     with caplog.at_level(logging.INFO, logger="sentiscore"):
         scorer = Scorer.load(tiny_bundle, device="cpu", precision="auto")
     assert scorer.precision == "bf16"
@@ -82,7 +109,10 @@ def test_auto_takes_bf16_after_its_probe(tiny_bundle, amx_cpu, caplog):
     assert scorer.stats.real_tokens == 0  # the probe does not count as scored work
 
 
-def test_auto_falls_back_when_the_probe_fails(tiny_bundle, amx_cpu, monkeypatch, caplog):
+def test_auto_falls_back_when_the_probe_fails(
+    tiny_bundle, amx_cpu, auto_speeds, monkeypatch, caplog
+):
+    auto_speeds({"bf16": 3.0, "int8": 2.0, "fp32": 1.0})
     monkeypatch.setattr(
         Scorer, "invariance", lambda self, texts: {"ok": False, "max_dp": 0.2, "flips": 3}
     )
@@ -100,14 +130,15 @@ def test_missing_openvino_names_the_extra(monkeypatch):
     ov_mod.bf16_capabilities.cache_clear()
     try:
         ok, why = ov_mod.bf16_capabilities()
-        assert not ok and "sentiscore[openvino]" in why
-        with pytest.raises(SentiscoreError, match=r"sentiscore\[openvino\]"):
+        assert not ok and "pip install 'openvino" in why
+        with pytest.raises(SentiscoreError, match=r"pip install 'openvino"):
             ov_mod.OpenVinoRunner("model.onnx")
     finally:
         ov_mod.bf16_capabilities.cache_clear()
 
 
-def test_bench_lists_bf16_when_runnable(tiny_bundle, amx_cpu, tmp_path):
+def test_bench_lists_bf16_when_runnable(tiny_bundle, amx_cpu, auto_speeds, tmp_path):
+    auto_speeds({"bf16": 3.0, "int8": 2.0, "fp32": 1.0})
     from sentiscore.infer.bench import BenchConfig, run_bench
 
     report = run_bench(BenchConfig(model=tiny_bundle, output=str(tmp_path), rows=64, rounds=1))

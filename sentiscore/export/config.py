@@ -23,7 +23,10 @@ PRECISIONS = BUNDLE_PRECISIONS
 class ExportConfig:
     """Options for turning a HF sequence classifier into a sentiscore bundle.
 
-    precision: variants to write; fp32 is always built (the others derive from it).
+    precision: variants to write; fp32 is always built (the others derive from it). int8 is
+        dynamic int8 with per-row activation scales (ONNX Runtime); int8-static is a QDQ graph
+        with activation scales calibrated at export (``static_int8.py``; OpenVINO runs it with
+        integer kernels), kept within the gate by accuracy control; fp16 is for CUDA.
     opset: ONNX opset. optimize: O1 = ORT basic optimisations only (no offline fusion);
         O2 = transformer fusions (attention, layer norm, GELU, skip-layer-norm);
         O3 = O2 + GELU approximation.
@@ -53,12 +56,13 @@ class ExportConfig:
         probability on SST-2), so ``--precision auto`` never picks it: opt-in only.
     max_invariance_delta: gate for fp32 and per-row int8: max |delta probability| of a row
         scored alone vs in a batch of validation rows.
-    max_drop: max int8 accuracy drop in points (labels given); min_agreement_int8: label
-        agreement floor for int8 when no labels are given.
+    max_drop: max int8 / int8-static accuracy drop in points (labels given);
+        min_agreement_int8: their label agreement floor when no labels are given. A failing
+        int8-static is rebuilt with its most sensitive layers kept in fp32 until it passes.
     force: keep variants that fail their gate, marked failed in sentiscore.json.
     """
 
-    precision: tuple = ("fp32", "int8")
+    precision: tuple = ("fp32", "int8", "int8-static")
     opset: int = 17
     optimize: str = "O2"
     cls_tail: bool = True
@@ -92,7 +96,7 @@ class ExportConfig:
         bad = [p for p in self.precision if p not in PRECISIONS]
         if bad or not self.precision:
             raise ConfigError(
-                "--precision from fp32, int8, fp16",
+                f"--precision from {', '.join(PRECISIONS)}",
                 repr(self.precision),
                 "e.g. --precision fp32,int8",
             )

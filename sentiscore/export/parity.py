@@ -17,7 +17,8 @@ import numpy as np
 from sentiscore.errors import ExportError
 from sentiscore.export.config import ExportConfig
 from sentiscore.infer.batching import iter_micro_batches
-from sentiscore.infer.session import OrtRunner, cuda_available
+from sentiscore.infer.runner import make_runner
+from sentiscore.infer.session import cuda_available
 
 INVARIANCE_ROWS = 48  # rows re-scored one by one for the row-invariance check
 
@@ -116,10 +117,16 @@ def torch_logits(model, ids: list[np.ndarray], pad_id: int, max_tokens: int = 81
 
 
 def onnx_logits(
-    path: str, device: str, ids: list[np.ndarray], pad_id: int, max_tokens: int = 8192
+    precision: str,
+    path: str,
+    device: str,
+    ids: list[np.ndarray],
+    pad_id: int,
+    max_tokens: int = 8192,
 ) -> tuple[np.ndarray, float]:
-    """Logits and wall ms/row (after one warm-up batch)."""
-    runner = OrtRunner(path, device)
+    """Logits and wall ms/row (after one warm-up batch), on the engine the scorer uses for
+    ``precision`` (``runner.make_runner``)."""
+    runner = make_runner(precision, path, device, None)
     out = np.zeros((len(ids), 0), dtype=np.float32)
     batches = list(iter_micro_batches(ids, max_tokens, pad_id))
     if batches:
@@ -133,13 +140,15 @@ def onnx_logits(
     return out, ms
 
 
-def invariance(path: str, device: str, ids: list[np.ndarray], pad_id: int, batched) -> float:
+def invariance(
+    precision: str, path: str, device: str, ids: list[np.ndarray], pad_id: int, batched
+) -> float:
     """Max |delta probability| between ``batched`` logits and the same rows scored one by one
     (the first ``INVARIANCE_ROWS`` rows)."""
     from sentiscore.metrics import softmax
 
     rows = ids[:INVARIANCE_ROWS]
-    runner = OrtRunner(path, device)
+    runner = make_runner(precision, path, device, None)
     alone = np.concatenate([runner.run(*_one(x, pad_id)) for x in rows]) if rows else batched[:0]
     return float(np.abs(softmax(alone) - softmax(batched[: len(rows)])).max(initial=0.0))
 
@@ -162,7 +171,7 @@ def compare(
 ) -> VariantResult:
     """Run the variant at ``path`` on ``ids`` and gate it against the reference logits."""
     device = "cuda" if precision == "fp16" and cuda_available() else "cpu"
-    logits, ms = onnx_logits(path, device, ids, pad_id)
+    logits, ms = onnx_logits(precision, path, device, ids, pad_id)
     delta = np.abs(logits - ref)
     agree = float((logits.argmax(1) == ref.argmax(1)).mean())
     acc = float((logits.argmax(1) == val.labels).mean()) if val.labels is not None else None
@@ -180,7 +189,7 @@ def compare(
         logits=logits,
     )
     if device == "cpu":
-        res.invariance = invariance(path, device, ids, pad_id, logits)
+        res.invariance = invariance(precision, path, device, ids, pad_id, logits)
     res.reasons = gate(res, cfg, ref_acc)
     res.status = "failed" if res.reasons else "ok"
     return res
@@ -198,7 +207,7 @@ def gate(r: VariantResult, cfg: ExportConfig, ref_acc: float | None) -> list[str
             reasons.append(f"agreement {r.agreement:.2%} < {cfg.min_agreement_fp32:.1%}")
         if r.max_abs_delta > cfg.max_delta_fp32:
             reasons.append(f"max |dlogit| {r.max_abs_delta:.2e} > {cfg.max_delta_fp32:.0e}")
-    elif r.precision == "int8":
+    elif r.precision in ("int8", "int8-static"):
         if r.accuracy is not None and ref_acc is not None:
             drop = (ref_acc - r.accuracy) * 100
             if drop > cfg.max_drop:

@@ -1,7 +1,8 @@
 """export_model(): HF classifier -> sentiscore bundle (ONNX variants + tokenizer.json +
 sentiscore.json), gated by a parity report.
 
-Orchestrates ``convert`` (export, fusion, int8, fp16) and ``parity`` (comparison and gates),
+Orchestrates ``convert`` (export, fusion, int8, fp16), ``static_int8`` (calibrated QDQ int8,
+with accuracy control when its gate fails) and ``parity`` (comparison and gates),
 fits the calibration temperature, writes ``export_report.json`` and the bundle manifest with
 the sha256 of every file. Loading bundles is ``infer.bundle``'s job.
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from sentiscore import __version__
 from sentiscore.errors import ExportError, ParityError, require
-from sentiscore.export import cls_tail, convert, parity, rowquant
+from sentiscore.export import cls_tail, convert, parity, rowquant, static_int8
 from sentiscore.export.config import ExportConfig
 from sentiscore.infer.manifest import BUNDLE_FORMAT, FORMAT_VERSION, MANIFEST
 from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
@@ -31,7 +32,12 @@ from sentiscore.modeling.pooling import load_classifier, resolve_pooling
 
 log = logging.getLogger(__name__)
 SUPPORTED = tuple(convert.ORT_MODEL_TYPE)
-FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
+FILES = {
+    "fp32": "model.onnx",
+    "int8": "model.int8.onnx",
+    "int8-static": "model.int8-static.onnx",
+    "fp16": "model.fp16.onnx",
+}
 
 
 @dataclass
@@ -56,7 +62,7 @@ class ExportReport:
         )
 
     def table(self) -> str:
-        head = f"{'variant':<8}{'status':<8}{'max|dl|':>10}{'mean|dl|':>10}{'agree':>8}{'acc':>8}{'ECE':>7}{'MB':>8}{'ms/row':>9}{'row|dp|':>10}  device"
+        head = f"{'variant':<12}{'status':<8}{'max|dl|':>10}{'mean|dl|':>10}{'agree':>8}{'acc':>8}{'ECE':>7}{'MB':>8}{'ms/row':>9}{'row|dp|':>10}  device"
         lines = [
             f"bundle {self.bundle}  (validation: {self.validation}, {self.rows} rows, T={self.temperature:.3f})",
             head,
@@ -66,7 +72,7 @@ class ExportReport:
             e = f"{v.ece_calibrated:.3f}" if v.ece_calibrated is not None else "-"
             inv = f"{v.invariance:.1e}" if v.invariance is not None else "-"
             lines.append(
-                f"{v.precision:<8}{v.status:<8}{v.max_abs_delta:>10.2e}{v.mean_abs_delta:>10.2e}{v.agreement:>8.2%}{acc:>8}{e:>7}{v.size_mb:>8.1f}{v.ms_per_row:>9.2f}{inv:>10}  {v.device}"
+                f"{v.precision:<12}{v.status:<8}{v.max_abs_delta:>10.2e}{v.mean_abs_delta:>10.2e}{v.agreement:>8.2%}{acc:>8}{e:>7}{v.size_mb:>8.1f}{v.ms_per_row:>9.2f}{inv:>10}  {v.device}"
             )
             lines += [f"    failed: {r}" for r in v.reasons]
         if self.fused_ops:
@@ -227,7 +233,7 @@ def _build(raw: str, out_dir: str, cfg: ExportConfig, config) -> tuple[dict, dic
             "gelu_replaced": replaced,
         }
         details["int8"] = gelu | _quantize_int8(source, paths["int8"], cfg)
-    ordered = {p: paths[p] for p in FILES if p in paths}  # fp32, int8, fp16
+    ordered = {p: paths[p] for p in FILES if p in paths}  # fp32, int8, fp16 (int8-static later)
     return ordered, {"fused_ops": fused, "details": details}
 
 
@@ -242,6 +248,58 @@ def _quantize_int8(source: str, dst: str, cfg: ExportConfig) -> dict:
         "activation_quant": cfg.int8_activations,
         "row_invariant": cfg.int8_activations == "per-row",
     }
+
+
+@dataclass
+class _Check:
+    """What parity needs to gate a variant: reference logits, token ids, validation set."""
+
+    ref: np.ndarray
+    ids: list
+    pad_id: int
+    val: parity.ValidationSet
+    ref_acc: float | None
+
+
+def _static_variant(raw: str, out_dir: str, cfg: ExportConfig, check: _Check, details: dict):
+    """Build int8-static from the exported graph ([CLS] tail first when asked for), gate it,
+    and when it fails on accuracy rebuild it with accuracy control (sensitive layers kept in
+    fp32 until the drop is within the gate). Returns its parity result."""
+    source = raw
+    if cfg.cls_tail:
+        source = os.path.join(os.path.dirname(raw), "static_source.onnx")
+        cls_tail.slice_cls_tail(raw, source)
+    dst = os.path.join(out_dir, FILES["int8-static"])
+    details["int8-static"] = static_int8.quantize_static(source, dst, check.ids)
+
+    def gate():
+        return parity.compare(
+            "int8-static",
+            dst,
+            check.ref,
+            check.ids,
+            check.pad_id,
+            check.val,
+            cfg,
+            check.ref_acc,
+            True,
+        )
+
+    res = gate()
+    if res.status == "ok" or any(r.startswith("row invariance") for r in res.reasons):
+        return res
+    labeled = check.val.labels is not None
+    targets = check.val.labels if labeled else check.ref.argmax(1)
+    max_drop = cfg.max_drop / 100 if labeled else 1 - cfg.min_agreement_int8
+    log.info(
+        "int8-static failed its gate (%s): keeping its most sensitive layers in fp32",
+        "; ".join(res.reasons),
+    )
+    first = res.reasons
+    details["int8-static"] = static_int8.restore_accuracy(
+        source, dst, check.ids, check.ids, targets, max_drop
+    ) | {"failed_before_accuracy_control": first}
+    return gate()
 
 
 def _calibrate(
@@ -269,22 +327,26 @@ def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> E
     try:
         raw = convert.export_onnx(model, work, cfg.opset, policy["pooling"])
         paths, built = _build(raw, out_dir, cfg, config)
+        backend, lowercase = _write_tokenizer(tok, out_dir)
+        encoder = TextEncoder(
+            backend, policy["max_length"], policy["truncation"], policy["head_fraction"]
+        )
+        val = parity.load_validation(cfg, {v: k for k, v in config.id2label.items()})
+        ids = encoder.encode(val.texts)
+        ref = parity.torch_logits(load_classifier(model, policy["pooling"]), ids, encoder.pad_id)
+        ref_acc = float((ref.argmax(1) == val.labels).mean()) if val.labels is not None else None
+        report = ExportReport(out_dir, source_name(model), val.source, len(ids), built["fused_ops"])
+        claims = {p: built["details"].get(p, {}).get("row_invariant", p == "fp32") for p in paths}
+        done = {
+            p: parity.compare(p, paths[p], ref, ids, encoder.pad_id, val, cfg, ref_acc, claims[p])
+            for p in paths
+        }
+        if "int8-static" in cfg.precision:
+            check = _Check(ref, ids, encoder.pad_id, val, ref_acc)
+            done["int8-static"] = _static_variant(raw, out_dir, cfg, check, built["details"])
+        report.variants = [done[p] for p in cfg.precision]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    backend, lowercase = _write_tokenizer(tok, out_dir)
-    encoder = TextEncoder(
-        backend, policy["max_length"], policy["truncation"], policy["head_fraction"]
-    )
-    val = parity.load_validation(cfg, {v: k for k, v in config.id2label.items()})
-    ids = encoder.encode(val.texts)
-    ref = parity.torch_logits(load_classifier(model, policy["pooling"]), ids, encoder.pad_id)
-    ref_acc = float((ref.argmax(1) == val.labels).mean()) if val.labels is not None else None
-    report = ExportReport(out_dir, source_name(model), val.source, len(ids), built["fused_ops"])
-    claims = {p: built["details"].get(p, {}).get("row_invariant", p == "fp32") for p in paths}
-    report.variants = [
-        parity.compare(p, paths[p], ref, ids, encoder.pad_id, val, cfg, ref_acc, claims[p])
-        for p in cfg.precision
-    ]
     _calibrate(report, ref, val.labels, cfg.calibrate)
     _write_manifest(out_dir, model, config, policy, lowercase, report, built, cfg)
     log.info("\n%s", report.table())
@@ -317,6 +379,7 @@ def _write_manifest(
             "file": v.file,
             "precision": v.precision,
             "status": v.status,
+            **({"failed_on": v.reasons} if v.reasons else {}),
             **built["details"].get(v.precision, {}),
             "parity": {
                 "max_abs_delta": v.max_abs_delta,

@@ -89,9 +89,9 @@ def _check(bundle, old: str, new: str) -> dict:
         bundle.meta.get("head_fraction", 0.25),
     )
     ids = enc.encode(builtin_sample(200))
-    before, _ = onnx_logits(old, "cpu", ids, enc.pad_id)
-    after, _ = onnx_logits(new, "cpu", ids, enc.pad_id)
-    inv = invariance(new, "cpu", ids, enc.pad_id, after)
+    before, _ = onnx_logits("int8", old, "cpu", ids, enc.pad_id)
+    after, _ = onnx_logits("int8", new, "cpu", ids, enc.pad_id)
+    inv = invariance("int8", new, "cpu", ids, enc.pad_id, after)
     agreement = float((before.argmax(1) == after.argmax(1)).mean())
     check = {"rows": len(ids), "agreement_with_old": agreement, "invariance": inv}
     log.info("upgrade check: %s", check)

@@ -24,16 +24,19 @@ from sentiscore.io.uris import is_uri
 from sentiscore.io.writers import sha256_file
 
 log = logging.getLogger(__name__)
-PRECISIONS = ("fp32", "int8", "fp16", "bf16")
+PRECISIONS = ("fp32", "int8", "int8-static", "fp16", "bf16")
 # bf16 is not a file of its own: the fp32 graph runs in OpenVINO at bf16 (``infer/openvino.py``).
 FILE_OF = {"bf16": "fp32"}
-# Which precision "auto" prefers on each device, best first, among row-invariant variants
-# (``Bundle.row_invariant``). Dynamic int8 is never offered for CUDA: it runs ~20x slower
-# there (onnxruntime#10267).
-AUTO_ORDER = {"cpu": ("int8", "fp32"), "cuda": ("fp16", "fp32")}
-# int8 paths (sentiscore.infer.cpu.int8_path) on which int8 beats fp32 in ONNX Runtime.
-INT8_FAST_PATHS = ("AMX-INT8", "AVX-512 VNNI", "AVX-VNNI", "AVX2", "ARM dot-product")
-DEVICES_FOR = {"fp32": ("cpu", "cuda"), "int8": ("cpu",), "fp16": ("cuda",), "bf16": ("cpu",)}
+# What "auto" takes on CUDA, best first; on the CPU it measures (``auto``). int8 is never
+# offered for CUDA: dynamic int8 runs ~20x slower there (onnxruntime#10267).
+AUTO_ORDER = {"cuda": ("fp16", "fp32")}
+DEVICES_FOR = {
+    "fp32": ("cpu", "cuda"),
+    "int8": ("cpu",),
+    "int8-static": ("cpu",),
+    "fp16": ("cuda",),
+    "bf16": ("cpu",),
+}
 
 
 def default_bundle_dir() -> str:
@@ -96,18 +99,23 @@ class Bundle:
     def row_invariant(self, precision: str) -> bool:
         """Whether a row's scores from this variant are independent of its batch. int8 is when
         its activations are quantised per row (``export/rowquant.py``); ONNX Runtime's stock
-        dynamic int8 picks one scale per micro-batch and is not."""
+        dynamic int8 picks one scale per micro-batch and is not. int8-static's scales are
+        fixed at export."""
         v = self.variants().get(precision) or {}
         if precision == "int8":
             return v.get("activation_quant") == "per-row"
+        if precision == "int8-static":
+            return v.get("activation_quant") == "static"
         return True
 
-    def choose(self, device: str, precision: str = "auto", skip=()) -> tuple[str, str]:
+    def choose(
+        self, device: str, precision: str = "auto", skip=(), threads: int | None = None
+    ) -> tuple[str, str]:
         """Return (precision, model file path) for ``device`` ('cpu' or 'cuda'); ``auto``
-        passes over the precisions in ``skip``."""
+        passes over the precisions in ``skip`` and measures on the CPU with ``threads``."""
         variants = self.variants()
         if precision == "auto":
-            return self._choose_auto(device, variants, tuple(skip))
+            return self._choose_auto(device, variants, tuple(skip), threads)
         if precision not in PRECISIONS:
             raise BundleError(
                 f"--precision to be auto or one of {', '.join(PRECISIONS)}",
@@ -151,28 +159,29 @@ class Bundle:
             )
         return precision, os.path.join(self.path, v["file"])
 
-    def _choose_auto(self, device: str, variants: dict, skip: tuple) -> tuple[str, str]:
-        skipped = []
-        for p in auto_order(device):
-            v = variants.get(FILE_OF.get(p, p))
-            if p in skip:
-                continue
-            if not v or v.get("status", "ok") != "ok":
-                continue
-            if not self.row_invariant(p):
-                skipped.append(p)
-                continue
-            log.info("precision auto on %s: %s", device, _why(p, device, skipped))
-            return p, os.path.join(self.path, v["file"])
-        found = f"variants {sorted(variants)} in {self.path}"
-        if skipped:
-            found += (
-                f"; {', '.join(skipped)} quantises per micro-batch (scores depend on the batch)"
-            )
+    def _choose_auto(self, device: str, variants: dict, skip: tuple, threads) -> tuple[str, str]:
+        if device == "cpu":
+            from sentiscore.infer.auto import decide
+
+            d = decide(self, threads, skip)
+            if d.precision:
+                log.info("precision auto on cpu: %s%s", d.why, _skipped_note(d.skipped))
+                return d.precision, os.path.join(
+                    self.path, variants[FILE_OF.get(d.precision, d.precision)]["file"]
+                )
+            reasons = d.skipped
+        else:
+            reasons = {}
+            for p in AUTO_ORDER[device]:
+                v = variants.get(p)
+                if v and v.get("status", "ok") == "ok" and p not in skip:
+                    log.info("precision auto on %s: %s, the fastest variant there", device, p)
+                    return p, os.path.join(self.path, v["file"])
+                reasons[p] = "missing or failed its export gate"
         raise BundleError(
-            f"A usable, row-invariant {' or '.join(AUTO_ORDER[device])} variant for device '{device}'",
-            found,
-            "re-export the bundle with 'sentiscore export' (per-row int8), or pass --precision int8 "
+            f"A usable, row-invariant variant for device '{device}'",
+            f"none in {self.path}: " + "; ".join(f"{p} {why}" for p, why in reasons.items()),
+            "re-export the bundle with 'sentiscore export', or pass --precision int8 "
             "to accept batch-dependent scores",
         )
 
@@ -215,51 +224,12 @@ def _check_bf16() -> None:
         )
 
 
-def auto_order(device: str) -> tuple[str, ...]:
-    """Precisions ``auto`` tries on ``device``, fastest first, for the CPU at hand.
-
-    On CPUs with AMX-BF16 and OpenVINO installed, bf16 leads: ONNX Runtime has no bf16 kernels,
-    and bf16 end to end measured 1.1x (short sentences) to 1.8x (long reviews) per-row int8
-    there (benchmarks/results/peers-intel-amx.md). Then int8 leads on CPUs with SIMD int8
-    instructions (AVX2 and newer, ARM dot-product), where ONNX Runtime's int8 beats fp32;
-    elsewhere fp32 leads. ``sentiscore bench`` measures them all.
-    """
-    if device != "cpu":
-        return AUTO_ORDER[device]
-    from sentiscore.infer.cpu import cpu_info, int8_path
-
-    order = AUTO_ORDER["cpu"] if int8_path() in INT8_FAST_PATHS else ("fp32", "int8")
-    if "amx_bf16" in cpu_info()["features"]:
-        from sentiscore.infer.openvino import bf16_available
-
-        if bf16_available():
-            order = ("bf16", *order)
-    return order
-
-
-def _why(precision: str, device: str, skipped: list) -> str:
-    if device != "cpu":
-        return f"{precision}, the fastest row-invariant variant on {device}"
-    from sentiscore.infer.cpu import cpu_info, int8_path
-
-    cpu = cpu_info()["model"]
-    if precision == "bf16":
-        return (
-            f"bf16 through OpenVINO on {cpu} (AMX-BF16; ONNX Runtime has no bf16 kernels), "
-            "row invariance checked on built-in samples at load"
-        )
-    if precision == "int8":
-        return (
-            f"int8 with per-row activation scales (row-invariant); int8 matmuls on {cpu} use "
-            f"{int8_path()}, where int8 runs faster than fp32 ('sentiscore bench' measures both)"
-        )
-    if skipped:
-        note = " (its int8 variant is batch-dependent)"
-    elif int8_path() not in INT8_FAST_PATHS:
-        note = f" (int8 matmuls would use {int8_path()}, slower than fp32)"
-    else:
-        note = " (no int8 variant)"
-    return f"fp32{note} on {cpu}"
+def _skipped_note(skipped: dict) -> str:
+    """'; not: int8 (failed its export gate (...))' for the variants auto could not take."""
+    shown = {p: why for p, why in skipped.items() if not why.startswith("the bundle has no")}
+    if not shown:
+        return ""
+    return "; not taken: " + "; ".join(f"{p}: {why}" for p, why in shown.items())
 
 
 def load_bundle(path: str = "default", verify: bool = True) -> Bundle:

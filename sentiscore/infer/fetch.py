@@ -26,11 +26,16 @@ from sentiscore.io.uris import bare, filesystem_of
 log = logging.getLogger(__name__)
 
 
-def cache_root() -> str:
-    base = os.environ.get("SENTISCORE_CACHE") or os.path.join(
+def cache_base() -> str:
+    """``$SENTISCORE_CACHE``, default ``~/.cache/sentiscore``: fetched bundles and auto's
+    measurements."""
+    return os.environ.get("SENTISCORE_CACHE") or os.path.join(
         os.path.expanduser("~"), ".cache", "sentiscore"
     )
-    return os.path.join(base, "bundles")
+
+
+def cache_root() -> str:
+    return os.path.join(cache_base(), "bundles")
 
 
 def local_bundle(uri: str) -> str:

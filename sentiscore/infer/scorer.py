@@ -19,17 +19,18 @@ from sentiscore.errors import BadRowError, BundleError, ConfigError
 from sentiscore.infer.batching import iter_micro_batches
 from sentiscore.infer.bundle import Bundle, load_bundle
 from sentiscore.infer.rows import check_columns, check_texts, repair_utf8
-from sentiscore.infer.session import make_runner, resolve_device
+from sentiscore.infer.runner import make_runner
+from sentiscore.infer.session import resolve_device
 from sentiscore.infer.tokenize import TextEncoder
 from sentiscore.metrics import softmax
 
 log = logging.getLogger(__name__)
 # Precisions run by engines whose kernels sentiscore does not control: ``auto`` checks their row
 # invariance at load (INVARIANCE_ROWS built-in texts) before using them.
-PROBED = ("bf16",)
+PROBED = ("bf16", "int8-static")
 INVARIANCE_ROWS = 64
 INVARIANCE_TOLERANCE = 1e-3
-# Per micro-batch. CPU runs two micro-batches at once (session.CPU_STREAMS), so 2 x 4096 tokens
+# Per micro-batch. CPU runs two micro-batches at once (runner.CPU_STREAMS), so 2 x 4096 tokens
 # are in flight: the memory of one 8192-token batch (512-token rows: ~200 MB of attention
 # scores), and 4096 vs 8192 measured the same speed. CUDA fp16 on IMDB: 2.7x faster at 65536.
 DEFAULT_MAX_TOKENS = {"cpu": 4096, "cuda": 65536}
@@ -93,7 +94,7 @@ class Scorer:
             )
         self.bundle = bundle
         self.device = resolve_device(device)
-        self.precision, self.model_path = bundle.choose(self.device, precision)
+        self.precision, self.model_path = bundle.choose(self.device, precision, threads=threads)
         self.runner = make_runner(self.precision, self.model_path, self.device, threads)
         self.max_length = max_length or bundle.max_length
         self.encoder = TextEncoder(
@@ -167,7 +168,9 @@ class Scorer:
             check["max_dp"],
             check["flips"],
         )
-        self.precision, self.model_path = self.bundle.choose(self.device, "auto", skip=PROBED)
+        self.precision, self.model_path = self.bundle.choose(
+            self.device, "auto", skip=(self.precision,), threads=threads
+        )
         self.runner = make_runner(self.precision, self.model_path, self.device, threads)
 
     def invariance(self, texts: list[str]) -> dict:

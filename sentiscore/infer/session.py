@@ -5,24 +5,24 @@ use all cores, split over two concurrent streams of micro-batches (one shared se
 stream with half the intra-op threads: +8 % rows/s on short sentences and +3 % on long reviews
 on 2 cores, measured against one stream with all threads), full graph optimisation, and no
 per-shape memory patterns (shapes vary with every length-bucketed batch). CUDA sessions run
-one stream with IO binding. ``make_runner`` hands bf16 to ``openvino``. Which model file to
-load is decided by ``bundle``; what the logits mean is decided by ``scorer``.
+one stream with IO binding. ``OrtRunner`` implements ``runner.Runner``; ``runner.make_runner``
+decides when ONNX Runtime runs a variant. Which model file to load is decided by ``bundle``;
+what the logits mean is decided by ``scorer``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
 from sentiscore.choices import DEVICES
 from sentiscore.errors import DeviceError, SentiscoreError
+from sentiscore.infer.runner import CPU_STREAMS, default_threads, feeds_for, run_streams
 
 log = logging.getLogger(__name__)
-CPU_STREAMS = 2  # concurrent micro-batches on CPU (see the module docstring)
 
 
 def _ort():
@@ -88,13 +88,6 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
-def default_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS/Windows
-        return max(1, os.cpu_count() or 1)
-
-
 def _options(intra_threads: int):
     ort = _ort()
     so = ort.SessionOptions()
@@ -105,39 +98,6 @@ def _options(intra_threads: int):
     so.enable_mem_pattern = False  # shapes change per batch; patterns would pile up per shape
     so.log_severity_level = 3
     return so
-
-
-def feeds_for(input_names: list[str], input_ids: np.ndarray, attention_mask: np.ndarray) -> dict:
-    """The model's inputs for one micro-batch (token_type_ids all zero when it takes them)."""
-    feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
-    if "token_type_ids" in input_names:
-        feeds["token_type_ids"] = np.zeros_like(input_ids)
-    return {k: v for k, v in feeds.items() if k in input_names}
-
-
-def run_streams(
-    run: Callable[[np.ndarray, np.ndarray], np.ndarray], streams: int, batches: Iterable
-) -> Iterator[tuple[object, np.ndarray]]:
-    """(micro-batch, logits) for every micro-batch, ``streams`` of them in flight at once (the
-    engines release the GIL and are safe to share between threads). Results come in completion
-    order, so a stream never idles behind a longer batch; callers place them by
-    ``micro_batch.rows``."""
-    if streams == 1:
-        for mb in batches:
-            yield mb, run(mb.input_ids, mb.attention_mask)
-        return
-    with ThreadPoolExecutor(streams, thread_name_prefix="sentiscore-run") as pool:
-        pending: dict = {}
-        for mb in batches:
-            if len(pending) >= streams:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield pending.pop(future), future.result()
-            pending[pool.submit(run, mb.input_ids, mb.attention_mask)] = mb
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield pending.pop(future), future.result()
 
 
 class OrtRunner:
@@ -199,12 +159,3 @@ class OrtRunner:
         binding.bind_output(self.output_name, "cuda", 0)
         self.session.run_with_iobinding(binding)
         return np.asarray(binding.copy_outputs_to_cpu()[0], dtype=np.float32)
-
-
-def make_runner(precision: str, model_path: str, device: str, threads: int | None):
-    """The engine for a precision: OpenVINO for bf16, ONNX Runtime for the rest."""
-    if precision == "bf16":
-        from sentiscore.infer.openvino import OpenVinoRunner
-
-        return OpenVinoRunner(model_path, threads)
-    return OrtRunner(model_path, device, threads)

@@ -1,0 +1,170 @@
+"""Static int8: a QDQ ONNX graph with calibrated, fixed activation scales, built with NNCF.
+
+Every activation scale is fixed at export from calibration rows, so a row's scores cannot
+depend on the rows batched with it (unlike ONNX Runtime's stock dynamic int8), and the bundle
+stays ONNX: OpenVINO runs it with integer kernels, ONNX Runtime runs it too. NNCF quantises the
+graph as exported (before ORT's fusions, which NNCF cannot read), with the [CLS]-tail rewrite
+applied first when asked for.
+
+When the quantised graph fails its gate, ``quantize_with_accuracy_control`` keeps the most
+sensitive layers at fp32 (NNCF ranks them on the validation rows) until the accuracy drop is
+within ``max_drop``, or the agreement with fp32 within ``1 - min_agreement`` when there are no
+labels; ``kept_layers`` lists which layers it kept. Gating the result is ``parity``'s job,
+choosing to build it ``run``'s.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from sentiscore.errors import ExportError, require
+
+log = logging.getLogger(__name__)
+CALIBRATION_ROWS = 300  # NNCF's default subset; rows are fed one at a time (no padding)
+WEIGHTED_OPS = ("MatMul", "Gemm")
+
+
+def _nncf():
+    return require("nncf", "export", "Static int8 (--precision int8-static)")
+
+
+def _items(model, ids: list[np.ndarray]) -> list[dict]:
+    """One feed per row, unpadded, so padding tokens never enter the activation ranges."""
+    names = {i.name for i in model.graph.input}
+    out = []
+    for x in ids:
+        row = np.asarray(x, dtype=np.int64)[None, :]
+        feeds = {"input_ids": row, "attention_mask": np.ones_like(row)}
+        if "token_type_ids" in names:
+            feeds["token_type_ids"] = np.zeros_like(row)
+        out.append(feeds)
+    return out
+
+
+def _validation_fn(targets: np.ndarray):
+    """NNCF's validation function: accuracy of the model on the rows against ``targets``
+    (gold labels, or the fp32 graph's labels when there are none), and the per-row hits."""
+
+    last: dict = {}  # NNCF passes the ModelProto, once per row when it ranks layers
+
+    def validate(model, items) -> tuple[float, list[float]]:
+        if last.get("model") is not model:  # the reference keeps ``model`` alive
+            import onnxruntime as ort
+
+            last["model"] = model
+            last["session"] = ort.InferenceSession(
+                model.SerializeToString(), providers=["CPUExecutionProvider"]
+            )
+        session = last["session"]
+        output = session.get_outputs()[0].name
+        hits = []
+        for i, feeds in items:
+            logits = session.run([output], feeds)[0]
+            hits.append(float(int(np.argmax(logits[0])) == int(targets[i])))
+        return (float(np.mean(hits)) if hits else 0.0), hits
+
+    return validate
+
+
+def weighted_layers(model) -> tuple[list[str], list[str]]:
+    """(quantised, kept in float) MatMul/Gemm nodes with a constant weight input."""
+    consts = {t.name for t in model.graph.initializer}
+    producers = {o: n for n in model.graph.node for o in n.output}
+    consts |= {o for o, n in producers.items() if n.op_type == "Constant"}
+    quantised, kept = [], []
+    for node in model.graph.node:
+        if node.op_type not in WEIGHTED_OPS:
+            continue
+        for name in node.input[1:2]:
+            src = producers.get(name)
+            if src is not None and src.op_type == "DequantizeLinear":
+                quantised.append(node.name)
+            elif name in consts or (src is not None and src.op_type in ("Transpose", "Reshape")):
+                kept.append(node.name)
+    return quantised, kept
+
+
+def quantize_static(
+    src: str,
+    dst: str,
+    calibration: list[np.ndarray],
+    ignored: tuple = (),
+) -> dict:
+    """Quantise ``src`` into ``dst`` with scales calibrated on ``calibration`` token-id rows."""
+    import onnx
+
+    nncf = _nncf()
+    model = onnx.load(src)
+    items = _items(model, calibration[:CALIBRATION_ROWS])
+    scope = nncf.IgnoredScope(patterns=list(ignored), validate=False) if ignored else None
+    try:
+        quantised = nncf.quantize(
+            model,
+            nncf.Dataset(items),
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=len(items),
+            ignored_scope=scope,
+        )
+    except Exception as exc:  # noqa: BLE001 - NNCF raises many types
+        raise ExportError(
+            "NNCF to quantise the exported graph (static int8)",
+            str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__,
+            "export without it: --precision fp32,int8",
+        ) from exc
+    onnx.save(quantised, dst)
+    return _details(quantised, len(items), [])
+
+
+def restore_accuracy(
+    src: str,
+    dst: str,
+    calibration: list[np.ndarray],
+    validation: list[np.ndarray],
+    targets: np.ndarray,
+    max_drop: float,
+) -> dict:
+    """Quantise ``src`` keeping the most sensitive layers in float until accuracy against
+    ``targets`` drops by at most ``max_drop`` (a fraction); write ``dst``."""
+    import onnx
+
+    nncf = _nncf()
+    from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
+
+    model = onnx.load(src)
+    calib = _items(model, calibration[:CALIBRATION_ROWS])
+    val = list(enumerate(_items(model, validation)))
+    restorer = AdvancedAccuracyRestorerParameters(num_ranking_workers=1)
+    try:
+        quantised = nncf.quantize_with_accuracy_control(
+            model,
+            nncf.Dataset(calib),
+            nncf.Dataset(val, lambda item: item[1]),
+            _validation_fn(targets),
+            max_drop=max_drop,
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=len(calib),
+            advanced_accuracy_restorer_parameters=restorer,
+        )
+    except Exception as exc:  # noqa: BLE001 - NNCF raises many types
+        raise ExportError(
+            "NNCF's accuracy control to quantise the graph (static int8)",
+            str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__,
+            "raise --max-drop, or export without it: --precision fp32,int8",
+        ) from exc
+    onnx.save(quantised, dst)
+    _, kept = weighted_layers(quantised)
+    return _details(quantised, len(calib), kept) | {"accuracy_control": True}
+
+
+def _details(model, rows: int, kept: list[str]) -> dict:
+    quantised, _ = weighted_layers(model)
+    return {
+        "activation_quant": "static",
+        "row_invariant": True,
+        "calibration_rows": rows,
+        "quantized_layers": len(quantised),
+        "kept_layers": kept,
+        "quantizer": "nncf",
+    }

@@ -1,0 +1,103 @@
+"""The runner interface: what every inference engine offers the scorer, and which engine runs
+which variant.
+
+A runner holds one loaded model file on one device and turns micro-batches of token ids into
+logits: ``run(input_ids, attention_mask)`` for one micro-batch, ``run_all(batches)`` for many
+with ``streams`` of them in flight. ``session.OrtRunner`` (ONNX Runtime, CPU and CUDA) and
+``openvino.OpenVinoRunner`` (OpenVINO, CPU) implement it; ``make_runner`` picks one for a
+precision. This module imports neither engine at load time, so the two never import each
+other. Which precision to run is ``bundle``'s and ``auto``'s business; what the logits mean
+is ``scorer``'s.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from typing import Protocol
+
+import numpy as np
+
+CPU_STREAMS = 2  # concurrent micro-batches on CPU (see ``session``)
+# The engine of each precision on the CPU. bf16 is the fp32 graph at bf16 in OpenVINO (ONNX
+# Runtime has no bf16 kernels); int8-static is a QDQ graph with fixed activation scales, which
+# OpenVINO runs with integer kernels (ONNX Runtime runs it too, ~0.4x as fast).
+OPENVINO_PRECISIONS = ("bf16", "int8-static")
+ENGINE_NAMES = {"openvino": "OpenVINO", "onnxruntime": "ONNX Runtime"}
+
+
+class Runner(Protocol):
+    device: str
+    streams: int
+    input_names: list[str]
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        """Logits (n, num_labels) as float32 for one micro-batch."""
+
+    def run_all(self, batches: Iterable) -> Iterator[tuple[object, np.ndarray]]:
+        """(micro-batch, logits) for every micro-batch, in completion order."""
+
+
+def default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS/Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def feeds_for(input_names: list[str], input_ids: np.ndarray, attention_mask: np.ndarray) -> dict:
+    """The model's inputs for one micro-batch (token_type_ids all zero when it takes them)."""
+    feeds = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if "token_type_ids" in input_names:
+        feeds["token_type_ids"] = np.zeros_like(input_ids)
+    return {k: v for k, v in feeds.items() if k in input_names}
+
+
+def run_streams(
+    run: Callable[[np.ndarray, np.ndarray], np.ndarray], streams: int, batches: Iterable
+) -> Iterator[tuple[object, np.ndarray]]:
+    """(micro-batch, logits) for every micro-batch, ``streams`` of them in flight at once (the
+    engines release the GIL and are safe to share between threads). Results come in completion
+    order, so a stream never idles behind a longer batch; callers place them by
+    ``micro_batch.rows``."""
+    if streams == 1:
+        for mb in batches:
+            yield mb, run(mb.input_ids, mb.attention_mask)
+        return
+    with ThreadPoolExecutor(streams, thread_name_prefix="sentiscore-run") as pool:
+        pending: dict = {}
+        for mb in batches:
+            if len(pending) >= streams:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield pending.pop(future), future.result()
+            pending[pool.submit(run, mb.input_ids, mb.attention_mask)] = mb
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield pending.pop(future), future.result()
+
+
+def engine_for(precision: str, device: str) -> str:
+    """'openvino' or 'onnxruntime': the engine that runs ``precision`` on ``device``."""
+    if device != "cpu" or precision not in OPENVINO_PRECISIONS:
+        return "onnxruntime"
+    if precision == "bf16":
+        return "openvino"
+    from sentiscore.infer.openvino import openvino_available
+
+    return "openvino" if openvino_available() else "onnxruntime"
+
+
+def make_runner(precision: str, model_path: str, device: str, threads: int | None) -> Runner:
+    """The runner for a precision: OpenVINO for bf16 and (when installed) int8-static on the
+    CPU, ONNX Runtime for the rest and for everything on CUDA."""
+    if engine_for(precision, device) == "openvino":
+        from sentiscore.infer.openvino import OpenVinoRunner
+
+        hint = "bf16" if precision == "bf16" else "f32"
+        return OpenVinoRunner(model_path, threads, hint)
+    from sentiscore.infer.session import OrtRunner
+
+    return OrtRunner(model_path, device, threads)
