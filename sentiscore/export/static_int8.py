@@ -86,33 +86,31 @@ def weighted_layers(model) -> tuple[list[str], list[str]]:
     return quantised, kept
 
 
-def quantize_static(
-    src: str,
-    dst: str,
-    calibration: list[np.ndarray],
-    ignored: tuple = (),
-) -> dict:
+def _nncf_call(expected: str, fix: str, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, with NNCF's failures as one ExportError line."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - NNCF raises many types
+        found = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ExportError(expected, found, fix) from exc
+
+
+def quantize_static(src: str, dst: str, calibration: list[np.ndarray]) -> dict:
     """Quantise ``src`` into ``dst`` with scales calibrated on ``calibration`` token-id rows."""
     import onnx
 
     nncf = _nncf()
     model = onnx.load(src)
     items = _items(model, calibration[:CALIBRATION_ROWS])
-    scope = nncf.IgnoredScope(patterns=list(ignored), validate=False) if ignored else None
-    try:
-        quantised = nncf.quantize(
-            model,
-            nncf.Dataset(items),
-            model_type=nncf.ModelType.TRANSFORMER,
-            subset_size=len(items),
-            ignored_scope=scope,
-        )
-    except Exception as exc:  # noqa: BLE001 - NNCF raises many types
-        raise ExportError(
-            "NNCF to quantise the exported graph (static int8)",
-            str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__,
-            "export without it: --precision fp32,int8",
-        ) from exc
+    quantised = _nncf_call(
+        "NNCF to quantise the exported graph (static int8)",
+        "export without it: --precision fp32,int8",
+        nncf.quantize,
+        model,
+        nncf.Dataset(items),
+        model_type=nncf.ModelType.TRANSFORMER,
+        subset_size=len(items),
+    )
     onnx.save(quantised, dst)
     return _details(quantised, len(items), [])
 
@@ -136,23 +134,19 @@ def restore_accuracy(
     calib = _items(model, calibration[:CALIBRATION_ROWS])
     val = list(enumerate(_items(model, validation)))
     restorer = AdvancedAccuracyRestorerParameters(num_ranking_workers=1)
-    try:
-        quantised = nncf.quantize_with_accuracy_control(
-            model,
-            nncf.Dataset(calib),
-            nncf.Dataset(val, lambda item: item[1]),
-            _validation_fn(targets),
-            max_drop=max_drop,
-            model_type=nncf.ModelType.TRANSFORMER,
-            subset_size=len(calib),
-            advanced_accuracy_restorer_parameters=restorer,
-        )
-    except Exception as exc:  # noqa: BLE001 - NNCF raises many types
-        raise ExportError(
-            "NNCF's accuracy control to quantise the graph (static int8)",
-            str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__,
-            "raise --max-drop, or export without it: --precision fp32,int8",
-        ) from exc
+    quantised = _nncf_call(
+        "NNCF's accuracy control to quantise the graph (static int8)",
+        "raise --max-drop, or export without it: --precision fp32,int8",
+        nncf.quantize_with_accuracy_control,
+        model,
+        nncf.Dataset(calib),
+        nncf.Dataset(val, lambda item: item[1]),
+        _validation_fn(targets),
+        max_drop=max_drop,
+        model_type=nncf.ModelType.TRANSFORMER,
+        subset_size=len(calib),
+        advanced_accuracy_restorer_parameters=restorer,
+    )
     onnx.save(quantised, dst)
     _, kept = weighted_layers(quantised)
     return _details(quantised, len(calib), kept) | {"accuracy_control": True}
