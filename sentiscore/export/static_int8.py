@@ -15,7 +15,10 @@ choosing to build it ``run``'s.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import os
 
 import numpy as np
 
@@ -27,7 +30,14 @@ WEIGHTED_OPS = ("MatMul", "Gemm")
 
 
 def _nncf():
-    return require("nncf", "export", "Static int8 (--precision int8-static)")
+    """NNCF, with its log records sent through ours (it writes them to stdout by default) and
+    without its usage telemetry (NNCF_CI is the switch NNCF reads; set it empty to allow)."""
+    os.environ.setdefault("NNCF_CI", "1")
+    nncf = require("nncf", "export", "Static int8 (--precision int8-static)")
+    theirs = logging.getLogger("nncf")
+    theirs.handlers[:] = []
+    theirs.propagate = True
+    return nncf
 
 
 def _items(model, ids: list[np.ndarray]) -> list[dict]:
@@ -88,11 +98,16 @@ def weighted_layers(model) -> tuple[list[str], list[str]]:
 
 def _nncf_call(expected: str, fix: str, fn, *args, **kwargs):
     """``fn(*args, **kwargs)``, with NNCF's failures as one ExportError line."""
+    shown = io.StringIO()  # NNCF draws progress bars on stdout; they go to the debug log
     try:
-        return fn(*args, **kwargs)
+        with contextlib.redirect_stdout(shown):
+            return fn(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - NNCF raises many types
         found = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise ExportError(expected, found, fix) from exc
+    finally:
+        if shown.getvalue().strip():
+            log.debug("NNCF: %s", shown.getvalue().strip())
 
 
 def quantize_static(src: str, dst: str, calibration: list[np.ndarray]) -> dict:
