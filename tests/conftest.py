@@ -25,12 +25,13 @@ def auto_speeds(monkeypatch):
     measured: list = []
 
     def fix(speeds: dict):
-        def fake(bundle, precision, threads):
+        def fake(bundle, precision):
             measured.append(precision)
             return float(speeds.get(precision, 0.5))
 
         monkeypatch.setattr(auto, "measure", fake)
         monkeypatch.setattr(auto, "_read_cache", lambda path: None)
+        monkeypatch.setattr(auto, "_write_cache", lambda path, speeds: None)  # not for others
         return measured
 
     return fix

@@ -65,18 +65,20 @@ def test_auto_measures_once_and_takes_the_fastest(tiny_bundle, monkeypatch, capl
 
     monkeypatch.setattr(ov_mod, "bf16_capabilities", lambda: (False, "no native bf16 here"))
     calls = []
-    monkeypatch.setattr(
-        auto, "measure", lambda b, p, t: calls.append(p) or {"fp32": 3.0}.get(p, 1.0)
-    )
+    monkeypatch.setattr(auto, "measure", lambda b, p: calls.append(p) or {"fp32": 3.0}.get(p, 1.0))
     b = bundle_mod.load_bundle(tiny_bundle)
     with caplog.at_level(logging.INFO, logger="sentiscore"):
-        assert b.choose("cpu", "auto", threads=1)[0] == "fp32"
+        assert b.choose("cpu", "auto")[0] == "fp32"
     assert sorted(calls) == ["fp32", "int8"]
     assert "fp32 through ONNX Runtime" in caplog.text and "3.00x int8" in caplog.text
     assert "bf16: no native bf16 here" in caplog.text  # what was not taken, and why
-    assert b.choose("cpu", "auto", threads=1)[0] == "fp32"
+    assert b.choose("cpu", "auto")[0] == "fp32"
     assert len(calls) == 2  # the second choice came from the cache
-    assert b.choose("cpu", "auto", threads=2)[0] == "fp32" and len(calls) == 4  # new key
+    from sentiscore.infer.scorer import Scorer
+
+    for threads in (1, 2):  # the run's threads are not part of the choice: no new measurement
+        assert Scorer(b, "cpu", "auto", threads).precision == "fp32"
+    assert len(calls) == 2
 
 
 def test_auto_reports_a_failed_variant_and_what_it_failed_on(tiny_bundle, auto_speeds, caplog):

@@ -148,6 +148,17 @@ def test_device_and_precision_errors(tiny_bundle):
     with pytest.raises(BundleError, match="'fp16' variant"):
         b.choose("cuda", "fp16")
     assert b.choose("cpu", "auto")[0] in b.runnable()  # measured: the fastest here
+
+
+def test_a_distributed_run_settles_auto_once(tiny_bundle, auto_speeds):
+    """Workers get the driver's concrete choice, the one a local Scorer makes."""
+    from sentiscore.infer.scorer import resolve_precision
+
+    measured = auto_speeds({"int8": 1.0, "fp32": 3.0})
+    assert resolve_precision(tiny_bundle, "cpu", "auto") == "fp32" and "int8" in measured
+    assert Scorer.load(tiny_bundle, device="cpu", threads=1).precision == "fp32"
+    assert resolve_precision(tiny_bundle, "cpu", "int8") == "int8"
+    assert resolve_precision(tiny_bundle, "cuda", "auto") == "auto"  # decided on the GPU worker
     if not cuda_available():
         with pytest.raises(DeviceError, match="CUDAExecutionProvider.*providers"):
             Scorer.load(tiny_bundle, device="cuda")

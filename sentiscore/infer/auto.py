@@ -6,8 +6,11 @@ AVX2 per-row int8...), on the model and on the library versions, so ``auto`` doe
 the first time a bundle is scored on a machine it runs every candidate on the same built-in
 texts (short sentences and 512-token reviews, the same length-sorted micro-batches) and keeps
 the fastest. The result is cached in ``$SENTISCORE_CACHE/auto`` under a key of the CPU model
-and features, threads, bundle manifest and library versions, so later runs pick the same
-variant at once and a new CPU, bundle or library measures again. Candidates are the variants
+and features, bundle manifest and library versions, so later runs pick the same variant at
+once and a new CPU, bundle or library measures again. The run's own thread count is not part
+of the decision (candidates are always timed on all of this machine's cores), so a row's
+scores do not change with ``--threads``; engines decide once on the driver and hand the
+workers the concrete precision (``scorer.resolve_precision``). Candidates are the variants
 of ``CPU_ORDER`` that the bundle holds, that passed their export gate, that are row-invariant
 and whose engine runs here; the others are reported with why. Loading bundles is ``bundle``'s
 job, running variants ``runner``'s.
@@ -26,7 +29,7 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 # Every CPU precision auto may take, in the order used when speeds tie (and for a lone one).
 CPU_ORDER = ("int8-static", "bf16", "int8", "fp32")
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 SAMPLE_ROWS = 48  # built-in texts: 36 of 1-8 sentences, 12 of ~512 tokens
 MIN_SECONDS = 0.5  # each candidate is timed for at least this long (best pass counts)
 
@@ -69,18 +72,18 @@ def _bf16_here() -> tuple[bool, str]:
     return bf16_capabilities()
 
 
-def decide(bundle, threads: int | None = None, skip=()) -> Decision:
+def decide(bundle, skip=()) -> Decision:
     """The CPU precision ``auto`` runs for ``bundle``: measured once per machine and cached."""
     ok, skipped = candidates(bundle, skip)
     if not ok:
         return Decision("", "", skipped=skipped)
     if len(ok) == 1:
         return Decision(ok[0], f"{ok[0]}, the only candidate", skipped=skipped)
-    path = _cache_path(bundle, ok, threads)
+    path = _cache_path(bundle, ok)
     speeds = _read_cache(path)
     cached = speeds is not None
     if speeds is None:
-        speeds = {p: measure(bundle, p, threads) for p in ok}
+        speeds = {p: measure(bundle, p) for p in ok}
         _write_cache(path, speeds)
     best = max(ok, key=lambda p: (speeds.get(p, 0.0), -ok.index(p)))
     return Decision(best, _why(best, speeds, cached), speeds, skipped, cached)
@@ -100,9 +103,9 @@ def _why(best: str, speeds: dict, cached: bool) -> str:
     )
 
 
-def measure(bundle, precision: str, threads: int | None) -> float:
-    """Rows/s of ``precision`` on the built-in sample: the best of passes over at least
-    ``MIN_SECONDS`` (after one warm-up pass)."""
+def measure(bundle, precision: str) -> float:
+    """Rows/s of ``precision`` on the built-in sample, on all of this machine's cores: the
+    best of passes over at least ``MIN_SECONDS`` (after one warm-up pass)."""
     from sentiscore.infer.batching import iter_micro_batches
     from sentiscore.infer.runner import make_runner
     from sentiscore.infer.tokenize import TextEncoder
@@ -113,7 +116,7 @@ def measure(bundle, precision: str, threads: int | None) -> float:
     ids = enc.encode(builtin_sample(SAMPLE_ROWS))
     batches = list(iter_micro_batches(ids, 4096, enc.pad_id))
     try:
-        runner = make_runner(precision, path, "cpu", threads)
+        runner = make_runner(precision, path, "cpu", None)
         for _ in runner.run_all(batches):
             pass
         best, spent = float("inf"), 0.0
@@ -136,7 +139,7 @@ def _file_of(precision: str) -> str:
     return FILE_OF.get(precision, precision)
 
 
-def _cache_path(bundle, ok: list[str], threads: int | None) -> str:
+def _cache_path(bundle, ok: list[str]) -> str:
     from importlib import metadata
 
     from sentiscore import __version__
@@ -153,7 +156,7 @@ def _cache_path(bundle, ok: list[str], threads: int | None) -> str:
     key = {
         "format": CACHE_FORMAT,
         "cpu": cpu_info(),
-        "threads": threads or default_threads(),
+        "threads": default_threads(),
         "bundle": bundle.fingerprint(),
         "candidates": ok,
         "versions": versions,

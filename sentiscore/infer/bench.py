@@ -130,7 +130,7 @@ def run_bench(cfg: BenchConfig) -> dict:
         "int8_instructions": int8_path(),
         "versions": _versions(),
         "variants": variants,
-        "auto": _auto(bundle, device, cfg.threads),
+        "auto": _auto(bundle, device),
         "config": asdict(cfg),
     }
     _write(report, cfg.output)
@@ -150,12 +150,12 @@ def _summary(precision: str, scorer: Scorer, runs: list, texts: list[str]) -> di
     }
 
 
-def _auto(bundle, device: str, threads: int | None) -> dict:
+def _auto(bundle, device: str) -> dict:
     """What ``--precision auto`` takes here and why (on the CPU: auto's measurement)."""
     if device == "cpu":
         from sentiscore.infer.auto import decide
 
-        d = decide(bundle, threads)
+        d = decide(bundle)
         return {
             "precision": d.precision or None,
             "why": d.why or "; ".join(f"{p}: {w}" for p, w in d.skipped.items()),

@@ -108,14 +108,13 @@ class Bundle:
             return v.get("activation_quant") == "static"
         return True
 
-    def choose(
-        self, device: str, precision: str = "auto", skip=(), threads: int | None = None
-    ) -> tuple[str, str]:
+    def choose(self, device: str, precision: str = "auto", skip=()) -> tuple[str, str]:
         """Return (precision, model file path) for ``device`` ('cpu' or 'cuda'); ``auto``
-        passes over the precisions in ``skip`` and measures on the CPU with ``threads``."""
+        passes over the precisions in ``skip`` and, on the CPU, takes ``auto``'s measured
+        choice (the same whatever the run's threads)."""
         variants = self.variants()
         if precision == "auto":
-            return self._choose_auto(device, variants, tuple(skip), threads)
+            return self._choose_auto(device, variants, tuple(skip))
         if precision not in PRECISIONS:
             raise BundleError(
                 f"--precision to be auto or one of {', '.join(PRECISIONS)}",
@@ -159,11 +158,11 @@ class Bundle:
             )
         return precision, os.path.join(self.path, v["file"])
 
-    def _choose_auto(self, device: str, variants: dict, skip: tuple, threads) -> tuple[str, str]:
+    def _choose_auto(self, device: str, variants: dict, skip: tuple) -> tuple[str, str]:
         if device == "cpu":
             from sentiscore.infer.auto import decide
 
-            d = decide(self, threads, skip)
+            d = decide(self, skip)
             if d.precision:
                 log.info("precision auto on cpu: %s%s", d.why, _skipped_note(d.skipped))
                 return d.precision, os.path.join(

@@ -94,7 +94,7 @@ class Scorer:
             )
         self.bundle = bundle
         self.device = resolve_device(device)
-        self.precision, self.model_path = bundle.choose(self.device, precision, threads=threads)
+        self.precision, self.model_path = bundle.choose(self.device, precision)
         self.runner = make_runner(self.precision, self.model_path, self.device, threads)
         self.max_length = max_length or bundle.max_length
         self.encoder = TextEncoder(
@@ -169,7 +169,7 @@ class Scorer:
             check["flips"],
         )
         self.precision, self.model_path = self.bundle.choose(
-            self.device, "auto", skip=(self.precision,), threads=threads
+            self.device, "auto", skip=(self.precision,)
         )
         self.runner = make_runner(self.precision, self.model_path, self.device, threads)
 
@@ -310,3 +310,12 @@ def _where(row_offset, row: int) -> str:
     if callable(row_offset):
         return row_offset(row)
     return f"row {row_offset + row + 1} (counting from 1, header excluded)"
+
+
+def resolve_precision(bundle: str, device: str, precision: str, verify: bool = True) -> str:
+    """The precision every worker of a distributed run loads: ``auto`` on the CPU decided
+    once, on the driver, as a Scorer decides it (its invariance probe included), so that
+    all workers score with one variant whatever their threads or machines."""
+    if precision != "auto" or device != "cpu":
+        return precision
+    return Scorer.load(bundle, device="cpu", precision="auto", verify=verify).precision

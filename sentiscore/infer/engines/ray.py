@@ -1,5 +1,6 @@
 """Ray Data adapter: ``score_dataset(ds, ...)`` maps ``Scorer.score_batch`` over a Ray
-Dataset with one Scorer per actor (the model loads once per actor, never on the driver).
+Dataset with one Scorer per actor (the model loads once per actor; the driver only settles
+``--precision auto`` once, so that every actor runs the same variant).
 
 Sizing: each actor asks Ray for as many CPUs as the threads it runs (``threads``, default 1),
 and by default as many actors run as fit the cluster's CPUs with one CPU left over for the
@@ -167,6 +168,8 @@ def score_dataset(
     max_length, max_tokens, verify: as ``Scorer.load`` (the CLI's --max-length, --max-tokens,
         --no-verify).
     """
+    from sentiscore.infer.scorer import resolve_precision
+
     ray_data = require("ray.data", "ray", "Scoring on Ray Data")
     threads = threads or 1
     if threads < 1:
@@ -174,6 +177,7 @@ def score_dataset(
     concurrency = _fitting(concurrency or actors or default_concurrency(threads), threads)
     if num_gpus is None:
         num_gpus = 1 if device == "cuda" else 0
+    precision = resolve_precision(bundle, device, precision, verify)  # once, for all actors
     return ds.map_batches(
         _ScoreActor,
         fn_constructor_args=(

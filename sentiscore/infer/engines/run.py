@@ -159,9 +159,11 @@ def _run_spark(files: list[InputFile], cfg: ScoreConfig, job: dict, progress) ->
 
 def _job(cfg: ScoreConfig, text: str, keep, schema: pa.Schema, out_schema: pa.Schema) -> dict:
     """What every split needs (``splits.run_split``), less the bundle as the workers get it."""
+    from sentiscore.infer.scorer import resolve_precision
+
     return {
         "device": _device(cfg),
-        "precision": cfg.precision,
+        "precision": resolve_precision(cfg.model, _device(cfg), cfg.precision, cfg.verify),
         "prefix": cfg.prefix,
         "options": {
             "max_length": cfg.max_length,

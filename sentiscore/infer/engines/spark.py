@@ -2,7 +2,8 @@
 ``DataFrame.mapInArrow``; each Python worker loads the bundle once and reuses it.
 
 The driver reads only the bundle's manifest (labels, for the output schema and the column
-checks); it loads no model and needs no GPU. A local bundle directory is shipped to the
+checks), and with ``precision='auto'`` on the CPU settles auto's choice once, so that every
+worker runs the same variant; it needs no GPU. A local bundle directory is shipped to the
 executors with ``SparkContext.addFile``, so it need not exist at the same path on every
 machine; a bundle on shared storage is used in place. Before the job, one tiny task checks
 that the executors' Python can import sentiscore and pyarrow, so a missing PYSPARK_PYTHON is a
@@ -117,6 +118,7 @@ def score_dataframe(
 
     from sentiscore.infer.bundle import load_bundle
     from sentiscore.infer.rows import check_columns
+    from sentiscore.infer.scorer import resolve_precision
 
     labels = load_bundle(bundle, verify=False).labels  # the manifest only; workers verify
     in_schema = to_arrow_schema(df.schema)
@@ -126,6 +128,7 @@ def score_dataframe(
     if check_workers:
         _workers_can_score(spark)
     where = _shipped(spark, bundle)
+    precision = resolve_precision(bundle, device, precision, verify)  # once, for all workers
 
     def run(batches):
         options = {"max_length": max_length, "max_tokens": max_tokens, "verify": verify}
