@@ -198,8 +198,9 @@ def shared_data_dir() -> str | None:
 
 
 def build_tiny_bundle(path: str, seed: int = 0) -> str:
-    """Export the tiny BERT (``build_tiny_model``) to a bundle at ``path``: fp32 + per-row int8,
-    max_length 32, parity on 64 built-in sample rows. Needs the ``export`` extra. The bundle
+    """Export the tiny BERT (``build_tiny_model``) to a bundle at ``path``: fp32, per-row int8
+    and int8-static (export's default variants), max_length 32, parity on 64 built-in sample
+    rows. Needs the ``export`` extra. The bundle
     committed under ``tests/data/tiny-bundle`` (for the torch-free test tier) is made by this."""
     import tempfile
 
@@ -208,6 +209,6 @@ def build_tiny_bundle(path: str, seed: int = 0) -> str:
 
     with tempfile.TemporaryDirectory() as tmp:
         model = build_tiny_model(os.path.join(tmp, "model"), "bert", seed=seed)
-        cfg = ExportConfig(precision=("fp32", "int8"), max_length=32, samples=64, force=True)
+        cfg = ExportConfig(max_length=32, samples=64, force=True)
         export_model(model, path, cfg)
     return path

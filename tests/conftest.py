@@ -50,7 +50,7 @@ TINY_BUNDLE = os.path.join(os.path.dirname(__file__), "data", "tiny-bundle")
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory) -> str:
-    """The committed fp32 + per-row int8 bundle of a tiny random BERT (made by the export stage,
+    """The committed fp32 / per-row int8 / int8-static bundle of a tiny random BERT (made by the export stage,
     ``tests/data/make_tiny_bundle.py``), copied so tests may write beside it. Needs no torch."""
     out = str(tmp_path_factory.mktemp("bundle") / "tiny")
     shutil.copytree(TINY_BUNDLE, out)

@@ -2,8 +2,8 @@
 
 usage: python tests/data/make_tiny_bundle.py [OUT_DIR]   (default: tests/data/tiny-bundle)
 
-It holds a random tiny BERT (hidden 32, 2 layers) exported to fp32 + per-row int8, so the
-scorer, io and CLI tests run without torch. ``tests/test_tiny_bundle.py`` checks that it still
+It holds a random tiny BERT (hidden 32, 2 layers) exported to fp32, per-row int8 and
+int8-static, so the scorer, io and CLI tests run without torch. ``tests/test_tiny_bundle.py`` checks that it still
 matches what the export stage produces.
 """
 
