@@ -34,7 +34,8 @@ def test_fp32_logits_match_torch(exported_tiny_bundle, tiny_model_dir):
 def test_bundle_report_gates_and_fusions(exported_tiny_bundle):
     meta = json.loads(open(f"{exported_tiny_bundle}/sentiscore.json").read())
     report = json.loads(open(f"{exported_tiny_bundle}/export_report.json").read())
-    assert {v["precision"]: v["status"] for v in report["variants"]} == {"fp32": "ok", "int8": "ok"}
+    statuses = {v["precision"]: v["status"] for v in report["variants"]}
+    assert statuses == {"fp32": "ok", "int8": "ok", "int8-static": "ok"}  # export's defaults
     assert meta["variants"]["int8"]["per_channel"] is True and meta["max_length"] == 32
     # int8 takes the tanh GELU (one per layer); fp32 keeps the exact one
     onnx = pytest.importorskip("onnx")
@@ -58,7 +59,8 @@ def test_bundle_report_gates_and_fusions(exported_tiny_bundle):
         assert "SkipLayerNormalization" not in ops[name]
         assert ops[name].count("LayerNormalization") == 4
     assert (
-        set(meta["files"]) == {"tokenizer.json", "model.onnx", "model.int8.onnx"}
+        set(meta["files"])
+        == {"tokenizer.json", "model.onnx", "model.int8.onnx", "model.int8-static.onnx"}
         and meta["lowercase"] is True
     )
 
@@ -119,6 +121,24 @@ def test_failing_gate_exits_and_force_keeps_marked(tiny_model_dir, tmp_path):
     meta = json.loads((tmp_path / "b" / "sentiscore.json").read_text())
     assert meta["variants"]["int8"]["status"] == "failed"
     assert Scorer.load(str(tmp_path / "b"), device="cpu").precision != "int8"  # auto skips failed
+
+
+def test_one_fast_cpu_variant_that_passes_is_enough():
+    from sentiscore.export.parity import VariantResult
+    from sentiscore.export.report import ExportReport
+
+    def report(**status):
+        variants = [
+            VariantResult(p, "f", 1.0, 0, 0, 1, None, 0.1, "cpu", s) for p, s in status.items()
+        ]
+        return ExportReport("b", "m", "v", 1, {}, variants)
+
+    r = report(fp32="ok", int8="failed", **{"int8-static": "ok"})
+    assert r.fatal == [] and r.left_out == ["int8"]  # the bundle goes on without int8
+    r = report(fp32="ok", int8="failed", **{"int8-static": "failed"})
+    assert r.fatal == ["int8", "int8-static"] and r.left_out == []
+    assert report(fp32="failed", int8="ok").fatal == ["fp32"]  # the source graph must hold
+    assert report(fp32="ok", fp16="failed", int8="ok").fatal == ["fp16"]  # the GPU's only one
 
 
 def test_clear_errors(tiny_model_dir, tmp_path):

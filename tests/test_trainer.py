@@ -67,6 +67,14 @@ def test_one_epoch_outputs_and_loss_goes_down(tiny_model_dir, tmp_path):
         and abs(sum(agree) / len(agree) - m["final"]["accuracy"]) < 1e-9
     )
     assert "## Intended use" in (run / "README.md").read_text()
+    pytest.importorskip("optimum.exporters.onnx")
+    from sentiscore.export.config import ExportConfig
+    from sentiscore.export.run import export_model
+
+    # exporting the run gates on its held-out rows, with their labels: the accuracy gates
+    report = export_model(str(run), str(tmp_path / "bundle"), ExportConfig(precision="fp32"))
+    assert report.validation.endswith("predictions.parquet") and report.rows == preds.num_rows
+    assert report.reference_accuracy == pytest.approx(m["final"]["accuracy"], abs=0.02)
 
 
 def test_string_labels_and_multiclass(tiny_model_dir, tmp_path):

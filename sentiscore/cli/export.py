@@ -166,12 +166,12 @@ def export_cmd(
     click.echo(report.table())
     if quiet:
         click.echo(f"(messages from the converters and ONNX Runtime: {log_path}; -v shows them)")
-    if report.failed and not force:
+    if report.fatal and not force:
         from sentiscore.errors import ParityError
 
         raise ParityError(
             "Every variant to pass the parity gate",
-            f"failed: {', '.join(report.failed)}",
+            f"failed: {', '.join(report.fatal)}",
             report.advice(),
         )
 

@@ -2,7 +2,7 @@
 sentiscore.json), gated by a parity report.
 
 Orchestrates ``convert`` (export, fusion, int8, fp16), ``static_int8`` (calibrated QDQ int8,
-with accuracy control when its gate fails) and ``parity`` (comparison and gates),
+with accuracy control when its gate fails), ``parity`` (comparison and gates) and ``report``,
 fits the calibration temperature, writes ``export_report.json`` and the bundle manifest with
 the sha256 of every file. Loading bundles is ``infer.bundle``'s job.
 """
@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -22,11 +22,11 @@ from sentiscore import __version__
 from sentiscore.errors import ExportError, ParityError, require
 from sentiscore.export import cls_tail, convert, parity, rowquant, static_int8
 from sentiscore.export.config import ExportConfig
+from sentiscore.export.report import ExportReport, calibrate_report
 from sentiscore.infer.manifest import BUNDLE_FORMAT, FORMAT_VERSION, MANIFEST
 from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
 from sentiscore.io.writers import sha256_file
-from sentiscore.metrics import ece, fit_temperature, softmax
-from sentiscore.modeling import TRAIN_META
+from sentiscore.modeling import PREDICTIONS, TRAIN_META
 from sentiscore.modeling.hub import offline_mode
 from sentiscore.modeling.pooling import load_classifier, resolve_pooling
 
@@ -40,54 +40,6 @@ FILES = {
 }
 
 
-@dataclass
-class ExportReport:
-    bundle: str
-    source_model: str
-    validation: str
-    rows: int
-    fused_ops: dict
-    variants: list = field(default_factory=list)
-    temperature: float = 1.0
-    reference_accuracy: float | None = None
-
-    @property
-    def failed(self) -> list[str]:
-        return [v.precision for v in self.variants if v.status != "ok"]
-
-    def advice(self) -> str:
-        return (
-            "see export_report.json; for int8 try --exclude-nodes '*attention*' or a pattern of sensitive nodes, --per-channel, or --weight-type quint8; "
-            "for fp32 check the opset (--opset), --optimize O1 and --no-cls-tail; --force keeps failed variants marked failed"
-        )
-
-    def table(self) -> str:
-        head = f"{'variant':<12}{'status':<8}{'max|dl|':>10}{'mean|dl|':>10}{'agree':>8}{'acc':>8}{'ECE':>7}{'MB':>8}{'ms/row':>9}{'row|dp|':>10}  device"
-        lines = [
-            f"bundle {self.bundle}  (validation: {self.validation}, {self.rows} rows, T={self.temperature:.3f})",
-            head,
-        ]
-        for v in self.variants:
-            acc = f"{v.accuracy:.4f}" if v.accuracy is not None else "-"
-            e = f"{v.ece_calibrated:.3f}" if v.ece_calibrated is not None else "-"
-            inv = f"{v.invariance:.1e}" if v.invariance is not None else "-"
-            lines.append(
-                f"{v.precision:<12}{v.status:<8}{v.max_abs_delta:>10.2e}{v.mean_abs_delta:>10.2e}{v.agreement:>8.2%}{acc:>8}{e:>7}{v.size_mb:>8.1f}{v.ms_per_row:>9.2f}{inv:>10}  {v.device}"
-            )
-            lines += [f"    failed: {r}" for r in v.reasons]
-        if self.fused_ops:
-            lines.append(
-                "fused ops: " + ", ".join(f"{k}={n}" for k, n in sorted(self.fused_ops.items()))
-            )
-        return "\n".join(lines)
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        for v in d["variants"]:
-            v.pop("logits", None)
-        return d
-
-
 def model_dir_of(model: str) -> str:
     """A training run directory (``sentiscore train -o RUN``) stands for its ``RUN/model``."""
     inner = os.path.join(str(model), "model")
@@ -99,6 +51,16 @@ def model_dir_of(model: str) -> str:
         log.info("%s is a training run: exporting its model, %s", model, inner)
         return inner
     return model
+
+
+def _run_validation(model: str, cfg: ExportConfig) -> ExportConfig:
+    """A training run exported without ``validate_with`` is gated on its own held-out rows
+    (``RUN/predictions.parquet``: text and gold label), so the accuracy gates apply."""
+    held_out = os.path.join(str(model), PREDICTIONS)
+    if cfg.validate_with or model_dir_of(model) == model or not os.path.exists(held_out):
+        return cfg
+    log.info("validating on the run's held-out rows, %s", held_out)
+    return replace(cfg, validate_with=held_out, text_column="text", label_column="label")
 
 
 def _prepare_out(out_dir: str) -> None:
@@ -302,22 +264,10 @@ def _static_variant(raw: str, out_dir: str, cfg: ExportConfig, check: _Check, de
     return gate()
 
 
-def _calibrate(
-    report: ExportReport, ref: np.ndarray, labels: np.ndarray | None, calibrate: bool
-) -> None:
-    if labels is None:
-        return
-    report.reference_accuracy = float((ref.argmax(1) == labels).mean())
-    report.temperature = fit_temperature(ref, labels) if calibrate else 1.0
-    for v in report.variants:
-        v.ece = ece(softmax(v.logits), labels)
-        v.ece_calibrated = ece(softmax(v.logits, report.temperature), labels)
-
-
 def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> ExportReport:
     """Export ``model`` to a bundle in ``out_dir``; raise ParityError when a variant fails
     its gate (unless ``cfg.force``). Returns the report."""
-    cfg = cfg or ExportConfig()
+    cfg = _run_validation(model, cfg or ExportConfig())
     model = model_dir_of(model)
     _prepare_out(out_dir)
     config, tok = _load_source(model)
@@ -347,13 +297,19 @@ def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> E
         report.variants = [done[p] for p in cfg.precision]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    _calibrate(report, ref, val.labels, cfg.calibrate)
+    calibrate_report(report, ref, val.labels, cfg.calibrate)
     _write_manifest(out_dir, model, config, policy, lowercase, report, built, cfg)
     log.info("\n%s", report.table())
-    if report.failed and not cfg.force:
+    if report.left_out and not cfg.force:
+        log.warning(
+            "%s failed its parity gate and was left out of the bundle; it has %s",
+            ", ".join(report.left_out),
+            ", ".join(v.precision for v in report.variants if v.status == "ok"),
+        )
+    if report.fatal and not cfg.force:
         raise ParityError(
             "Every variant to pass its parity gate",
-            f"{', '.join(report.failed)} failed ({'; '.join(r for v in report.variants for r in v.reasons)})",
+            f"{', '.join(report.fatal)} failed ({'; '.join(r for v in report.variants if v.precision in report.fatal for r in v.reasons)})",
             report.advice(),
         )
     return report

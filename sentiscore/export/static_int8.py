@@ -6,7 +6,8 @@ stays ONNX: OpenVINO runs it with integer kernels, ONNX Runtime runs it too. NNC
 graph as exported (before ORT's fusions, which NNCF cannot read), with the [CLS]-tail rewrite
 applied first when asked for.
 
-When the quantised graph fails its gate, ``quantize_with_accuracy_control`` keeps the most
+When the quantised graph fails its gate, ``quantize_with_accuracy_control`` (without
+SmoothQuant, whose scaling NNCF does not undo for a layer it puts back) keeps the most
 sensitive layers at fp32 (NNCF ranks them on the validation rows) until the accuracy drop is
 within ``max_drop``, or the agreement with fp32 within ``1 - min_agreement`` when there are no
 labels; ``kept_layers`` lists which layers it kept. Gating the result is ``parity``'s job,
@@ -143,8 +144,17 @@ def restore_accuracy(
     import onnx
 
     nncf = _nncf()
-    from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
+    from nncf.quantization.advanced_parameters import (
+        AdvancedAccuracyRestorerParameters,
+        AdvancedQuantizationParameters,
+        AdvancedSmoothQuantParameters,
+    )
 
+    # Without SmoothQuant: a layer NNCF puts back in float keeps SmoothQuant's scaling of its
+    # input but not the matching weights (ONNX backend), which breaks the graph it returns.
+    plain = AdvancedQuantizationParameters(
+        smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=-1)
+    )
     model = onnx.load(src)
     calib = _items(model, calibration[:CALIBRATION_ROWS])
     val = list(enumerate(_items(model, validation)))
@@ -160,6 +170,7 @@ def restore_accuracy(
         max_drop=max_drop,
         model_type=nncf.ModelType.TRANSFORMER,
         subset_size=len(calib),
+        advanced_quantization_parameters=plain,
         advanced_accuracy_restorer_parameters=restorer,
     )
     onnx.save(quantised, dst)

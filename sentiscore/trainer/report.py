@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from sentiscore import __version__
 from sentiscore.metrics import classification_report, softmax
-from sentiscore.modeling import TRAIN_META
+from sentiscore.modeling import PREDICTIONS, TRAIN_META
 from sentiscore.trainer.config import TrainConfig
 
 
@@ -104,7 +104,7 @@ def write_run(
     with open(os.path.join(out, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(metrics, f, indent=2, default=float)
     save_config(cfg, os.path.join(out, "train_config.json"), max_length_used=max_length)
-    _predictions(data, probs, os.path.join(out, "predictions.parquet"))
+    _predictions(data, probs, os.path.join(out, PREDICTIONS))
     plot_dir = os.path.join(out, "plots")
     os.makedirs(plot_dir, exist_ok=True)
     plots.loss_curves(history, os.path.join(plot_dir, "loss.png"))

@@ -1,0 +1,81 @@
+"""int8-static at export: NNCF's calibrated QDQ graph, and accuracy control when it fails its
+gate (the most sensitive layers kept in fp32, listed in the manifest, until it passes)."""
+
+import collections
+import json
+import shutil
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from sentiscore.testing import sample_reviews
+
+
+@pytest.fixture(scope="module")
+def touchy_model(tiny_model_dir, tmp_path_factory):
+    """The tiny BERT with its decision boundary moved to the middle of its outputs and a steep
+    head, so that int8's rounding flips labels; and held-out rows labeled as fp32 scores them."""
+    torch = pytest.importorskip("torch")
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    out = tmp_path_factory.mktemp("touchy")
+    model_dir = out / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    texts = [t for t, _ in sample_reviews(200, seed=5)]
+    enc = tok(texts, padding=True, truncation=True, max_length=32, return_tensors="pt")
+    with torch.no_grad():
+        model.classifier.weight *= 100
+        model.classifier.bias.zero_()
+        logits = model(**enc).logits
+        middle = (logits[:, 1] - logits[:, 0]).median()
+        model.classifier.bias += torch.tensor([middle / 2, -middle / 2])
+        labels = model(**enc).logits.argmax(1).numpy()
+    model.save_pretrained(model_dir)
+    names = [model.config.id2label[int(i)] for i in labels]
+    pq.write_table(pa.table({"text": texts, "label": names}), out / "held_out.parquet")
+    assert 0.3 < labels.mean() < 0.7  # both labels, many rows near the boundary
+    return str(model_dir), str(out / "held_out.parquet")
+
+
+def test_accuracy_control_keeps_sensitive_layers_in_fp32_until_the_gate_passes(
+    touchy_model, tmp_path
+):
+    pytest.importorskip("nncf")
+    onnx = pytest.importorskip("onnx")
+    from sentiscore.export.config import ExportConfig
+    from sentiscore.export.run import export_model
+    from sentiscore.export.static_int8 import weighted_layers
+    from sentiscore.infer.scorer import Scorer
+
+    model_dir, held_out = touchy_model
+    out = tmp_path / "bundle"
+    cfg = ExportConfig(
+        precision=("fp32", "int8-static"),
+        max_length=32,
+        validate_with=held_out,
+        label_column="label",
+        force=True,  # fp32 itself may sit on the boundary for a row: only int8-static matters
+    )
+    report = export_model(model_dir, str(out), cfg)
+    static = json.loads((out / "sentiscore.json").read_text())["variants"]["int8-static"]
+    assert static["failed_before_accuracy_control"][0].startswith("accuracy drop")
+    assert static["accuracy_control"] is True and static["status"] == "ok"
+    assert static["kept_layers"], "no layer was kept in fp32"
+    graph = onnx.load(str(out / static["file"]))
+    _, in_float = weighted_layers(graph)
+    assert set(static["kept_layers"]) <= set(in_float)
+    (result,) = [v for v in report.variants if v.precision == "int8-static"]
+    assert (report.reference_accuracy - result.accuracy) * 100 <= cfg.max_drop
+    ops = collections.Counter(n.op_type for n in graph.graph.node)
+    assert static["quantized_layers"] == 0 or ops["QuantizeLinear"] > 0
+    # the bundle scores with it, and the held-out labels come out as the gate measured
+    table = pq.read_table(held_out)
+    probs = Scorer.load(str(out), device="cpu", precision="int8-static").probabilities(
+        table.column("text").to_pylist()
+    )
+    gold = np.array([name == "positive" for name in table.column("label").to_pylist()])
+    assert abs((probs.argmax(1) == gold).mean() - result.accuracy) <= 0.01
