@@ -46,6 +46,11 @@ def test_stdin_csv_streams_to_stdout(tiny_bundle):
     assert [row[0] for row in rows[1:]] == [str(i) for i in range(6)]
 
 
+def test_errors_on_stdin_name_stdin(tiny_bundle):
+    r = _score("-", "-m", tiny_bundle, input='id,text\n1,"Good.\n2,Bad.\n')  # quote never closed
+    assert r.exit_code == 1 and "<stdin>" in r.output and "sentiscore-stdin" not in r.output
+
+
 def test_stdin_jsonl_and_txt_with_input_format(tiny_bundle):
     texts = _texts()
     jsonl = "".join(json.dumps({"review": t}) + "\n" for t in texts)
@@ -135,12 +140,34 @@ def test_text_column_detected_and_logged(tiny_bundle, tmp_path):
     assert r.exit_code == 1 and "--text-column" in r.output and "words" in r.output
 
 
-def test_numeric_text_column_refused_before_scoring(tiny_bundle, tmp_path):
-    src = tmp_path / "n.parquet"
-    pq.write_table(pa.table({"stars": [1, 5], "text": ["Bad.", "Good."]}), src)
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_numeric_text_column_refused_before_scoring(tiny_bundle, tmp_path, fmt):
+    src = tmp_path / f"n.{fmt}"
+    table = pa.table({"stars": [1, 5], "text": ["Bad.", "Good."]})
+    if fmt == "csv":  # a CSV's star ratings are numbers too, not texts "1" and "5"
+        src.write_text("stars,text\n1,Bad.\n5,Good.\n")
+    else:
+        pq.write_table(table, src)
     r = _score(str(src), "-m", tiny_bundle, "--text-column", "stars")
     assert r.exit_code == 1 and "stars" in r.output and "int64" in r.output
-    assert not (tmp_path / "n.scored.parquet").exists()
+    assert "e.g. one of ['text']" in r.output
+    assert not list(tmp_path.glob("n.scored.*"))
+    mixed = tmp_path / "m.csv"  # a text column that holds a number in some rows stays text
+    mixed.write_text("review\n5\nGreat blender\n")
+    ok = _score(str(mixed), "-m", tiny_bundle, "--text-column", "review", "-o", "-", "--silent")
+    assert ok.exit_code == 0 and [r[0] for r in _csv_lines(ok.stdout)] == [
+        "review",
+        "5",
+        "Great blender",
+    ]
+
+
+def test_predict_takes_one_string_as_one_text(tiny_bundle):
+    from sentiscore.infer.scorer import Scorer
+
+    scorer = Scorer.load(tiny_bundle, device="cpu")
+    one = scorer.predict("a wonderful film")
+    assert len(one) == 1 and one == scorer.predict(["a wonderful film"])
 
 
 def test_max_error_rate(tiny_bundle, tmp_path):

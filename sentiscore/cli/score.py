@@ -16,7 +16,7 @@ import click
 from sentiscore.choices import ENGINES, INPUT_FORMATS, OUTPUT_FORMATS
 from sentiscore.cli.logs import STATE, Progress, event, native_stderr_as_json
 from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
-from sentiscore.errors import ScoreInterrupted
+from sentiscore.errors import ScoreInterrupted, SentiscoreError
 
 
 def _progress_bar(total: int | None, silent: bool):
@@ -301,6 +301,11 @@ def _stdin_spooled(inputs: tuple, fmt: str):
         with open(path, "wb") as f:
             shutil.copyfileobj(click.get_binary_stream("stdin"), f, 1 << 20)
         yield [path if i == "-" else i for i in inputs]
+    except SentiscoreError as exc:  # name what the user gave, not the temporary copy
+        parts = (exc.expected, exc.found, exc.fix)
+        exc.expected, exc.found, exc.fix = (p and p.replace(path, "<stdin>") for p in parts)
+        exc.args = tuple(str(a).replace(path, "<stdin>") for a in exc.args)
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -204,8 +204,11 @@ class Scorer:
                 on_rows(len(mb.rows))
         return probs
 
-    def predict(self, texts: list[str]) -> list[dict]:
-        """[{label, score, probs: {label: p}}] per text; invalid texts get {error}."""
+    def predict(self, texts: list[str] | str) -> list[dict]:
+        """[{label, score, probs: {label: p}}] per text (a single string is one text, as in
+        ``transformers.pipeline``); invalid texts get {error}."""
+        if isinstance(texts, str):
+            texts = [texts]
         batch = pa.record_batch({"text": pa.array(list(texts), type=pa.string())})
         out = self.score_batch(batch, keep_columns="none").to_pylist()
         results = []

@@ -107,7 +107,7 @@ def _infer_types(inp: InputFile) -> dict:
     """Column -> type, from every value of the file (see the module docstring)."""
     import pyarrow.compute as pc
 
-    text = {n.lower() for n in TEXT_NAMES} | {(inp.text_column or "").lower()}
+    text = {n.lower() for n in TEXT_NAMES}
     kinds: dict[str, set] = {}  # column -> the types all its values so far fit
     filled_somewhere: set[str] = set()
     try:

@@ -33,7 +33,7 @@ class InputFile:
     path: str
     format: str
     delimiter: str = ","
-    text_column: str | None = None  # CSV: read as string whatever its values look like
+    text_column: str | None = None  # the column to be scored, when the caller named one
     # A small remote Parquet file fetched ahead by ``read_ahead`` (not part of its identity).
     data: bytes | None = field(default=None, compare=False, hash=False, repr=False)
 
