@@ -76,10 +76,26 @@ def test_existing_output_refused_then_overwrite(tiny_bundle, tmp_path):
     assert r.exit_code == 1 and "--overwrite" in r.output
 
 
-def test_cli_score_csv_with_label_column_needs_prefix(tiny_bundle, tmp_path):
+def test_cli_score_a_labeled_file_without_flags(tiny_bundle, tmp_path):
+    """A labeled file's own 'label' is kept as it is; the predictions go to pred_* columns,
+    all of them, in every output part; --prefix '' asks for plain names and is refused."""
     p = tmp_path / "x.csv"
     p.write_text("id,text,label\n1,great film,pos\n2,,neg\n")
-    r = CliRunner().invoke(cli, ["score", str(p), "-m", tiny_bundle, "--silent"])
+    r = CliRunner().invoke(cli, ["score", str(p), "-m", tiny_bundle, "-v"])
+    assert r.exit_code == 0, r.output
+    assert "predictions go to pred_label, pred_label_id, pred_score" in r.stderr
+    auto = pq.read_table(tmp_path / "x.scored.parquet")
+    assert auto.column_names == [
+        *("id", "text", "label", "pred_label", "pred_label_id", "pred_score"),
+        *("pred_prob_negative", "pred_prob_positive", "pred_error"),
+    ]
+    plain = tmp_path / "plain.csv"
+    plain.write_text("id,text\n1,great film\n")  # no clash: the plain names
+    assert CliRunner().invoke(cli, ["score", str(plain), "-m", tiny_bundle]).exit_code == 0
+    assert "label" in pq.read_table(tmp_path / "plain.scored.parquet").column_names
+    r = CliRunner().invoke(
+        cli, ["score", str(p), "-m", tiny_bundle, "--prefix", "", "-o", str(tmp_path / "e.parquet")]
+    )
     assert r.exit_code == 1 and "--prefix" in r.output
     r = CliRunner().invoke(
         cli,
@@ -90,6 +106,7 @@ def test_cli_score_csv_with_label_column_needs_prefix(tiny_bundle, tmp_path):
             tiny_bundle,
             "--prefix",
             "pred_",
+            "--overwrite",
             "--stats-json",
             str(tmp_path / "s.json"),
         ],

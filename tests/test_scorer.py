@@ -94,9 +94,11 @@ def test_missing_column_and_clash(scorer):
     with pytest.raises(InputDataError, match=r"\['review', 'label'\].*--text-column"):
         scorer.score_batch(batch)
     with pytest.raises(ConfigError, match=r"\['label'\] clash.*--prefix"):
-        scorer.score_batch(batch, text_column="review")
+        scorer.score_batch(batch, text_column="review", prefix="")
     out = scorer.score_batch(batch, text_column="review", prefix="pred_")
     assert out.column("label").to_pylist() == [1] and "pred_label" in out.schema.names
+    auto = scorer.score_batch(batch, text_column="review")  # no prefix given: pred_ on a clash
+    assert auto.schema.names == out.schema.names
     assert (
         scorer.score_batch(batch, text_column="review", keep_columns="none").schema.names[0]
         == "label"

@@ -1,10 +1,11 @@
-"""Copy the int8 variant of a full bundle into sentiscore/models/default/ with its card.
+"""Copy the CPU variants of a full bundle into sentiscore/models/default/ with its card.
 
-The full bundle (fp32 + int8 + fp16, ~150 MB) stays out of the repository; the shipped one
-holds model.int8.onnx, tokenizer.json, sentiscore.json (int8 only, fresh sha256s, card) and
-README.md. Bump --version whenever the weights change: every re-commit grows the repository.
+The full bundle (fp32 + int8 + int8-static, ~130 MB) stays out of the repository; the shipped
+one holds the per-row int8 and int8-static graphs (``--variants``), tokenizer.json,
+sentiscore.json (those variants only, fresh sha256s, card) and README.md. Bump --version
+whenever the weights change: every re-commit grows the repository.
 
-usage: python benchmarks/default_model/ship.py FULL_BUNDLE --version 1.0.0 \
+usage: python benchmarks/default_model/ship.py FULL_BUNDLE --version 2.0.0 [--variants int8,int8-static] \
            --card benchmarks/default_model/card.json.in --evals benchmarks/default_model/results
 """
 
@@ -20,6 +21,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("bundle")
 ap.add_argument("--out", default="sentiscore/models/default")
 ap.add_argument("--version", required=True)
+ap.add_argument("--variants", default="int8,int8-static", help="the CPU variants to ship")
 ap.add_argument(
     "--card", required=True, help="JSON with data, training, intended_use, limits, licence"
 )
@@ -60,13 +62,12 @@ card["markdown"] = markdown(card, args.version)
 if os.path.isdir(args.out):
     shutil.rmtree(args.out)
 os.makedirs(args.out)
-for name in ("model.int8.onnx", "tokenizer.json"):
+meta["variants"] = {p: meta["variants"][p] for p in args.variants.split(",")}
+names = [v["file"] for v in meta["variants"].values()] + ["tokenizer.json"]
+for name in names:
     shutil.copy2(os.path.join(args.bundle, name), os.path.join(args.out, name))
-meta["variants"] = {"int8": meta["variants"]["int8"]}
 meta["version"] = args.version
-meta["files"] = {
-    n: sha256_file(os.path.join(args.out, n)) for n in ("model.int8.onnx", "tokenizer.json")
-}
+meta["files"] = {n: sha256_file(os.path.join(args.out, n)) for n in names}
 meta["card"] = {k: v for k, v in card.items() if k != "markdown"}
 with open(os.path.join(args.out, MANIFEST), "w") as f:
     json.dump(meta, f, indent=2)

@@ -95,8 +95,9 @@ def _progress_bar(total: int | None, silent: bool):
 )
 @click.option(
     "--prefix",
-    default="",
-    help="Prefix for prediction columns, e.g. pred_ when the input has its own 'label'.",
+    default=None,
+    help="Prefix for prediction columns (default: none, or pred_ when an input column already "
+    "has a prediction column's name, such as a labeled file's own 'label').",
 )
 @click.option(
     "--chunk-rows",

@@ -31,7 +31,8 @@ class ScoreConfig:
     resume / overwrite: what to do with existing output (exclusive).
     limit: score only the first N rows of all inputs together.
     strict: stop at the first bad row instead of writing an error column.
-    prefix: prepended to prediction column names (e.g. "pred_") to avoid clashes.
+    prefix: prepended to prediction column names; None: none, or "pred_" when an input column
+        already has a prediction column's name (a labeled file's own 'label').
     chunk_rows: at most this many rows per output part (the unit of resume); parts are also
         cut after about 30 s of scoring, so a crash loses little work.
     stats_json: write the summary here.
@@ -62,7 +63,7 @@ class ScoreConfig:
     overwrite: bool = False
     limit: int | None = None
     strict: bool = False
-    prefix: str = ""
+    prefix: str | None = None
     chunk_rows: int = 20_000
     stats_json: str | None = None
     max_length: int | None = None

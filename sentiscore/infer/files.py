@@ -42,7 +42,13 @@ from sentiscore.infer.outputs import (
     plan_jobs,
     prepare_output,
 )
-from sentiscore.infer.rows import check_columns, is_text_type, keep_list
+from sentiscore.infer.rows import (
+    check_columns,
+    is_text_type,
+    keep_list,
+    output_names,
+    settle_prefix,
+)
 from sentiscore.infer.scorer import Scorer
 from sentiscore.io.columns import pick_column
 from sentiscore.io.readers import (
@@ -200,11 +206,12 @@ def _keep_with_id(cfg: ScoreConfig):
 
 
 def check_inputs(inputs: list[InputFile], labels: list[str], cfg: ScoreConfig) -> tuple:
-    """(kept columns, text column) for these inputs; fails fast, before any output is
-    touched, on a missing id or text column, a non-text column or a name clash. Needs only
-    the bundle's labels, not a loaded model."""
+    """(kept columns, text column, prediction columns' prefix) for these inputs; fails fast,
+    before any output is touched, on a missing id or text column, a non-text column or a name
+    clash. The prefix is settled once for all of them (``rows.settle_prefix``), so that every
+    output part has the same columns. Needs only the bundle's labels, not a loaded model."""
     keep, text_column = _keep_with_id(cfg), cfg.text_column
-    schemas = []
+    schemas, prefixes = [], set()
     for inp, schema in zip(inputs, map_inputs(read_schema, inputs), strict=True):
         dups = sorted({n for n in schema.names if schema.names.count(n) > 1})
         if dups:
@@ -229,10 +236,19 @@ def check_inputs(inputs: list[InputFile], labels: list[str], cfg: ScoreConfig) -
                 where=inp.path,
                 suggest=[f.name for f in schema if is_text_type(f.type)],
             )
-        check_columns(schema, labels, text_column, keep, cfg.prefix)
+        prefixes.add(settle_prefix(schema.names, labels, keep, cfg.prefix))
         schemas.append((inp.path, schema))
+    prefix = max(prefixes, key=len) if prefixes else (cfg.prefix or "")
+    for _, schema in schemas:
+        check_columns(schema, labels, text_column, keep, prefix)
+    if cfg.prefix is None and prefix:
+        log.info(
+            "an input column is named like a prediction column: predictions go to %s, ... "
+            "(--prefix chooses another prefix)",
+            ", ".join(output_names(labels, prefix)[:3]),
+        )
     _check_unifiable(schemas, keep)
-    return keep, text_column
+    return keep, text_column, prefix
 
 
 def _check_unifiable(schemas: list[tuple[str, pa.Schema]], keep) -> None:
@@ -271,8 +287,8 @@ def _run_job(
     job: Job, scorer: Scorer, cfg: ScoreConfig, limit: int | None, progress: Callable[[int], None]
 ) -> tuple[int, int]:
     """Score one job; return (rows written now, rows in the output)."""
-    keep, text_column = check_inputs(job.inputs, scorer.labels, cfg)
-    options = {**cfg.result_affecting(), "text_column": text_column}
+    keep, text_column, prefix = check_inputs(job.inputs, scorer.labels, cfg)
+    options = {**cfg.result_affecting(), "text_column": text_column, "prefix": prefix}
     wanted = manifest(job, scorer, options, limit)
     with _writing(job.remote or job.output):
         if not prepare_output(job, wanted, cfg):
@@ -285,7 +301,7 @@ def _run_job(
     def prepared():  # in the reader thread: read, check and tokenise ahead of the model
         at = skip
         for i, origin, chunk in chunks(job.inputs, sizer, limit, skip, index):
-            args = (chunk, text_column, keep, cfg.prefix, cfg.strict, origin)
+            args = (chunk, text_column, keep, prefix, cfg.strict, origin)
             yield i, at, scorer.prepare(*args)
             at += chunk.num_rows
 

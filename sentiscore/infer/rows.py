@@ -10,6 +10,20 @@ import pyarrow as pa
 
 from sentiscore.errors import ConfigError, InputDataError
 
+# The prediction columns' prefix when none is given and an input column already has one of
+# their names (a labeled file's own 'label'): then every prediction column carries it.
+AUTO_PREFIX = "pred_"
+
+
+def settle_prefix(names: list[str], labels: list[str], keep_columns="all", prefix=None) -> str:
+    """``prefix`` as given; when not given (None): none, or ``AUTO_PREFIX`` for all the
+    prediction columns when a kept input column has one of their names, so that scoring a
+    labeled file needs no flag and never overwrites its columns."""
+    if prefix is not None:
+        return prefix
+    clash = set(keep_list(keep_columns, list(names))) & set(output_names(labels))
+    return AUTO_PREFIX if clash else ""
+
 
 def output_names(labels: list[str], prefix: str = "") -> list[str]:
     return [
@@ -122,7 +136,7 @@ def check_columns(
         raise ConfigError(
             "Input columns not to share names with the prediction columns",
             f"input column(s) {clash} clash",
-            "pass --prefix pred_ (or --keep-columns to drop them); input columns are never "
+            "pass another --prefix (or --keep-columns to drop them); input columns are never "
             "overwritten",
         )
     return keep

@@ -18,7 +18,7 @@ import pyarrow as pa
 from sentiscore.errors import BadRowError, BundleError, ConfigError
 from sentiscore.infer.batching import iter_micro_batches
 from sentiscore.infer.bundle import Bundle, load_bundle
-from sentiscore.infer.rows import check_columns, check_texts, repair_utf8
+from sentiscore.infer.rows import check_columns, check_texts, repair_utf8, settle_prefix
 from sentiscore.infer.runner import make_runner
 from sentiscore.infer.session import resolve_device
 from sentiscore.infer.tokenize import TextEncoder
@@ -226,9 +226,10 @@ class Scorer:
         return results
 
     def check_columns(
-        self, schema: pa.Schema, text_column: str = "text", keep_columns="all", prefix: str = ""
+        self, schema: pa.Schema, text_column: str = "text", keep_columns="all", prefix=None
     ) -> list[str]:
         """Validate the text column and name clashes; return the input columns to keep."""
+        prefix = settle_prefix(schema.names, self.labels, keep_columns, prefix)
         return check_columns(schema, self.labels, text_column, keep_columns, prefix)
 
     def score_batch(
@@ -236,11 +237,12 @@ class Scorer:
         batch: pa.RecordBatch,
         text_column: str = "text",
         keep_columns="all",
-        prefix: str = "",
+        prefix: str | None = None,
         strict: bool = False,
         row_offset: int = 0,
     ) -> pa.RecordBatch:
-        """Score one RecordBatch; return kept input columns + prediction columns, same rows, same order."""
+        """Score one RecordBatch; return kept input columns + prediction columns, same rows, same
+        order. ``prefix``: of the prediction columns; None: ``rows.settle_prefix``'s rule."""
         return self.finish(
             self.prepare(batch, text_column, keep_columns, prefix, strict, row_offset)
         )
@@ -250,7 +252,7 @@ class Scorer:
         batch: pa.RecordBatch,
         text_column: str = "text",
         keep_columns="all",
-        prefix: str = "",
+        prefix: str | None = None,
         strict: bool = False,
         row_offset=0,
     ) -> Prepared:
@@ -258,6 +260,7 @@ class Scorer:
         The file pipeline runs it in its reader thread, overlapping ONNX Runtime.
         ``row_offset``: the batch's first row number, or a callable naming row i (for
         --strict errors)."""
+        prefix = settle_prefix(batch.schema.names, self.labels, keep_columns, prefix)
         keep = self.check_columns(batch.schema, text_column, keep_columns, prefix)
         batch, broken = repair_utf8(batch, text_column)
         texts, errors = check_texts(batch.column(text_column))

@@ -41,7 +41,7 @@ def score_stream(
         [inputs] if isinstance(inputs, str) else list(inputs), cfg.delimiter, cfg.text_column
     )
     scorer = scorer or load_scorer(cfg)
-    keep, text_column = check_inputs(files, scorer.labels, cfg)
+    keep, text_column, prefix = check_inputs(files, scorer.labels, cfg)
     progress = progress or (lambda n: None)
     writer = StreamWriter(sink, cfg.format or "csv")
     start, written = time.perf_counter(), 0
@@ -49,7 +49,7 @@ def score_stream(
 
     def prepared():
         for _index, origin, chunk in chunks(files, rows, cfg.limit):
-            yield scorer.prepare(chunk, text_column, keep, cfg.prefix, cfg.strict, origin)
+            yield scorer.prepare(chunk, text_column, keep, prefix, cfg.strict, origin)
 
     for prep in prefetch(prepared()):
         out = scorer.finish(prep)

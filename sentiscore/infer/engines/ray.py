@@ -141,7 +141,7 @@ def score_dataset(
     bundle: str = "default",
     text_column: str = "text",
     keep_columns="all",
-    prefix: str = "",
+    prefix: str | None = None,
     device: str = "cpu",
     precision: str = "auto",
     threads: int | None = None,

@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import time
+from dataclasses import replace
 
 import pyarrow as pa
 
@@ -39,9 +40,10 @@ def score_on_engine(inputs, cfg: ScoreConfig, progress: bool = False) -> dict:
     _check(cfg)
     files = discover_inputs([inputs] if isinstance(inputs, str) else list(inputs), cfg.delimiter)
     labels = load_bundle(cfg.model, verify=False).labels  # the manifest: the driver loads no model
-    keep, text = check_inputs(files, labels, cfg)  # text column, kept columns, name clashes
+    keep, text, prefix = check_inputs(files, labels, cfg)  # kept, text column, name clashes
+    cfg = replace(cfg, prefix=prefix)
     schema = _schema(files)
-    out_schema = output_schema(schema, labels, text, keep, cfg.prefix)
+    out_schema = output_schema(schema, labels, text, keep, prefix)
     start = time.perf_counter()
     _uncommit(cfg)
     run = _run_ray if cfg.engine == "ray" else _run_spark

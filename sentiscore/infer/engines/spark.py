@@ -98,7 +98,7 @@ def score_dataframe(
     bundle: str = "default",
     text_column: str = "text",
     keep_columns="all",
-    prefix: str = "",
+    prefix: str | None = None,
     device: str = "cpu",
     precision: str = "auto",
     threads: int | None = 1,
@@ -117,11 +117,12 @@ def score_dataframe(
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
     from sentiscore.infer.bundle import load_bundle
-    from sentiscore.infer.rows import check_columns
+    from sentiscore.infer.rows import check_columns, settle_prefix
     from sentiscore.infer.scorer import resolve_precision
 
     labels = load_bundle(bundle, verify=False).labels  # the manifest only; workers verify
     in_schema = to_arrow_schema(df.schema)
+    prefix = settle_prefix(in_schema.names, labels, keep_columns, prefix)
     check_columns(in_schema, labels, text_column, keep_columns, prefix)
     out_schema = output_schema(in_schema, labels, text_column, keep_columns, prefix)
     spark = df.sparkSession
