@@ -58,12 +58,14 @@ def test_accuracy_control_keeps_sensitive_layers_in_fp32_until_the_gate_passes(
         max_length=32,
         validate_with=held_out,
         label_column="label",
+        calibration_rows=100,
         force=True,  # fp32 itself may sit on the boundary for a row: only int8-static matters
     )
     report = export_model(model_dir, str(out), cfg)
     static = json.loads((out / "sentiscore.json").read_text())["variants"]["int8-static"]
     assert static["failed_before_accuracy_control"][0].startswith("accuracy drop")
     assert static["accuracy_control"] is True and static["status"] == "ok"
+    assert static["calibration_rows"] == 100  # of the 200 held-out rows
     assert static["kept_layers"], "no layer was kept in fp32"
     graph = onnx.load(str(out / static["file"]))
     _, in_float = weighted_layers(graph)
@@ -79,3 +81,11 @@ def test_accuracy_control_keeps_sensitive_layers_in_fp32_until_the_gate_passes(
     )
     gold = np.array([name == "positive" for name in table.column("label").to_pylist()])
     assert abs((probs.argmax(1) == gold).mean() - result.accuracy) <= 0.01
+
+
+def test_calibration_rows_are_checked():
+    from sentiscore.errors import ConfigError
+    from sentiscore.export.config import ExportConfig
+
+    with pytest.raises(ConfigError, match="--calibration-rows >= 8"):
+        ExportConfig(calibration_rows=0)

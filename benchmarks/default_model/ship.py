@@ -23,6 +23,14 @@ ap.add_argument("--out", default="sentiscore/models/default")
 ap.add_argument("--version", required=True)
 ap.add_argument("--variants", default="int8,int8-static", help="the CPU variants to ship")
 ap.add_argument(
+    "--variant-from",
+    action="append",
+    default=[],
+    metavar="PRECISION=BUNDLE",
+    help="ship this variant's file and manifest entry unchanged from another bundle (a copy of "
+    "the previous default, say), instead of the full bundle's",
+)
+ap.add_argument(
     "--card", required=True, help="JSON with data, training, intended_use, limits, licence"
 )
 ap.add_argument(
@@ -63,9 +71,18 @@ if os.path.isdir(args.out):
     shutil.rmtree(args.out)
 os.makedirs(args.out)
 meta["variants"] = {p: meta["variants"][p] for p in args.variants.split(",")}
-names = [v["file"] for v in meta["variants"].values()] + ["tokenizer.json"]
+source = {v["file"]: args.bundle for v in meta["variants"].values()} | {
+    "tokenizer.json": args.bundle
+}
+for spec in args.variant_from:
+    precision, other = spec.split("=", 1)
+    theirs = json.load(open(os.path.join(other, MANIFEST)))
+    entry = theirs["variants"][precision] | {"shipped_unchanged_from": theirs["version"]}
+    meta["variants"][precision] = entry
+    source[entry["file"]] = other
+names = list(source)
 for name in names:
-    shutil.copy2(os.path.join(args.bundle, name), os.path.join(args.out, name))
+    shutil.copy2(os.path.join(source[name], name), os.path.join(args.out, name))
 meta["version"] = args.version
 meta["files"] = {n: sha256_file(os.path.join(args.out, n)) for n in names}
 meta["card"] = {k: v for k, v in card.items() if k != "markdown"}

@@ -74,6 +74,13 @@ from sentiscore.export.config import ExportConfig
 )
 @click.option("--samples", type=int, default=1000, show_default=True, help="Validation rows used.")
 @click.option(
+    "--calibration-rows",
+    type=int,
+    default=300,
+    show_default=True,
+    help="Validation rows that int8-static's activation ranges are measured on.",
+)
+@click.option(
     "--calibrate", is_flag=True, help="Fit a softmax temperature on the labeled validation data."
 )
 @click.option(
@@ -125,6 +132,7 @@ def export_cmd(
     text_column,
     label_column,
     samples,
+    calibration_rows,
     calibrate,
     per_channel,
     weight_type,
@@ -151,6 +159,7 @@ def export_cmd(
         text_column=text_column,
         label_column=label_column,
         samples=samples,
+        calibration_rows=calibration_rows,
         calibrate=calibrate,
         per_channel=per_channel,
         weight_type=weight_type,

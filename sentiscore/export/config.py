@@ -42,6 +42,8 @@ class ExportConfig:
     validate_with: Parquet/CSV/JSONL used for parity (else a built-in sample of varied lengths).
     text_column / label_column: columns in ``validate_with``; labels enable accuracy gates.
     samples: validation rows used. calibrate: fit a softmax temperature (needs labels).
+    calibration_rows: validation rows int8-static's activation ranges are measured on (at most
+        ``samples``; NNCF's default 300; more rows, steadier ranges, longer export).
     per_channel / weight_type / reduce_range / exclude_nodes: dynamic int8 settings
         (QInt8 per-channel without reduce_range is the fastest and most accurate on AVX2
         CPUs without VNNI: benchmarks/results/int8_options.md).
@@ -74,6 +76,7 @@ class ExportConfig:
     text_column: str = "text"
     label_column: str | None = None
     samples: int = 1000
+    calibration_rows: int = 300
     calibrate: bool = False
     per_channel: bool = True
     weight_type: str = "qint8"
@@ -126,6 +129,10 @@ class ExportConfig:
             )
         if self.samples < 8:
             raise ConfigError("--samples >= 8", str(self.samples), "use more validation rows")
+        if self.calibration_rows < 8:
+            raise ConfigError(
+                "--calibration-rows >= 8", str(self.calibration_rows), "use more rows"
+            )
         if self.calibrate and not (self.validate_with and self.label_column):
             raise ConfigError(
                 "--calibrate with labeled --validate-with data and --label-column",

@@ -232,7 +232,8 @@ def _static_variant(raw: str, out_dir: str, cfg: ExportConfig, check: _Check, de
         source = os.path.join(os.path.dirname(raw), "static_source.onnx")
         cls_tail.slice_cls_tail(raw, source)
     dst = os.path.join(out_dir, FILES["int8-static"])
-    details["int8-static"] = static_int8.quantize_static(source, dst, check.ids)
+    calibration = check.ids[: cfg.calibration_rows]
+    details["int8-static"] = static_int8.quantize_static(source, dst, calibration)
 
     def gate():
         return parity.compare(
@@ -259,7 +260,7 @@ def _static_variant(raw: str, out_dir: str, cfg: ExportConfig, check: _Check, de
     )
     first = res.reasons
     details["int8-static"] = static_int8.restore_accuracy(
-        source, dst, check.ids, check.ids, targets, max_drop
+        source, dst, calibration, check.ids, targets, max_drop
     ) | {"failed_before_accuracy_control": first}
     return gate()
 

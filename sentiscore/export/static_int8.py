@@ -26,7 +26,6 @@ import numpy as np
 from sentiscore.errors import ExportError, require
 
 log = logging.getLogger(__name__)
-CALIBRATION_ROWS = 300  # NNCF's default subset; rows are fed one at a time (no padding)
 WEIGHTED_OPS = ("MatMul", "Gemm")
 
 
@@ -112,12 +111,13 @@ def _nncf_call(expected: str, fix: str, fn, *args, **kwargs):
 
 
 def quantize_static(src: str, dst: str, calibration: list[np.ndarray]) -> dict:
-    """Quantise ``src`` into ``dst`` with scales calibrated on ``calibration`` token-id rows."""
+    """Quantise ``src`` into ``dst`` with scales calibrated on ``calibration`` token-id rows
+    (fed one at a time, so padding never enters a range)."""
     import onnx
 
     nncf = _nncf()
     model = onnx.load(src)
-    items = _items(model, calibration[:CALIBRATION_ROWS])
+    items = _items(model, calibration)
     quantised = _nncf_call(
         "NNCF to quantise the exported graph (static int8)",
         "export without it: --precision fp32,int8",
@@ -156,7 +156,7 @@ def restore_accuracy(
         smooth_quant_alphas=AdvancedSmoothQuantParameters(matmul=-1)
     )
     model = onnx.load(src)
-    calib = _items(model, calibration[:CALIBRATION_ROWS])
+    calib = _items(model, calibration)
     val = list(enumerate(_items(model, validation)))
     restorer = AdvancedAccuracyRestorerParameters(num_ranking_workers=1)
     quantised = _nncf_call(
