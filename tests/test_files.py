@@ -155,8 +155,14 @@ def test_resume_after_kill_9_gives_identical_output(tiny_bundle, tmp_path):
     assert not os.path.exists(out), "run finished before it could be killed"
     with pytest.raises(OutputExistsError):
         score_files([src], model=tiny_bundle, output=out, chunk_rows=40, max_tokens=64)
-    score_files([src], model=tiny_bundle, output=out, chunk_rows=40, max_tokens=64, resume=True)
+    stats = score_files(
+        [src], model=tiny_bundle, output=out, chunk_rows=40, max_tokens=64, resume=True
+    )
     assert pq.read_table(out).equals(pq.read_table(ref))
+    assert 0 < stats["rows_written"] < stats["rows_in_outputs"] == 4800  # earlier parts kept
+    from sentiscore.cli.score import _score_summary
+
+    assert _score_summary(stats, out).endswith("(4800 rows in all)")
 
 
 def test_resume_refused_when_input_changed(tiny_bundle, tmp_path):
@@ -172,6 +178,8 @@ def test_resume_refused_when_input_changed(tiny_bundle, tmp_path):
 def test_resume_of_complete_output_is_a_no_op(tiny_bundle, tmp_path):
     src = _write(tmp_path / "in.parquet", 8)
     score_files([src], model=tiny_bundle)
+    r = CliRunner().invoke(cli, ["score", src, "-m", tiny_bundle, "--resume"])
+    assert r.exit_code == 0 and "already complete: 8 rows in" in r.output, r.output
     stats = score_files([src], model=tiny_bundle, resume=True)
     assert stats["rows"] == 0 and pq.read_table(tmp_path / "in.scored.parquet").num_rows == 8
 

@@ -106,7 +106,7 @@ from sentiscore.export.config import ExportConfig
     default="per-row",
     show_default=True,
     help="per-row: one activation scale per token, so a row scores the same in any batch. "
-    "per-tensor: ONNX Runtime's stock dynamic int8, ~15 %% faster, but a row's scores depend on "
+    "per-tensor: ONNX Runtime's stock dynamic int8, ~15 % faster, but a row's scores depend on "
     "the rows batched with it; --precision auto never uses it (opt-in with --precision int8).",
 )
 @click.option(

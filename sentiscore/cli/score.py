@@ -318,10 +318,14 @@ def _score_summary(stats: dict, destination: str) -> str:
             f"scored {stats['rows']} rows ({stats['errors']} errors) in {stats['seconds']:.1f}s, "
             f"{stats['rows_per_s'] or 0:.1f} rows/s on {stats['engine']} -> {destination}"
         )
+    earlier = stats.get("rows_in_outputs", stats["rows"]) - stats.get("rows_written", 0)
+    if not stats.get("rows_written") and earlier > 0:
+        return f"already complete: {earlier} rows in {destination}, nothing left to score"
+    total = f" ({earlier + stats['rows_written']} rows in all)" if earlier > 0 else ""
     return (
         f"scored {stats['rows']} rows ({stats['errors']} errors, {stats['truncated']} truncated) "
         f"in {stats['seconds']:.1f}s, "
         f"{stats['rows_per_s'] or 0:.1f} rows/s, padding efficiency "
         f"{stats['padding_efficiency']:.2f}, {stats['precision']} on {stats['device']} "
-        f"-> {destination}"
+        f"-> {destination}{total}"
     )

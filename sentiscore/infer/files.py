@@ -329,7 +329,7 @@ def _run_job(
         rows = concat_parts(writer.parts(), job.output, job.fmt, {METADATA_KEY: json.dumps(wanted)})
         finish(job)  # an object-store output is uploaded in one piece, only now
         shutil.rmtree(job.parts_dir, ignore_errors=True)
-    return rows, rows
+    return rows - skip, rows  # ``skip``: the rows an earlier run had saved
 
 
 def load_scorer(cfg: ScoreConfig) -> Scorer:
@@ -369,7 +369,7 @@ def score_files(
     jobs = plan_jobs(files, cfg)
     scorer = scorer or load_scorer(cfg)
     progress = progress or (lambda n: None)
-    start, written, left = time.perf_counter(), 0, cfg.limit
+    start, written, left, total = time.perf_counter(), 0, cfg.limit, 0
     for job in jobs:
         try:
             rows, in_output = _run_job(job, scorer, cfg, left, progress)
@@ -380,20 +380,25 @@ def score_files(
                     written + exc.saved_rows, f"complete: {done}; {exc.where}"
                 ) from None
             raise
-        written += rows
+        written, total = written + rows, total + in_output
         if left is not None:
             left -= in_output
             if left <= 0:
                 break
-    return finish_run(scorer, cfg, start, written, [j.remote or j.output for j in jobs])
+    outputs = [j.remote or j.output for j in jobs]
+    return finish_run(scorer, cfg, start, written, outputs, total)
 
 
-def finish_run(scorer: Scorer, cfg: ScoreConfig, start: float, written: int, outputs) -> dict:
-    """The run summary; warns about truncation, writes --stats-json, applies --max-error-rate."""
+def finish_run(
+    scorer: Scorer, cfg: ScoreConfig, start: float, written: int, outputs, in_outputs=None
+) -> dict:
+    """The run summary; warns about truncation, writes --stats-json, applies --max-error-rate.
+    ``in_outputs``: rows the outputs hold in all (a resumed run's earlier rows included)."""
     seconds = time.perf_counter() - start
     stats = {
         **scorer.stats.as_dict(),
         "rows_written": written,
+        "rows_in_outputs": written if in_outputs is None else in_outputs,
         "seconds": round(seconds, 3),
         "rows_per_s": round(scorer.stats.rows / seconds, 2) if seconds else None,
         "device": scorer.device,

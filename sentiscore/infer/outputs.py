@@ -243,7 +243,7 @@ def prepare_output(job: Job, wanted: dict, cfg) -> bool:
         return _check_finished(job, wanted)
     elif exists or parts:
         raise OutputExistsError(
-            "No existing output",
+            "An output path that is free",
             f"'{(job.remote or job.output) if exists else job.parts_dir}' exists",
             "pass --resume to continue it or --overwrite to replace it",
         )

@@ -82,7 +82,7 @@ def _check(cfg: ScoreConfig) -> None:
         log.warning("replacing the parts in '%s' of a run that did not finish", cfg.output)
     elif state != "absent" and not cfg.overwrite:
         raise ConfigError(
-            "No existing output",
+            "An output path that is free",
             f"'{cfg.output}' exists" + (" (not a directory of parts)" if state == "other" else ""),
             "pass --overwrite to replace it",
         )
