@@ -26,7 +26,10 @@ WEIGHT_TYPES = ("qint8", "quint8")
 INT8_GELUS = ("tanh", "erf")
 INT8_ACTIVATIONS = ("per-row", "per-tensor")
 # Column names detected when --text-column / --label-column are not given, in order.
-TEXT_NAMES = ("text", "sentence", "review", "content", "review_text", "comment", "body", "document")
+TEXT_NAMES = (
+    *("text", "sentence", "review", "content", "review_text", "review_body", "reviewtext"),
+    *("review_content", "reviews.text", "comment", "comment_text", "body", "document"),
+)
 LABEL_NAMES = (
     "label",
     "labels",

@@ -135,9 +135,13 @@ def test_text_column_detected_and_logged(tiny_bundle, tmp_path):
     assert r.exit_code == 0, r.output
     assert "text column: 'Review'" in r.stderr
     none = tmp_path / "none.parquet"
-    pq.write_table(pa.table({"stars": [1], "words": ["Bad."]}), none)
+    pq.write_table(pa.table({"review_id": ["R1"], "stars": [1], "words": ["Bad."]}), none)
     r = _score(str(none), "-m", tiny_bundle)
-    assert r.exit_code == 1 and "--text-column" in r.output and "words" in r.output
+    assert r.exit_code == 1 and "--text-column" in r.output and "e.g. one of ['words']" in r.output
+    amazon = tmp_path / "amazon.parquet"  # Amazon's own column names
+    pq.write_table(pa.table({"review_id": ["R1"], "review_body": ["Bad."]}), amazon)
+    r = _score(str(amazon), "-m", tiny_bundle, "-o", "-", "--silent", "-v")
+    assert r.exit_code == 0 and "text column: 'review_body'" in r.stderr
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])

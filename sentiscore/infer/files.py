@@ -234,7 +234,7 @@ def check_inputs(inputs: list[InputFile], labels: list[str], cfg: ScoreConfig) -
                 "text",
                 "--text-column",
                 where=inp.path,
-                suggest=[f.name for f in schema if is_text_type(f.type)],
+                suggest=[f.name for f in schema if is_text_type(f.type) and not _id_like(f.name)],
             )
         prefixes.add(settle_prefix(schema.names, labels, keep, cfg.prefix))
         schemas.append((inp.path, schema))
@@ -249,6 +249,12 @@ def check_inputs(inputs: list[InputFile], labels: list[str], cfg: ScoreConfig) -
         )
     _check_unifiable(schemas, keep)
     return keep, text_column, prefix
+
+
+def _id_like(name: str) -> bool:
+    """review_id, productId, asin, url...: string columns that are never the text to score."""
+    low = name.lower()
+    return low.endswith(("id", "uuid", "asin", "url", "date", "time")) or low in ("sku", "key")
 
 
 def _check_unifiable(schemas: list[tuple[str, pa.Schema]], keep) -> None:
