@@ -143,6 +143,24 @@ def test_micro_batches_cover_rows_under_budget():
     assert [len(b) for b in plan_batches(np.array([5, 5, 5]), 100)] == [3]
 
 
+def test_same_length_batches_never_pad(tiny_bundle, monkeypatch):
+    """For an engine whose results move with padding (OpenVINO), every micro-batch holds rows
+    of one length, within the same token budget."""
+    lengths = np.array([5, 7, 5, 9, 7, 7, 5, 9])
+    batches = plan_batches(lengths, 16, same_length=True)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(8))
+    assert all(len(set(lengths[b].tolist())) == 1 for b in batches)
+    assert all(len(b) * lengths[b[0]] <= 16 for b in batches)
+    ids = [np.arange(k) + 5 for k in lengths]
+    for mb in iter_micro_batches(ids, 16, same_length=True):
+        assert mb.attention_mask.all()  # no padding at all
+    pytest.importorskip("openvino")
+    scorer = Scorer.load(tiny_bundle, device="cpu", precision="int8-static")
+    assert scorer.runner.pads_exactly is False  # OpenVINO: the scorer batches by length
+    scorer.probabilities(["a good film", "a truly wonderful and moving film", "bad"])
+    assert scorer.stats.computed_tokens == scorer.stats.real_tokens
+
+
 def test_device_and_precision_errors(tiny_bundle):
     b = load_bundle(tiny_bundle)
     with pytest.raises(BundleError, match="int8 is ~20x slower"):

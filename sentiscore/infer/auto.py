@@ -114,9 +114,10 @@ def measure(bundle, precision: str) -> float:
     path = os.path.join(bundle.path, bundle.variants()[_file_of(precision)]["file"])
     enc = TextEncoder(bundle.tokenizer_path, bundle.max_length, bundle.truncation)
     ids = enc.encode(builtin_sample(SAMPLE_ROWS))
-    batches = list(iter_micro_batches(ids, 4096, enc.pad_id))
     try:
         runner = make_runner(precision, path, "cpu", None)
+        same = not runner.pads_exactly  # batched as the scorer will batch for it
+        batches = list(iter_micro_batches(ids, 4096, enc.pad_id, same_length=same))
         for _ in runner.run_all(batches):
             pass
         best, spent = float("inf"), 0.0

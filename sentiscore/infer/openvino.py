@@ -95,6 +95,7 @@ class OpenVinoRunner:
             ) from exc
         self.inference_precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
         self.input_names = [p.get_any_name() for p in self.compiled.inputs]
+        self.pads_exactly = False  # see ``runner.Runner``
         self._local = threading.local()
         log.info(
             "OpenVINO %s on the CPU: inference precision %s, %d streams",

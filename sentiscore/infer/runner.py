@@ -31,6 +31,12 @@ class Runner(Protocol):
     device: str
     streams: int
     input_names: list[str]
+    # Whether a row's logits stay the same when it is padded (masked) to a longer batch. ONNX
+    # Runtime's: yes (within 1e-7 in fp32, bit for bit in per-row int8). OpenVINO's: not for
+    # quantised or bf16 graphs (its kernels round differently per sequence length, and a
+    # static scale turns that into a whole quantisation step: up to 5e-3 in probability on
+    # 512-token reviews); so the scorer never pads for it, batching rows of one length.
+    pads_exactly: bool
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         """Logits (n, num_labels) as float32 for one micro-batch."""

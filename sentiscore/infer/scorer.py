@@ -195,7 +195,9 @@ class Scorer:
         """Class probabilities (n, num_labels) for encoded rows; ``on_rows(k)`` is called as
         each micro-batch of k rows completes (progress)."""
         probs = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
-        batches = iter_micro_batches(ids, self.max_tokens, self.encoder.pad_id)
+        batches = iter_micro_batches(
+            ids, self.max_tokens, self.encoder.pad_id, same_length=not self.runner.pads_exactly
+        )
         for mb, logits in self.runner.run_all(batches):
             probs[mb.rows] = softmax(logits, self.temperature).astype(np.float32)
             self.stats.real_tokens += mb.real_tokens

@@ -136,6 +136,7 @@ class OrtRunner:
                 "check the CUDA and cuDNN libraries, or use --device cpu",
             )
         self.input_names = [i.name for i in self.session.get_inputs()]
+        self.pads_exactly = True  # see ``runner.Runner``
         self.output_name = self.session.get_outputs()[0].name
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
