@@ -62,12 +62,16 @@ def test_default_model_scores_each_row_the_same_in_any_batch(shared_data):
     from sentiscore.infer.scorer import Scorer
 
     texts = pq.read_table(f"{shared_data}/sst2/dev.parquet").column("text").to_pylist()
-    scorer = Scorer.load("default", device="cpu")
-    assert scorer.precision == "int8" and scorer.bundle.row_invariant("int8")
-    batched = scorer.probabilities(texts)
-    alone = np.concatenate([scorer.probabilities([t]) for t in texts])
-    small = Scorer.load("default", device="cpu", max_tokens=600, threads=1).probabilities(texts)
-    reverse = scorer.probabilities(texts[::-1])[::-1]
-    for other in (alone, small, reverse):
-        assert np.abs(batched - other).max() <= 1e-3
-        assert (batched.argmax(1) == other.argmax(1)).all()
+    assert Scorer.load("default", device="cpu").precision in ("int8", "int8-static")  # measured
+    for precision in ("int8", "int8-static"):
+        scorer = Scorer.load("default", device="cpu", precision=precision)
+        assert scorer.bundle.row_invariant(precision)
+        batched = scorer.probabilities(texts)
+        alone = np.concatenate([scorer.probabilities([t]) for t in texts])
+        small = Scorer.load(
+            "default", device="cpu", precision=precision, max_tokens=600, threads=1
+        ).probabilities(texts)
+        reverse = scorer.probabilities(texts[::-1])[::-1]
+        for other in (alone, small, reverse):
+            assert np.abs(batched - other).max() <= 1e-3, precision
+            assert (batched.argmax(1) == other.argmax(1)).all(), precision

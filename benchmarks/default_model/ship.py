@@ -23,6 +23,10 @@ ap.add_argument("--out", default="sentiscore/models/default")
 ap.add_argument("--version", required=True)
 ap.add_argument("--variants", default="int8,int8-static", help="the CPU variants to ship")
 ap.add_argument(
+    "--source-model",
+    default="sentence-transformers/all-MiniLM-L6-v2, fine-tuned with sentiscore train (see card)",
+)
+ap.add_argument(
     "--variant-from",
     action="append",
     default=[],
@@ -58,7 +62,7 @@ def markdown(card: dict, version: str) -> str:
     return (
         f"# {card['name']} (bundle {version})\n\n## Data\n{card['data']}\n\n## Training\n{card['training']}\n\n"
         "## Metrics (`sentiscore evaluate`, CPU)\n| set_precision | rows | accuracy | macro F1 | ROC AUC | ECE |\n"
-        f"|---|---|---|---|---|---|\n{rows}\n\n## Intended use\n{card['intended_use']}\n\n## Limits\n{card['limits']}\n\n"
+        f"|---|---|---|---|---|---|\n{rows}\n\n{card.get('metrics_note', '')}\n\n## Intended use\n{card['intended_use']}\n\n## Limits\n{card['limits']}\n\n"
         f"## Bias, privacy, transparency\n{card['bias_privacy_transparency']}\n\n## Licence lineage\n{card['licence']}\n"
     )
 
@@ -84,6 +88,7 @@ names = list(source)
 for name in names:
     shutil.copy2(os.path.join(source[name], name), os.path.join(args.out, name))
 meta["version"] = args.version
+meta["source_model"] = args.source_model
 meta["files"] = {n: sha256_file(os.path.join(args.out, n)) for n in names}
 meta["card"] = {k: v for k, v in card.items() if k != "markdown"}
 with open(os.path.join(args.out, MANIFEST), "w") as f:

@@ -120,7 +120,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     variants = [_summary(p, scorers[p], runs[p], texts) for p in scorers]
     report = {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "bundle": bundle.path,
+        "bundle": bundle.name,
         "bundle_version": bundle.meta.get("version"),
         "texts": source,
         "rows": len(texts),

@@ -92,6 +92,12 @@ class Bundle:
         """True for the default model shipped inside the package."""
         return os.path.realpath(self.path) == os.path.realpath(default_bundle_dir())
 
+    @property
+    def name(self) -> str:
+        """How reports name it: 'default' for the embedded model (where it is installed says
+        nothing about it), else its path."""
+        return "default" if self.embedded else self.path
+
     def fingerprint(self) -> str:
         """sha256 of the manifest, which itself holds the sha256 of every file."""
         return sha256_file(os.path.join(self.path, MANIFEST))

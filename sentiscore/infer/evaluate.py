@@ -220,7 +220,7 @@ def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
     )
     os.makedirs(out, exist_ok=True)
     report = {
-        "bundle": scorer.bundle.path,
+        "bundle": scorer.bundle.name,
         "bundle_version": scorer.bundle.meta.get("version"),
         "data": list(cfg.data),
         "device": scorer.device,
