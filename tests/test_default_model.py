@@ -22,9 +22,11 @@ def test_default_bundle_loads_and_checksums_match():
     b = load_bundle("default")
     for name, digest in b.meta["files"].items():
         assert sha256_file(os.path.join(b.path, name)) == digest
-    assert b.labels == ["negative", "positive"] and b.meta["variants"]["int8"]["status"] == "ok"
+    assert b.labels == ["negative", "positive"]
+    assert sorted(b.meta["variants"]) == ["int8", "int8-static"]  # both fast CPU variants
+    assert all(v["status"] == "ok" and v["row_invariant"] for v in b.meta["variants"].values())
     size = sum(os.path.getsize(os.path.join(b.path, n)) for n in os.listdir(b.path))
-    assert size < 30 * 2**20
+    assert size < 50 * 2**20  # two 22 MB graphs and the tokenizer; no fp32 graph
     card = b.meta["card"]
     assert {"data", "metrics", "intended_use", "limits", "licence"} <= set(card)
 

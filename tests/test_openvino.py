@@ -69,16 +69,16 @@ def test_auto_measures_once_and_takes_the_fastest(tiny_bundle, monkeypatch, capl
     b = bundle_mod.load_bundle(tiny_bundle)
     with caplog.at_level(logging.INFO, logger="sentiscore"):
         assert b.choose("cpu", "auto")[0] == "fp32"
-    assert sorted(calls) == ["fp32", "int8"]
+    assert sorted(calls) == ["fp32", "int8", "int8-static"]
     assert "fp32 through ONNX Runtime" in caplog.text and "3.00x int8" in caplog.text
     assert "bf16: no native bf16 here" in caplog.text  # what was not taken, and why
     assert b.choose("cpu", "auto")[0] == "fp32"
-    assert len(calls) == 2  # the second choice came from the cache
+    assert len(calls) == 3  # the second choice came from the cache
     from sentiscore.infer.scorer import Scorer
 
     for threads in (1, 2):  # the run's threads are not part of the choice: no new measurement
         assert Scorer(b, "cpu", "auto", threads).precision == "fp32"
-    assert len(calls) == 2
+    assert len(calls) == 3
 
 
 def test_auto_reports_a_failed_variant_and_what_it_failed_on(tiny_bundle, auto_speeds, caplog):
@@ -145,7 +145,7 @@ def test_bench_lists_bf16_when_runnable(tiny_bundle, amx_cpu, auto_speeds, tmp_p
 
     report = run_bench(BenchConfig(model=tiny_bundle, output=str(tmp_path), rows=64, rounds=1))
     got = {v["precision"]: v for v in report["variants"]}
-    assert set(got) == {"fp32", "int8", "bf16"}
+    assert set(got) == {"fp32", "int8", "int8-static", "bf16"}
     assert got["bf16"]["invariance"]["ok"]
     assert report["auto"]["precision"] == "bf16"
     assert "bf16" in (tmp_path / "bench.md").read_text()
