@@ -249,6 +249,26 @@ def test_evaluate_maps_string_gold_labels(tiny_bundle, tmp_path):
     assert r.exit_code == 1 and "'meh'" in r.output and "--label-map" in r.output
 
 
+def test_evaluate_maps_integer_star_ratings_with_ranges_and_drop(tiny_bundle, tmp_path):
+    texts = ["A wonderful, moving film.", "Dull and far too long.", "Loved it.", "Awful.", "Fine."]
+    stars = tmp_path / "stars.parquet"
+    pq.write_table(pa.table({"review": texts, "stars": [5, 2, 4, 1, 3]}), stars)
+    out = tmp_path / "ev"
+    star_map = "1-2=negative,3=drop,4-5=positive"
+    args = ["evaluate", tiny_bundle, str(stars), "-o", str(out), "--no-plots"]
+    r = CliRunner().invoke(cli, [*args, "--label-column", "stars", "--label-map", star_map])
+    assert r.exit_code == 0, r.output
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["metrics"]["n"] == 4 and report["rows_dropped_by_label_map"] == 1
+    ids = _labeled(tmp_path / "ids.parquet", [1, 0, 1, 0])  # the same rows with 0/1 gold
+    r = CliRunner().invoke(cli, ["evaluate", tiny_bundle, ids, "-o", str(tmp_path / "e2")])
+    assert r.exit_code == 0, r.output
+    same = json.loads((tmp_path / "e2" / "metrics.json").read_text())["metrics"]
+    assert same["accuracy"] == report["metrics"]["accuracy"]
+    bad = CliRunner().invoke(cli, [*args, "--label-column", "stars", "--label-map", "5-1=x"])
+    assert bad.exit_code == 1 and "LOW <= HIGH" in bad.output
+
+
 # --- logs and messages for jobs ------------------------------------------------------------
 
 

@@ -18,7 +18,8 @@ from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
     "--label-map",
     default=None,
     metavar="GOLD=LABEL,...",
-    help="Map gold values to the bundle's labels (names or ids), e.g. neg=negative,pos=positive. "
+    help="Map gold values to the bundle's labels (names or ids), e.g. neg=negative,pos=positive; "
+    "integer ranges and drop for star ratings: 1-2=negative,3=drop,4-5=positive. "
     "Without it, ids, label names and unique prefixes ('pos') are understood.",
 )
 @click.option(

@@ -76,18 +76,30 @@ class EvaluateConfig:
             raise ConfigError("--limit >= 1", str(self.limit), "drop it or give a positive number")
 
 
+# A --label-map target that leaves the row out of the metrics (a 3-star review, say).
+DROP = "drop"
+
+
 def parse_label_map(text: str) -> dict:
-    """'neg=negative,pos=positive' -> {'neg': 'negative', 'pos': 'positive'}."""
+    """'neg=negative,pos=positive' -> {'neg': 'negative', 'pos': 'positive'}; integer ranges
+    stand for each value: '1-2=negative,3=drop,4-5=positive' (``DROP`` leaves a row out)."""
     out = {}
     for item in filter(None, (p.strip() for p in text.split(","))):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
+        key, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not key or not value:
             raise ConfigError(
                 "--label-map GOLD=LABEL[,GOLD=LABEL...]",
                 repr(text),
-                "e.g. neg=negative,pos=positive",
+                "e.g. neg=negative,pos=positive or 1-2=negative,3=drop,4-5=positive",
             )
-        out[key.strip()] = value.strip()
+        low, dash, high = key.partition("-")
+        if dash and low.strip().isdigit() and high.strip().isdigit():
+            keys = [str(k) for k in range(int(low), int(high) + 1)]
+            if not keys:
+                raise ConfigError("--label-map ranges LOW-HIGH with LOW <= HIGH", key, "swap them")
+        else:
+            keys = [key]
+        out.update(dict.fromkeys(keys, value))
     return out
 
 
@@ -100,10 +112,13 @@ class LabelResolver:
         self.labels = labels
         self.cache: dict = {}
         for gold, target in (label_map or {}).items():
-            self.cache[gold] = self._target(gold, target)
+            self.cache[str(gold)] = self._target(gold, target)
 
     def _target(self, gold, target) -> int:
+        """A label id, or -1 for ``DROP``."""
         key = str(target)
+        if key == DROP:
+            return -1
         if key in self.labels:
             return self.labels.index(key)
         if key.isdigit() and int(key) < len(self.labels):
@@ -128,8 +143,8 @@ class LabelResolver:
         key = value.item() if isinstance(value, np.generic) else value
         if isinstance(key, bool) or not isinstance(key, (int, str)):
             hit = None
-        elif key in self.cache:
-            return self.cache[key]
+        elif str(key) in self.cache:  # map keys are text: 5 and "5" are the same star rating
+            return self.cache[str(key)]
         elif isinstance(key, int):
             hit = key if 0 <= key < len(self.labels) else None
         else:
@@ -143,7 +158,7 @@ class LabelResolver:
                 "pass --label-map VALUE=LABEL,... (e.g. neg=negative,pos=positive) "
                 "or fix --label-column",
             )
-        self.cache[key] = hit
+        self.cache[str(key)] = hit
         return hit
 
 
@@ -161,7 +176,7 @@ def _collect(cfg: EvaluateConfig, scorer: Scorer) -> tuple[np.ndarray, np.ndarra
     files = discover_inputs(cfg.data, text_column=cfg.text_column)
     text, label = _columns(cfg, files)
     gold = LabelResolver(scorer.labels, cfg.label_map)
-    probs, labels, skipped, left = [], [], 0, cfg.limit
+    probs, labels, skipped, dropped, left = [], [], 0, 0, cfg.limit
     for inp in files:
         for batch in iter_batches(inp, batch_rows=cfg.chunk_rows):
             if left is not None:
@@ -174,9 +189,12 @@ def _collect(cfg: EvaluateConfig, scorer: Scorer) -> tuple[np.ndarray, np.ndarra
                 [out.column(f"prob_{lab}").to_numpy(zero_copy_only=False) for lab in scorer.labels],
                 axis=1,
             )
-            probs.append(p[ok])
             values = batch.column(label).to_pylist()
-            labels.append(np.asarray([gold(v) for v, good in zip(values, ok) if good], np.int64))
+            ids = np.asarray([gold(v) if good else -1 for v, good in zip(values, ok)], np.int64)
+            kept = ok & (ids >= 0)  # --label-map ... =drop leaves a row out
+            dropped += int((ok & (ids < 0)).sum())
+            probs.append(p[kept])
+            labels.append(ids[kept])
             if left == 0:
                 break
         if left == 0:
@@ -185,7 +203,7 @@ def _collect(cfg: EvaluateConfig, scorer: Scorer) -> tuple[np.ndarray, np.ndarra
         raise InputDataError(
             "At least one scorable labeled row", "none", "check DATA and --text-column"
         )
-    return np.concatenate(probs), np.concatenate(labels), skipped
+    return np.concatenate(probs), np.concatenate(labels), skipped, dropped
 
 
 def _plots(y: np.ndarray, probs: np.ndarray, metrics: dict, out: str) -> tuple[list, str | None]:
@@ -209,7 +227,7 @@ def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
         verify=cfg.verify,
     )
     start = time.perf_counter()
-    probs, y, skipped = _collect(cfg, scorer)
+    probs, y, skipped, dropped = _collect(cfg, scorer)
     seconds = time.perf_counter() - start
     metrics = classification_report(y, probs, scorer.labels)
     stem = discover_inputs(cfg.data)[0].stem
@@ -227,6 +245,7 @@ def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
         "precision": scorer.precision,
         "temperature": scorer.temperature,
         "rows_skipped_bad_text": skipped,
+        "rows_dropped_by_label_map": dropped,
         "seconds": round(seconds, 2),
         "rows_per_s": round(len(y) / seconds, 2) if seconds else None,
         "padding_efficiency": round(scorer.stats.padding_efficiency, 4),

@@ -63,8 +63,9 @@ from sentiscore.io.readers import (
 from sentiscore.io.writers import PartWriter, concat_parts
 
 log = logging.getLogger(__name__)
-# Parts: the first has FIRST_PART_ROWS rows, the next ones about PART_SECONDS of scoring.
-FIRST_PART_ROWS = 1024
+# Parts: the first has FIRST_PART_ROWS rows (seconds even for 512-token reviews on 2 cores, so
+# that an early interrupt keeps work), the next ones about PART_SECONDS of scoring.
+FIRST_PART_ROWS = 128
 MIN_PART_ROWS = 64
 PART_SECONDS = 30.0
 # A chunk ends early at this much input (one-megabyte reviews: 16 rows, not --chunk-rows).
