@@ -166,6 +166,28 @@ def test_numeric_text_column_refused_before_scoring(tiny_bundle, tmp_path, fmt):
     ]
 
 
+def test_min_score_abstains_and_keeps_probabilities(tiny_bundle, tmp_path):
+    src = tmp_path / "r.parquet"
+    pq.write_table(pa.table({"text": _texts(6) + [None]}), src)
+    plain, out = tmp_path / "plain.parquet", tmp_path / "out.parquet"
+    assert _score(str(src), "-m", tiny_bundle, "-o", str(plain)).exit_code == 0
+    base = pq.read_table(plain).to_pylist()
+    cut = sorted(r["score"] for r in base[:6])[3]  # about half the rows fall below it
+    r = _score(str(src), "-m", tiny_bundle, "-o", str(out), "--min-score", str(cut))
+    assert r.exit_code == 0, r.output
+    for a, b in zip(base, pq.read_table(out).to_pylist()):
+        assert a["score"] == b["score"] and a["prob_positive"] == b["prob_positive"]
+        if a["error"] is None:
+            sure = a["score"] >= cut
+            assert (b["label"], b["label_id"]) == (
+                (a["label"], a["label_id"]) if sure else (None, None)
+            )
+            assert b["error"] is None  # abstaining is not an error
+    assert sum(b["label"] is None for b in pq.read_table(out).to_pylist()[:6]) >= 3
+    bad = _score(str(src), "-m", tiny_bundle, "-o", str(tmp_path / "x.parquet"), "--min-score", "2")
+    assert bad.exit_code == 1 and "--min-score between 0 and 1" in bad.output
+
+
 def test_predict_takes_one_string_as_one_text(tiny_bundle):
     from sentiscore.infer.scorer import Scorer
 

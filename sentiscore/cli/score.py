@@ -141,6 +141,14 @@ def _progress_bar(total: int | None, silent: bool):
     "accurate (see README).",
 )
 @click.option(
+    "--min-score",
+    type=float,
+    default=None,
+    metavar="P",
+    help="Rows whose top probability is below P get no label (null label and label_id: "
+    "abstain, or neutral) and keep their score and probabilities.",
+)
+@click.option(
     "--max-error-rate",
     type=float,
     default=None,
@@ -175,6 +183,7 @@ def score_cmd(
     prefix,
     chunk_rows,
     max_length,
+    min_score,
     max_error_rate,
     silent,
     stats_json,
@@ -214,6 +223,7 @@ def score_cmd(
             stats_json=stats_json,
             max_length=max_length,
             max_error_rate=max_error_rate,
+            min_score=min_score,
             verify=not no_verify,
             engine=engine,
             workers=workers,

@@ -40,6 +40,8 @@ class ScoreConfig:
         texts, less accurate); None keeps the bundle's.
     max_error_rate: fail (exit 1, output still written) when more than this fraction of the
         rows could not be scored; None never fails on bad rows.
+    min_score: rows whose top probability is below it get a null label and label_id (abstain:
+        "not sure", or neutral) and keep their score and probabilities; None labels every row.
     verify: check the bundle's files against the checksums in its manifest (--no-verify off).
     engine: local (this process), ray or spark (a cluster; output is a directory of Parquet
         parts). workers: Ray actors or local Spark tasks at once (default: the whole
@@ -68,6 +70,7 @@ class ScoreConfig:
     stats_json: str | None = None
     max_length: int | None = None
     max_error_rate: float | None = None
+    min_score: float | None = None
     verify: bool = True
     engine: str = "local"
     workers: int | None = None
@@ -106,6 +109,8 @@ class ScoreConfig:
             )
         if self.chunk_rows < 1:
             raise ConfigError("--chunk-rows >= 1", str(self.chunk_rows), "drop it (default 20000)")
+        if self.min_score is not None and not 0 < self.min_score <= 1:
+            raise ConfigError("--min-score between 0 and 1", str(self.min_score), "e.g. 0.7")
         if self.max_length is not None and self.max_length < 8:
             raise ConfigError("--max-length >= 8", str(self.max_length), "drop it or raise it")
         if self.max_error_rate is not None and not 0 <= self.max_error_rate <= 1:
@@ -127,5 +132,6 @@ class ScoreConfig:
             "prefix",
             "format",
             "max_length",
+            "min_score",
         )
         return {k: getattr(self, k) for k in keys}

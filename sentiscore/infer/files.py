@@ -348,6 +348,7 @@ def load_scorer(cfg: ScoreConfig) -> Scorer:
         cfg.max_tokens,
         verify=cfg.verify,
         max_length=cfg.max_length,
+        min_score=cfg.min_score,
     )
 
 

@@ -83,7 +83,10 @@ class Scorer:
         threads: int | None = None,
         max_tokens: int | None = None,
         max_length: int | None = None,
+        min_score: float | None = None,
     ):
+        if min_score is not None and not 0 < min_score <= 1:
+            raise ConfigError("--min-score between 0 and 1", str(min_score), "e.g. 0.7")
         if max_tokens is not None and max_tokens < 16:
             raise ConfigError("--max-tokens >= 16", str(max_tokens), "use e.g. 8192")
         if max_length is not None and not 8 <= max_length <= bundle.max_length:
@@ -97,6 +100,7 @@ class Scorer:
         self.precision, self.model_path = bundle.choose(self.device, precision)
         self.runner = make_runner(self.precision, self.model_path, self.device, threads)
         self.max_length = max_length or bundle.max_length
+        self.min_score = min_score
         self.encoder = TextEncoder(
             bundle.tokenizer_path,
             self.max_length,
@@ -124,10 +128,13 @@ class Scorer:
         max_tokens: int | None = None,
         verify: bool = True,
         max_length: int | None = None,
+        min_score: float | None = None,
     ) -> Scorer:
-        """Load a bundle directory (or 'default', the embedded model) for scoring."""
+        """Load a bundle directory (or 'default', the embedded model) for scoring.
+        ``min_score``: rows whose top probability is below it get a null label and label_id
+        (abstain) and keep their score and probabilities."""
         b = load_bundle(bundle, verify=verify)
-        return cls(b, device, precision, threads, max_tokens, max_length)
+        return cls(b, device, precision, threads, max_tokens, max_length, min_score)
 
     def _probe_model(self) -> None:
         """Run one row of the bundle's max_length tokens: the model must accept it (its
@@ -301,12 +308,13 @@ class Scorer:
         full[valid] = probs
         label_id = full.argmax(axis=1).astype(np.int32)
         score = full.max(axis=1)
+        abstain = mask | (score < self.min_score) if self.min_score else mask
         labels_arr = pa.array(self.labels, type=pa.string())
         cols = {name: batch.column(name) for name in keep}
         cols[f"{prefix}label"] = pa.DictionaryArray.from_arrays(
-            pa.array(label_id, mask=mask), labels_arr
+            pa.array(label_id, mask=abstain), labels_arr
         ).cast(pa.string())
-        cols[f"{prefix}label_id"] = pa.array(label_id, mask=mask)
+        cols[f"{prefix}label_id"] = pa.array(label_id, mask=abstain)
         cols[f"{prefix}score"] = pa.array(score, mask=mask)
         for j, lab in enumerate(self.labels):
             cols[f"{prefix}prob_{lab}"] = pa.array(full[:, j], mask=mask)

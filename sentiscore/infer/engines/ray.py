@@ -154,6 +154,7 @@ def score_dataset(
     max_length: int | None = None,
     max_tokens: int | None = None,
     verify: bool = True,
+    min_score: float | None = None,
 ):
     """Return a Ray Dataset with the prediction columns appended (lazy, like any Ray op).
 
@@ -165,8 +166,8 @@ def score_dataset(
     ship_bundle: send a local bundle directory to the actors through Ray's object store, so
         that it need not exist on every machine (default: when the cluster has more than one
         node). 'default' and bundle URIs (s3://...) are resolved by each actor itself.
-    max_length, max_tokens, verify: as ``Scorer.load`` (the CLI's --max-length, --max-tokens,
-        --no-verify).
+    max_length, max_tokens, verify, min_score: as ``Scorer.load`` (the CLI's --max-length,
+        --max-tokens, --no-verify, --min-score).
     """
     from sentiscore.infer.scorer import resolve_precision
 
@@ -183,7 +184,12 @@ def score_dataset(
         fn_constructor_args=(
             _shipped(bundle, ship_bundle),
             *(device, precision, threads, text_column, keep_columns, prefix),
-            {"max_length": max_length, "max_tokens": max_tokens, "verify": verify},
+            {
+                "max_length": max_length,
+                "max_tokens": max_tokens,
+                "verify": verify,
+                "min_score": min_score,
+            },
         ),
         batch_format="pyarrow",
         batch_size=batch_size,

@@ -171,6 +171,7 @@ def _job(cfg: ScoreConfig, text: str, keep, schema: pa.Schema, out_schema: pa.Sc
             "max_length": cfg.max_length,
             "max_tokens": cfg.max_tokens,
             "verify": cfg.verify,
+            "min_score": cfg.min_score,
         },
         "threads": cfg.threads_per_worker or 1,
         "text": text,

@@ -24,7 +24,7 @@ _SCORERS: dict = {}
 
 def _scorer(bundle: str, device: str, precision: str, threads: int | None, **options):
     """This Python worker's scorer for these settings (loaded once, reused by every task).
-    ``options``: further ``Scorer.load`` arguments (max_length, max_tokens, verify)."""
+    ``options``: further ``Scorer.load`` arguments (max_length, max_tokens, verify, min_score)."""
     key = (bundle, device, precision, threads, *sorted(options.items()))
     if key not in _SCORERS:
         from sentiscore.infer.scorer import Scorer
@@ -106,13 +106,14 @@ def score_dataframe(
     max_length: int | None = None,
     max_tokens: int | None = None,
     verify: bool = True,
+    min_score: float | None = None,
 ):
     """Return a Spark DataFrame with the prediction columns appended.
 
     threads: ONNX Runtime threads per Python worker (Spark runs one worker per task slot, so
     threads x spark.executor.cores should not exceed an executor's cores).
-    max_length, max_tokens, verify: as ``Scorer.load`` (the CLI's --max-length, --max-tokens,
-    --no-verify)."""
+    max_length, max_tokens, verify, min_score: as ``Scorer.load`` (the CLI's --max-length,
+    --max-tokens, --no-verify, --min-score)."""
     require("pyspark", "spark", "Scoring on Spark")
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
@@ -132,7 +133,12 @@ def score_dataframe(
     precision = resolve_precision(bundle, device, precision, verify)  # once, for all workers
 
     def run(batches):
-        options = {"max_length": max_length, "max_tokens": max_tokens, "verify": verify}
+        options = {
+            "max_length": max_length,
+            "max_tokens": max_tokens,
+            "verify": verify,
+            "min_score": min_score,
+        }
         s = _scorer(_resolve(where), device, precision, threads, **options)
         for batch in batches:
             yield s.score_batch(batch, text_column, keep_columns, prefix).cast(out_schema)
