@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from sentiscore.errors import require
-from sentiscore.metrics import reliability, roc_curve
+from sentiscore.metrics import reliability, roc_auc, roc_curve
 
 
 def _plt():
@@ -95,8 +95,10 @@ def roc(y: np.ndarray, probs: np.ndarray, labels: list[str], path: str) -> str:
     fig, ax = plt.subplots(figsize=(5, 5))
     classes = [1] if probs.shape[1] == 2 else range(probs.shape[1])
     for k in classes:
-        fpr, tpr = roc_curve((y == k).astype(np.int64), probs[:, k])
-        ax.plot(fpr, tpr, label=labels[k])
+        y_bin = (y == k).astype(np.int64)
+        fpr, tpr = roc_curve(y_bin, probs[:, k])
+        auc = roc_auc(y_bin, probs[:, k])
+        ax.plot(fpr, tpr, label=labels[k] + (f" (AUC {auc:.3f})" if auc is not None else ""))
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")

@@ -89,6 +89,21 @@ def test_loss_plot_marks_few_points():
     assert train.get_label() == "train loss" and train.get_marker() not in (None, "None", "")
 
 
+def test_roc_legend_carries_the_auc(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import numpy as np
+
+    from sentiscore import plots
+
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or path)
+    y = np.array([0, 0, 1, 1])
+    probs = np.array([[0.9, 0.1], [0.6, 0.4], [0.35, 0.65], [0.2, 0.8]])
+    plots.roc(y, probs, ["negative", "positive"], str(tmp_path / "roc.png"))
+    legend = [t.get_text() for t in figures[0].axes[0].get_legend().get_texts()]
+    assert legend == ["positive (AUC 1.000)"]
+
+
 def test_export_gives_one_line_for_a_directory_without_a_model(tmp_path):
     pytest.importorskip("optimum.exporters.onnx")
     os.makedirs(tmp_path / "empty")
