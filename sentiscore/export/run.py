@@ -53,11 +53,12 @@ def model_dir_of(model: str) -> str:
     return model
 
 
-def _run_validation(model: str, cfg: ExportConfig) -> ExportConfig:
-    """A training run exported without ``validate_with`` is gated on its own held-out rows
-    (``RUN/predictions.parquet``: text and gold label), so the accuracy gates apply."""
-    held_out = os.path.join(str(model), PREDICTIONS)
-    if cfg.validate_with or model_dir_of(model) == model or not os.path.exists(held_out):
+def _run_validation(given: str, model: str, cfg: ExportConfig) -> ExportConfig:
+    """A training run (``given``, whose ``model`` dir is exported) without ``validate_with`` is
+    gated on its own held-out rows (``RUN/predictions.parquet``: text and gold label), so the
+    accuracy gates apply."""
+    held_out = os.path.join(str(given), PREDICTIONS)
+    if cfg.validate_with or model == given or not os.path.exists(held_out):
         return cfg
     log.info("validating on the run's held-out rows, %s", held_out)
     return replace(cfg, validate_with=held_out, text_column="text", label_column="label")
@@ -268,8 +269,8 @@ def _static_variant(raw: str, out_dir: str, cfg: ExportConfig, check: _Check, de
 def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> ExportReport:
     """Export ``model`` to a bundle in ``out_dir``; raise ParityError when a variant fails
     its gate (unless ``cfg.force``). Returns the report."""
-    cfg = _run_validation(model, cfg or ExportConfig())
-    model = model_dir_of(model)
+    given, model = model, model_dir_of(model)
+    cfg = _run_validation(given, model, cfg or ExportConfig())
     _prepare_out(out_dir)
     config, tok = _load_source(model)
     policy = _policy(model, cfg, config, tok)

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 
 from sentiscore.choices import DEVICES, ENGINES, OUTPUT_FORMATS, SCORE_PRECISIONS
 from sentiscore.errors import ConfigError
+from sentiscore.infer.rows import check_min_score
 
 
 @dataclass
@@ -109,8 +110,7 @@ class ScoreConfig:
             )
         if self.chunk_rows < 1:
             raise ConfigError("--chunk-rows >= 1", str(self.chunk_rows), "drop it (default 20000)")
-        if self.min_score is not None and not 0 < self.min_score <= 1:
-            raise ConfigError("--min-score between 0 and 1", str(self.min_score), "e.g. 0.7")
+        check_min_score(self.min_score)
         if self.max_length is not None and self.max_length < 8:
             raise ConfigError("--max-length >= 8", str(self.max_length), "drop it or raise it")
         if self.max_error_rate is not None and not 0 <= self.max_error_rate <= 1:

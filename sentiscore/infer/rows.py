@@ -25,6 +25,12 @@ def settle_prefix(names: list[str], labels: list[str], keep_columns="all", prefi
     return AUTO_PREFIX if clash else ""
 
 
+def check_min_score(min_score: float | None) -> None:
+    """``--min-score``: a probability, 0 < P <= 1, or None (every scored row is labeled)."""
+    if min_score is not None and not 0 < min_score <= 1:
+        raise ConfigError("--min-score between 0 and 1", str(min_score), "e.g. 0.7")
+
+
 def output_names(labels: list[str], prefix: str = "") -> list[str]:
     return [
         f"{prefix}{n}"

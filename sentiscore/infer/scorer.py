@@ -18,7 +18,13 @@ import pyarrow as pa
 from sentiscore.errors import BadRowError, BundleError, ConfigError
 from sentiscore.infer.batching import iter_micro_batches
 from sentiscore.infer.bundle import Bundle, load_bundle
-from sentiscore.infer.rows import check_columns, check_texts, repair_utf8, settle_prefix
+from sentiscore.infer.rows import (
+    check_columns,
+    check_min_score,
+    check_texts,
+    repair_utf8,
+    settle_prefix,
+)
 from sentiscore.infer.runner import make_runner
 from sentiscore.infer.session import resolve_device
 from sentiscore.infer.tokenize import TextEncoder
@@ -85,8 +91,7 @@ class Scorer:
         max_length: int | None = None,
         min_score: float | None = None,
     ):
-        if min_score is not None and not 0 < min_score <= 1:
-            raise ConfigError("--min-score between 0 and 1", str(min_score), "e.g. 0.7")
+        check_min_score(min_score)
         if max_tokens is not None and max_tokens < 16:
             raise ConfigError("--max-tokens >= 16", str(max_tokens), "use e.g. 8192")
         if max_length is not None and not 8 <= max_length <= bundle.max_length:
@@ -270,7 +275,7 @@ class Scorer:
         ``row_offset``: the batch's first row number, or a callable naming row i (for
         --strict errors)."""
         prefix = settle_prefix(batch.schema.names, self.labels, keep_columns, prefix)
-        keep = self.check_columns(batch.schema, text_column, keep_columns, prefix)
+        keep = check_columns(batch.schema, self.labels, text_column, keep_columns, prefix)
         batch, broken = repair_utf8(batch, text_column)
         texts, errors = check_texts(batch.column(text_column))
         for i in broken:
