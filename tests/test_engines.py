@@ -1,10 +1,11 @@
 """Ray Data and Spark adapters call the same score_batch, keep every row, size themselves to
 the cluster, and fail in one line when Spark's workers cannot import sentiscore."""
 
+import json
 import os
 
 import pyarrow as pa
-import pyarrow.csv  # noqa: F401 - pa.csv
+import pyarrow.csv as pacsv
 import pytest
 
 from sentiscore.testing import sample_reviews
@@ -153,20 +154,22 @@ def _engine_run(src, out, bundle, engine, *extra):
 
 
 def _same_everywhere(src, bundle, tmp_path, engines=("ray", "spark")):
-    """Local, Ray and Spark runs of the CLI: same schema, every row once, same scores."""
+    """Local, Ray and Spark runs of the CLI: same schema, every row once, in input order (the
+    parts read in name order), same scores."""
     import numpy as np
     import pyarrow.parquet as pq
 
     r = _engine_run(src, tmp_path / "local.parquet", bundle, "local", "--silent")
     assert r.exit_code == 0, r.output
-    local = pq.read_table(tmp_path / "local.parquet").sort_by("id")
+    local = pq.read_table(tmp_path / "local.parquet")
     for engine in engines:
         # Spark: a task that asks for two cores (spark.task.cpus) where there are two
         extra = ["--threads-per-worker", "2"] if engine == "spark" and os.cpu_count() > 1 else []
         r = _engine_run(src, tmp_path / engine, bundle, engine, "--workers", "1", *extra)
         assert r.exit_code == 0, r.output
         assert f"on {engine}" in r.output
-        got = pq.read_table(tmp_path / engine).sort_by("id")
+        names = sorted(n for n in os.listdir(tmp_path / engine) if n.endswith(".parquet"))
+        got = pa.concat_tables([pq.read_table(tmp_path / engine / n) for n in names])
         prob = [n for n in local.schema.names if n.startswith("prob_") or n == "score"]
         assert got.schema.names == local.schema.names
         assert got.schema.types == local.schema.types, (engine, got.schema, local.schema)
@@ -349,19 +352,19 @@ def test_csv_and_jsonl_columns_are_typed_alike_on_every_engine(
     fmt, tiny_bundle, tmp_path, monkeypatch
 ):
     """The engines read CSV and JSONL with the local engine's whole-file types: ids like 007
-    stay text, a review that looks like a number is text, integers stay integers."""
+    stay text, a review that looks like a number is text, integers stay integers; a file
+    divided between splits comes back in input order."""
     pytest.importorskip("ray")
     pytest.importorskip("pyspark")
-    import json
     import sys
 
     monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
-    texts = [t for t, _ in sample_reviews(40, seed=3)]
+    texts = [t for t, _ in sample_reviews(400, seed=3)]
     rows = [{"id": f"{i:03d}", "stars": i % 5 + 1, "text": "10" if i == 7 else texts[i]}
-            for i in range(40)]  # fmt: skip
+            for i in range(400)]  # fmt: skip
     src = tmp_path / f"in.{fmt}"
     if fmt == "csv":
-        pa.csv.write_csv(pa.Table.from_pylist(rows), src)
+        pacsv.write_csv(pa.Table.from_pylist(rows), src)
     else:
         src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     try:
@@ -396,9 +399,10 @@ def test_spark_tasks_ask_for_the_cores_and_gpus_they_use():
         _spark_conf(ScoreConfig(output="o", engine="spark", threads_per_worker=4096), local=True)
 
 
-def test_splits_cover_every_row_once_and_report_unreadable_inputs(tiny_bundle, tmp_path):
-    """The Spark engine's splits, run here without Spark: the splits of one file take turns on
-    its batches and together write every row once; many files are grouped; a file that
+def test_splits_cover_every_row_once_in_input_order(tiny_bundle, tmp_path):
+    """The engines' splits, run here without Spark: the splits of one file take contiguous
+    runs of its rows, so that parts read in name order are the input in input order (for
+    Parquet with one or many row groups, CSV and JSONL); many files are grouped; a file that
     cannot be read comes back as the local engine's error."""
     import pyarrow.parquet as pq
 
@@ -408,43 +412,40 @@ def test_splits_cover_every_row_once_and_report_unreadable_inputs(tiny_bundle, t
     from sentiscore.infer.engines.spark import output_schema
     from sentiscore.io.readers import discover_inputs
 
+    table = pa.table({"id": list(range(300)), "text": _texts(300)})
     src = tmp_path / "in.parquet"
-    pq.write_table(pa.table({"id": list(range(300)), "text": _texts(300)}), src)
-    files = discover_inputs([str(src)])
-    plan = splits.plan(files, slots=2)
-    assert len(plan) == 4 and {p.pieces[0].take for p in plan} == {0, 1, 2, 3}
+    pq.write_table(table, src)
+    pq.write_table(table, tmp_path / "groups.parquet", row_group_size=40)  # 8 row groups
+    pacsv.write_csv(table, tmp_path / "in.csv")
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in table.to_pylist()))
     schema = pq.read_schema(src)
     job = {
         **{"bundle": tiny_bundle, "device": "cpu", "precision": "auto", "threads": 1},
         "options": {},
         **{"text": "text", "keep": "all", "prefix": "", "in_schema": schema},
         "out_schema": output_schema(schema, ["negative", "positive"], "text"),
-        "output": str(tmp_path / "out"),
     }
-    done = [splits.run_split(s, job) for s in plan]
-    assert [d["name"] for d in done] == [f"part-0000{i}.parquet" for i in range(4)]
-    assert all(d["rows"] > 0 for d in done)  # every split scored some of the one file
-    got = pq.read_table(tmp_path / "out").sort_by("id")
-    assert got.column("id").to_pylist() == list(range(300))
-    assert sorted(os.listdir(tmp_path / "out")) == ["_temporary"] + [d["name"] for d in done]
-    assert plan[0].pieces[0].groups == 0  # one row group: the splits take turns on batches
-
-    grouped_src = tmp_path / "groups.parquet"  # 8 row groups: each split reads only its own
-    pq.write_table(pq.read_table(src), grouped_src, row_group_size=40)
-    by_group = splits.plan(discover_inputs([str(grouped_src)]), slots=2)
-    assert [p.pieces[0].groups for p in by_group] == [8] * 4
-    job["output"] = str(tmp_path / "out2")
-    assert [splits.run_split(s, job)["rows"] for s in by_group] == [80, 80, 80, 60]
-    again = pq.read_table(tmp_path / "out2").sort_by("id")
-    assert again.column("id").to_pylist() == list(range(300))
-    assert again.column("prob_positive").equals(got.column("prob_positive"))
+    scores = None
+    for name in ("in.parquet", "groups.parquet", "in.csv", "in.jsonl"):
+        plan = splits.plan(discover_inputs([str(tmp_path / name)]), slots=2)
+        job["output"] = str(tmp_path / f"out-{name}")
+        done = [splits.run_split(s, job) for s in plan]
+        assert [d["name"] for d in done] == [f"part-0000{i}.parquet" for i in range(4)], name
+        assert all(d["rows"] > 0 for d in done), name  # every split scored some of the file
+        parts = [pq.read_table(tmp_path / f"out-{name}" / d["name"]) for d in done]
+        got = pa.concat_tables(parts)
+        assert got.column("id").to_pylist() == list(range(300)), name  # by position
+        scores = scores or got.column("prob_positive")
+        assert got.column("prob_positive").equals(scores), name
+    by_group = splits.plan(discover_inputs([str(tmp_path / "groups.parquet")]), slots=2)
+    assert [p.pieces[0].groups for p in by_group] == [(0, 1), (2, 3), (4, 5), (6, 7)]
 
     many = [tmp_path / f"f{i}.parquet" for i in range(20)]
     for i, path in enumerate(many):
         pq.write_table(pa.table({"id": [i], "text": ["fine"]}), path)
     grouped = splits.plan(discover_inputs([str(p) for p in many]), slots=2)
     assert len(grouped) == 7 and sum(len(s.pieces) for s in grouped) == 20  # 3 files a split
-    assert splits.plan(files, slots=2, limit=10)[0].limit == 10
+    assert splits.plan(discover_inputs([str(src)]), slots=2, limit=10)[0].limit == 10
 
     os.remove(many[0])
     failed = splits.run_split(grouped[0], job)

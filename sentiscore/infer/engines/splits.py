@@ -9,11 +9,12 @@ part. A part appears whole or not at all (a local file is written beside and ren
 object is uploaded in one piece), and a worker returns the part's name and rows; committing the
 directory with ``_SUCCESS`` is ``engines.run``'s business, the scorer's logic ``scorer``'s.
 
-A file is divided between splits when there are fewer files than twice the task slots: split
-``j`` of ``k`` takes the file's row groups ``j, j + k, ...`` when it is Parquet with at least
-``k`` of them (and reads only those), else its batches ``j, j + k, ...`` (batches of a fixed
-size, so the same on every attempt; each such split reads the whole file, which costs
-reading, not scoring). Many small files are grouped into one split instead.
+A file is divided between splits when there are fewer files than twice the task slots:
+split ``j`` of ``k`` takes the ``j``-th contiguous run of its rows (whole row groups when a
+Parquet file has at least ``k`` of them, and only the row groups that hold its rows in any
+case), so that parts read in name order are the input in input order. A CSV or JSONL file's
+rows are counted on the driver for that (a read, not a scoring, pass); each split of it reads
+the file up to its last row. Many small files are grouped into one split instead, in order.
 """
 
 from __future__ import annotations
@@ -27,21 +28,21 @@ from sentiscore.errors import SentiscoreError
 from sentiscore.io.readers import InputFile, iter_batches
 from sentiscore.io.uris import is_uri
 
-# Rows per batch that splits of one file take turns on.
-TURN_ROWS = 512
+# A file is divided into runs of at least this many rows.
+MIN_RUN_ROWS = 64
 
 
 @dataclass(frozen=True)
 class Piece:
-    """Batches ``take, take + of, ...`` of ``file`` (all of it when ``of`` is 1), batches
-    of ``rows`` rows; or, for a Parquet file with at least ``of`` row groups, its row groups
-    ``take, take + of, ...`` (``groups`` is their count), so that only those are read."""
+    """Rows ``start`` to ``stop`` (exclusive; None: to the end) of ``file``, in file order.
+    ``groups``: a Parquet file's row groups that hold them (only those are read), the first
+    of which starts at row ``first``."""
 
     file: InputFile
-    of: int = 1
-    take: int = 0
-    rows: int = 8192
-    groups: int = 0
+    start: int = 0
+    stop: int | None = None
+    groups: tuple[int, ...] | None = None
+    first: int = 0
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,9 @@ class Split:
 
 
 def plan(files: list[InputFile], slots: int, limit: int | None = None) -> list[Split]:
-    """Splits over ``files`` (in input order) for ``slots`` tasks at once: at least two per
-    slot when files are few, at most four per slot when they are many. ``limit``: one split of
-    the first ``limit`` rows."""
+    """Splits over ``files`` for ``slots`` tasks at once, numbered in input order: at least
+    two per slot when files are few, at most four per slot when they are many. ``limit``: one
+    split of the first ``limit`` rows."""
     # no fetched bytes; local paths absolute (the workers may run in another directory)
     files = [replace(f, path=f.path if is_uri(f.path) else os.path.abspath(f.path), data=None)
              for f in files]  # fmt: skip
@@ -67,7 +68,7 @@ def plan(files: list[InputFile], slots: int, limit: int | None = None) -> list[S
     want = 2 * max(1, slots)
     if len(files) < want:
         k = -(-want // len(files))
-        pieces = [Piece(f, k, j, *_turn(f, k)) for f in files for j in range(k)]
+        pieces = [p for f in files for p in _runs(f, k)]
         return [Split(i, (p,)) for i, p in enumerate(pieces)]
     groups = min(len(files), 4 * max(1, slots))
     per = -(-len(files) // groups)
@@ -75,16 +76,33 @@ def plan(files: list[InputFile], slots: int, limit: int | None = None) -> list[S
     return [Split(i, tuple(Piece(f) for f in chunk)) for i, chunk in enumerate(chunks)]
 
 
-def _turn(f: InputFile, k: int) -> tuple[int, int]:
-    """(rows per batch, row groups to share) when ``k`` splits take turns on ``f``: row
-    groups when a Parquet file has at least ``k`` of them; else batches, a few turns each
-    where the row count is known (Parquet), so that small files are spread too."""
+def _runs(f: InputFile, k: int) -> list[Piece]:
+    """``f`` as at most ``k`` contiguous runs of rows, in file order (whole row groups when
+    a Parquet file has at least ``k``)."""
     from sentiscore.io.readers import count_rows, parquet_metadata
 
     n = count_rows(f)
-    if n and parquet_metadata(f).num_row_groups >= k:
-        return 8192, parquet_metadata(f).num_row_groups
-    return (TURN_ROWS if not n else max(16, min(TURN_ROWS, -(-n // (4 * k))))), 0
+    if n is None:
+        n = sum(b.num_rows for b in iter_batches(f, 1 << 16))
+    k = max(1, min(k, n // MIN_RUN_ROWS))
+    if k == 1:
+        return [Piece(f)]
+    starts = [0]  # the row each Parquet row group starts at (one group for other formats)
+    if f.format == "parquet":
+        meta = parquet_metadata(f)
+        for i in range(meta.num_row_groups):
+            starts.append(starts[-1] + meta.row_group(i).num_rows)
+    cuts = [n * j // k for j in range(k + 1)]
+    if len(starts) > k:  # cut at the row group boundaries nearest the even cuts
+        cuts = sorted({min(starts, key=lambda s, c=c: abs(s - c)) for c in cuts})
+    return [_piece(f, a, b, starts) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def _piece(f: InputFile, start: int, stop: int, starts: list[int]) -> Piece:
+    if f.format != "parquet":
+        return Piece(f, start, stop)
+    held = [g for g in range(len(starts) - 1) if starts[g] < stop and starts[g + 1] > start]
+    return Piece(f, start, stop, tuple(held), starts[held[0]])
 
 
 def run_split(split: Split, job: dict) -> dict:
@@ -135,11 +153,7 @@ def _batches(split: Split, schema: pa.Schema):
 
     left = split.limit
     for piece in split.pieces:
-        by_group = piece.of > 1 and piece.groups
-        groups = list(range(piece.take, piece.groups, piece.of)) if by_group else None
-        for i, batch in enumerate(iter_batches(piece.file, piece.rows, row_groups=groups)):
-            if not by_group and i % piece.of != piece.take:
-                continue
+        for batch in _piece_rows(piece):
             if left is not None:
                 batch = batch.slice(0, left)
                 left -= batch.num_rows
@@ -147,6 +161,21 @@ def _batches(split: Split, schema: pa.Schema):
                 yield conform(batch, schema)
             if left == 0:
                 return
+
+
+def _piece_rows(piece: Piece):
+    """The piece's rows, in file order: the file (or its row groups) read up to ``stop``."""
+    groups = list(piece.groups) if piece.groups is not None else None
+    at = piece.first
+    for batch in iter_batches(piece.file, 8192, row_groups=groups):
+        lo, hi = max(piece.start - at, 0), batch.num_rows
+        if piece.stop is not None:
+            hi = min(hi, piece.stop - at)
+        at += batch.num_rows
+        if hi > lo:
+            yield batch.slice(lo, hi - lo)
+        if piece.stop is not None and at >= piece.stop:
+            return
 
 
 def _write_part(batches, schema: pa.Schema, output: str, name: str) -> int:
