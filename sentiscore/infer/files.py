@@ -240,8 +240,8 @@ def check_inputs(inputs: list[InputFile], labels: list[str], cfg: ScoreConfig) -
         prefixes.add(settle_prefix(schema.names, labels, keep, cfg.prefix))
         schemas.append((inp.path, schema))
     prefix = max(prefixes, key=len) if prefixes else (cfg.prefix or "")
-    for _, schema in schemas:
-        check_columns(schema, labels, text_column, keep, prefix)
+    for path, schema in schemas:
+        check_columns(schema, labels, text_column, keep, prefix, where=path)
     if cfg.prefix is None and prefix:
         log.info(
             "an input column is named like a prediction column: predictions go to %s, ... "
@@ -291,10 +291,16 @@ def _writing(path: str):
 
 
 def _run_job(
-    job: Job, scorer: Scorer, cfg: ScoreConfig, limit: int | None, progress: Callable[[int], None]
+    job: Job,
+    scorer: Scorer,
+    cfg: ScoreConfig,
+    limit: int | None,
+    progress: Callable[[int], None],
+    checked: tuple,
 ) -> tuple[int, int]:
-    """Score one job; return (rows written now, rows in the output)."""
-    keep, text_column, prefix = check_inputs(job.inputs, scorer.labels, cfg)
+    """Score one job; return (rows written now, rows in the output). ``checked``: its inputs'
+    ``check_inputs``, settled before the first job ran."""
+    keep, text_column, prefix = checked
     options = {**cfg.result_affecting(), "text_column": text_column, "prefix": prefix}
     wanted = manifest(job, scorer, options, limit)
     with _writing(job.remote or job.output):
@@ -376,11 +382,13 @@ def score_files(
     files = discover_inputs(specs, cfg.delimiter, cfg.text_column)
     jobs = plan_jobs(files, cfg)
     scorer = scorer or load_scorer(cfg)
+    # every input checked before the first row is scored (a bad last file fails up front)
+    checked = [check_inputs(job.inputs, scorer.labels, cfg) for job in jobs]
     progress = progress or (lambda n: None)
     start, written, left, total = time.perf_counter(), 0, cfg.limit, 0
-    for job in jobs:
+    for job, settled in zip(jobs, checked, strict=True):
         try:
-            rows, in_output = _run_job(job, scorer, cfg, left, progress)
+            rows, in_output = _run_job(job, scorer, cfg, left, progress, settled)
         except ScoreInterrupted as exc:
             if written:
                 done = ", ".join(j.output for j in jobs[: jobs.index(job)])

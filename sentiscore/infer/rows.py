@@ -119,21 +119,25 @@ def check_columns(
     text_column: str = "text",
     keep_columns="all",
     prefix: str = "",
+    where: str | None = None,
 ) -> list[str]:
     """The text column must exist and hold text, and no kept input column may share a name
     with a prediction column; return the input columns to keep. Needs only the labels, so a
-    driver can check without loading a model."""
+    driver can check without loading a model. ``where``: the input's name, for the errors."""
     names = schema.names
+    at = f"'{where}': " if where else ""
     if text_column not in names:
         raise InputDataError(
-            f"A text column named '{text_column}'", f"columns {names}", "pass --text-column NAME"
+            f"A text column named '{text_column}'",
+            f"{at}columns {names}",
+            "pass --text-column NAME",
         )
     kind = schema.field(text_column).type
     if not is_text_type(kind):
         texts = [f.name for f in schema if is_text_type(f.type)]
         raise InputDataError(
             f"A text column '{text_column}' of strings",
-            f"type {kind}",
+            f"{at}type {kind}",
             "pass --text-column with a string column" + (f", e.g. one of {texts}" if texts else ""),
         )
     keep = keep_list(keep_columns, names)
@@ -141,7 +145,7 @@ def check_columns(
     if clash:
         raise ConfigError(
             "Input columns not to share names with the prediction columns",
-            f"input column(s) {clash} clash",
+            f"{at}input column(s) {clash} clash",
             "pass another --prefix (or --keep-columns to drop them); input columns are never "
             "overwritten",
         )

@@ -4,7 +4,8 @@ Before rows are read, the file is checked for an unterminated quote (``csvquotes
 parser allowing newlines in values would read as one value swallowing the rows after it, and
 its column types are settled in one pass over the whole file, so that no later block can
 disagree with the first: a column is int64, float64 or bool when every non-empty value is one
-(ids with leading zeros such as 007 stay strings), else string. Text columns (the one named by
+exactly (ids with leading zeros such as 007 stay strings, so do integers of 16 digits or more
+in a column with fractions, and integers beyond int64), else string. Text columns (the one named by
 the caller, or a conventional text name) are always strings. Both results are cached per file
 version. File discovery and the other formats are ``readers``'s business.
 """
@@ -26,10 +27,13 @@ from sentiscore.io.readers import (
     file_version,
 )
 
-# Tried in this order: a column of ints is int64, not float64.
+# Tried in this order: a column of ints is int64, not float64. An integer beyond int64, or
+# one of 16 digits or more (which float64 cannot hold exactly), keeps its column a string.
+_LONG_INT = r"^-?[0-9]{16,}$"
+_INT64 = (-(2**63), 2**63 - 1)
 _TYPES = {"int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
 _PATTERNS = {
-    "int": r"^-?(0|[1-9][0-9]{0,17})$",  # no leading zeros: 007 is an id, kept as a string
+    "int": r"^-?(0|[1-9][0-9]{0,18})$",  # no leading zeros: 007 is an id, kept as a string
     "float": r"^-?((0|[1-9][0-9]*)(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$",
     "bool": r"^(?i:true|false)$",
 }
@@ -121,6 +125,8 @@ def _infer_types(inp: InputFile) -> dict:
                 for kind in list(left):
                     if not pc.all(pc.match_substring_regex(filled, _PATTERNS[kind])).as_py():
                         left.discard(kind)
+                if left & {"int", "float"}:
+                    left -= _inexact(filled)
     except pa.ArrowInvalid as exc:
         raise _explain(inp, exc) from exc
     types = {}
@@ -128,6 +134,17 @@ def _infer_types(inp: InputFile) -> dict:
         kind = next((k for k in _TYPES if k in left), None) if name in filled_somewhere else None
         types[name] = _TYPES.get(kind, pa.string())
     return types
+
+
+def _inexact(filled: pa.Array) -> set[str]:
+    """The numeric kinds that could not hold every long integer in ``filled`` exactly."""
+    import pyarrow.compute as pc
+
+    long = pc.filter(filled, pc.match_substring_regex(filled, _LONG_INT))
+    if not len(long):
+        return set()
+    beyond = any(not _INT64[0] <= int(v) <= _INT64[1] for v in long.to_pylist())
+    return {"int", "float"} if beyond else {"float"}
 
 
 def quote_count_is_odd(blocks, quote: bytes = b'"') -> bool:

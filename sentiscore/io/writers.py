@@ -5,6 +5,7 @@
 and recorded or scored again (the basis of ``--resume``).
 ``concat_parts`` streams the parts into the final file, again through a temporary name; when
 the disk has no room for a second copy of the rows, each part is deleted once it is copied.
+How CSV and JSON Lines hold values they have no type for is ``encode``'s business.
 What goes into the batches, and the resume manifest, are the scorer's business.
 """
 
@@ -21,6 +22,7 @@ import pyarrow as pa
 
 from sentiscore.choices import OUTPUT_FORMATS
 from sentiscore.errors import ConfigError
+from sentiscore.io.encode import csv_schema, for_csv, json_lines
 
 log = logging.getLogger(__name__)
 _EXT = {"parquet": ".parquet", "csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl"}
@@ -88,15 +90,17 @@ def _write_file(
         from sentiscore.io.readers import is_tsv
 
         opts = csv.WriteOptions(delimiter="\t" if fmt == "tsv" or is_tsv(name) else ",")
-        with _text_sink(path, name) as sink, csv.CSVWriter(sink, schema, write_options=opts) as w:
+        with (
+            _text_sink(path, name) as sink,
+            csv.CSVWriter(sink, csv_schema(schema), write_options=opts) as w,
+        ):
             for b in batches:
-                w.write_batch(b)
+                w.write_batch(for_csv(b))
                 rows += b.num_rows
     else:
         with _text_sink(path, name) as sink:
             for b in batches:
-                lines = [json.dumps(r, ensure_ascii=False, default=str) for r in b.to_pylist()]
-                sink.write("".join(line + "\n" for line in lines).encode("utf-8"))
+                sink.write(json_lines(b))
                 rows += b.num_rows
     return rows
 
@@ -119,11 +123,10 @@ class StreamWriter:
             opts = csv.WriteOptions(
                 include_header=self.header, delimiter="\t" if self.fmt == "tsv" else ","
             )
-            csv.write_csv(batch, self.sink, write_options=opts)
+            csv.write_csv(for_csv(batch), self.sink, write_options=opts)
             self.header = False
         elif self.fmt == "jsonl":
-            lines = [json.dumps(r, ensure_ascii=False, default=str) for r in batch.to_pylist()]
-            self.sink.write("".join(line + "\n" for line in lines).encode("utf-8"))
+            self.sink.write(json_lines(batch))
         else:
             import pyarrow.parquet as pq
 

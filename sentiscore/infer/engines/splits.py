@@ -29,7 +29,7 @@ from sentiscore.io.readers import InputFile, iter_batches
 from sentiscore.io.uris import is_uri
 
 # A file is divided into runs of at least this many rows.
-MIN_RUN_ROWS = 64
+MIN_RUN_ROWS = 16
 
 
 @dataclass(frozen=True)
