@@ -21,10 +21,9 @@ from sentiscore.io import remote
 from sentiscore.io.readers import InputFile, fingerprint, map_inputs
 from sentiscore.io.remote import is_remote, staging_path
 from sentiscore.io.uris import split_query
-from sentiscore.io.writers import extension, output_format
+from sentiscore.io.writers import MANIFEST_NAME, extension, output_format
 
 log = logging.getLogger(__name__)
-MANIFEST_NAME = "manifest.json"
 METADATA_KEY = "sentiscore.manifest"
 
 
@@ -64,6 +63,14 @@ def plan_jobs(inputs: list[InputFile], cfg) -> list[Job]:
             jobs.append(_job([inp], target, fmt))
     _refuse_duplicates(jobs)
     _refuse_inputs_as_outputs(jobs, inputs)
+    stats = cfg.stats_json and _real(cfg.stats_json)
+    for job in jobs if stats else ():
+        if stats in (_real(job.output), _real(job.parts_dir)):
+            raise ConfigError(
+                "A --stats-json path that is not the output",
+                f"'{cfg.stats_json}' is the output '{job.output}'",
+                "choose another --stats-json path",
+            )
     return jobs
 
 

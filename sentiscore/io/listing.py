@@ -1,7 +1,8 @@
 """Which files an INPUT names: files, directories, globs and object-store URIs, and their
 format from the name (Parquet, CSV/TSV with optional .gz, JSONL/NDJSON, .txt).
 
-A directory is listed recursively, skipping our own outputs (``*.scored.*``) and names that
+A directory is listed recursively, skipping our own outputs (``*.scored.*``, unfinished
+runs' ``<output>.parts/``), anything but regular files (FIFOs would hang) and names that
 start with '.' or '_'; a directory committed by an engine (``_SUCCESS``, see ``io.commit``)
 gives exactly the parts it lists. A missing file, bucket or key is a one-line error naming
 it. Opening and reading the files is ``readers``' business.
@@ -62,17 +63,33 @@ def _expand_local(spec: str) -> list[str]:
         if committed is not None:  # a directory of engine parts: exactly the committed ones
             return sorted(os.path.join(spec, *name.split("/")) for name in committed)
         found = []
-        for root, _dirs, files in os.walk(spec):
-            found += [os.path.join(root, f) for f in files if detect_format(f)]
+        for root, dirs, files in os.walk(spec):
+            dirs[:] = [d for d in dirs if not _own_parts(os.path.join(root, d))]
+            paths = [os.path.join(root, f) for f in files if detect_format(f)]
+            found += [p for p in paths if os.path.isfile(p)]  # no FIFOs, sockets or devices
         # A directory of our own output (or hidden files, or scratch) is not input.
         return sorted(p for p in found if ".scored." not in p and not _hidden(p[len(spec) :]))
     if os.path.isfile(spec):
         return [spec]
+    if os.path.exists(spec):
+        raise InputDataError(
+            "Each INPUT to be a regular file, a directory or a glob",
+            f"'{spec}' is a pipe, socket or device",
+            "pipe the data to stdin instead (... | sentiscore score - --input-format csv)",
+        )
     raise InputDataError(
         "Each INPUT must be an existing file, directory or glob",
         f"'{spec}' does not exist",
         "check the path",
     )
+
+
+def _own_parts(path: str) -> bool:
+    """A ``<output>.parts/`` directory of an unfinished run (its parts and manifest are
+    never input, even when the output was written inside the input directory)."""
+    from sentiscore.io.writers import MANIFEST_NAME
+
+    return path.endswith(".parts") and os.path.exists(os.path.join(path, MANIFEST_NAME))
 
 
 def _hidden(rel: str) -> bool:

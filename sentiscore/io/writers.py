@@ -154,6 +154,8 @@ def atomic_write(path: str, batches: Iterable[pa.RecordBatch], fmt: str, schema:
 
 
 LEDGER_NAME = "parts.jsonl"
+# The manifest an unfinished output's <output>.parts/ directory holds (see infer.outputs).
+MANIFEST_NAME = "manifest.json"
 
 
 def sha256_file(path: str) -> str:

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sentiscore.errors import BadRowError, OutputError
-from sentiscore.infer import files
+from sentiscore.infer import checks, files
 from sentiscore.infer.files import score_files
 from sentiscore.io import readers, writers
 from sentiscore.testing import sample_reviews
@@ -97,7 +97,7 @@ def test_metadata_is_read_once_per_file_and_in_parallel(tiny_bundle, tmp_path, m
     monkeypatch.setattr(readers, "_open_parquet", counted)
     inputs = readers.discover_inputs([str(d)])
     assert files.total_rows(inputs, None) == 80
-    files.check_inputs(inputs, ["negative", "positive"], files.ScoreConfig(model=tiny_bundle))
+    checks.check_inputs(inputs, ["negative", "positive"], files.ScoreConfig(model=tiny_bundle))
     assert sorted(opens) == sorted(i.path for i in inputs)  # row counts and schemas: one open
     assert any(t.startswith("sentiscore-meta") for t in threads)
     assert [i.path for i in readers.map_inputs(lambda i: i, inputs)] == [i.path for i in inputs]

@@ -20,10 +20,11 @@ from dataclasses import replace
 import pyarrow as pa
 
 from sentiscore.errors import ConfigError
+from sentiscore.infer.checks import check_inputs
 from sentiscore.infer.config import ScoreConfig
 from sentiscore.infer.engines import splits
 from sentiscore.infer.engines.spark import output_schema
-from sentiscore.infer.files import check_error_rate, check_inputs, write_stats
+from sentiscore.infer.files import check_error_rate, write_stats
 from sentiscore.io.commit import SUCCESS, remove_marker, write_marker
 from sentiscore.io.readers import InputFile, discover_inputs, map_inputs, read_schema
 from sentiscore.io.uris import is_uri
