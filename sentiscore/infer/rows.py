@@ -6,6 +6,8 @@ type, the kept input columns and the prediction column names. Pure pyarrow; scor
 
 from __future__ import annotations
 
+import unicodedata
+
 import pyarrow as pa
 
 from sentiscore.errors import ConfigError, InputDataError
@@ -73,7 +75,7 @@ def check_texts(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], list
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         values = col.to_pylist()
         errs = [
-            ("text is null" if v is None else "text is empty" if not v or v.isspace() else None)
+            ("text is null" if v is None else "text is empty" if is_blank(v) else None)
             for v in values
         ]
         return [v if e is None else None for v, e in zip(values, errs)], errs
@@ -86,12 +88,27 @@ def check_texts(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], list
                 texts.append(None)
                 errs.append("text is not valid UTF-8")
                 continue
-            e = "text is null" if v is None else "text is empty" if not v or v.isspace() else None
+            e = "text is null" if v is None else "text is empty" if is_blank(v) else None
             texts.append(v if e is None else None)
             errs.append(e)
         return texts, errs
     n = len(col)
     return [None] * n, [f"text is not a string (column type {t})"] * n
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` has nothing to score: empty, or only whitespace and invisible format
+    or control characters (zero-width spaces, a byte order mark, soft hyphens, NUL)."""
+    rest = text.strip()
+    if not rest:
+        return True
+    if unicodedata.category(rest[0]) not in _INVISIBLE:
+        return False  # the common case: a visible first character
+    return all(c.isspace() or unicodedata.category(c) in _INVISIBLE for c in rest)
+
+
+# Unicode categories that show nothing: format (U+200B, U+FEFF, ...) and control characters.
+_INVISIBLE = ("Cf", "Cc")
 
 
 def _is_string_view(t: pa.DataType) -> bool:

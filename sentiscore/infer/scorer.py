@@ -295,15 +295,22 @@ class Scorer:
     def finish(self, prep: Prepared, on_rows=None) -> pa.RecordBatch:
         """The model half of ``score_batch``: run, softmax, assemble the output batch;
         ``on_rows`` as in ``run_ids``."""
+        valid, errors = prep.valid, prep.errors
         if prep.ids:
             probs = self.run_ids(prep.ids, on_rows)
+            broken = ~np.isfinite(probs).all(axis=1)
+            if broken.any():  # NaN or Inf out of the model: an error, never a label
+                errors = list(errors)
+                for i in np.flatnonzero(broken):
+                    errors[valid[i]] = NOT_FINITE
+                valid, probs = [v for v, b in zip(valid, broken) if not b], probs[~broken]
         else:
             probs = np.zeros((0, len(self.labels)), np.float32)
         n = prep.batch.num_rows
         self.stats.rows += n
-        self.stats.errors += n - len(prep.valid)
+        self.stats.errors += n - len(valid)
         self.stats.truncated += prep.truncated
-        return self._assemble(prep.batch, prep.keep, prep.prefix, prep.valid, probs, prep.errors)
+        return self._assemble(prep.batch, prep.keep, prep.prefix, valid, probs, errors)
 
     def _assemble(self, batch, keep, prefix, valid, probs, errors) -> pa.RecordBatch:
         n = batch.num_rows
@@ -325,6 +332,9 @@ class Scorer:
             cols[f"{prefix}prob_{lab}"] = pa.array(full[:, j], mask=mask)
         cols[f"{prefix}error"] = pa.array(errors, type=pa.string())
         return pa.RecordBatch.from_pydict(cols)
+
+
+NOT_FINITE = "model output is not finite (NaN or infinite logits)"
 
 
 def _where(row_offset, row: int) -> str:

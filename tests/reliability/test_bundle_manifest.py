@@ -115,3 +115,29 @@ def test_shipped_bundles_pass_the_checks(tiny_bundle):
     for path in ("default", tiny_bundle):
         meta = load_bundle(path).meta
         assert not os.path.isabs(meta.get("source_model", ""))
+
+
+def test_non_finite_logits_are_a_row_error_never_a_label(tiny_bundle, tmp_path):
+    """A model whose output is NaN (here: its classifier bias) gives every row an error and
+    no label, score or probabilities; the run says so under --max-error-rate."""
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import numpy_helper
+
+    b = _bundle(tiny_bundle, tmp_path, lambda m: m.pop("files"))
+    model = onnx.load(str(b / "model.onnx"))
+    bias = next(i for i in model.graph.initializer if i.name == "classifier.bias")
+    bias.CopyFrom(numpy_helper.from_array(np.array([np.nan, 0.0], np.float32), bias.name))
+    onnx.save(model, str(b / "model.onnx"))
+    src = tmp_path / "in.csv"
+    src.write_text("text\nGreat film\nawful\n")
+    args = ["score", str(src), "-m", str(b), "--precision", "fp32", "--no-verify", "--silent"]
+    r = CliRunner().invoke(cli, [*args, "-o", str(tmp_path / "o.jsonl")])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert [r["error"] for r in rows] == ["model output is not finite (NaN or infinite logits)"] * 2
+    assert all(r["label"] is None and r["score"] is None for r in rows)
+    strict = CliRunner().invoke(
+        cli, [*args, "-o", str(tmp_path / "s.jsonl"), "--max-error-rate", "0"]
+    )
+    assert strict.exit_code == 1 and "--max-error-rate" in strict.output

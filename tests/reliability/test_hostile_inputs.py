@@ -167,3 +167,16 @@ def test_jsonl_types_settle_over_the_whole_file(tiny_bundle, tmp_path):
     bad.write_text('{"id": 1, "text": "a"}\n{"id": 2, "text": 5}\n')
     r = CliRunner().invoke(cli, ["score", str(bad), "-m", tiny_bundle, "-o", "-"])
     assert r.exit_code == 1 and "line 2" in r.output and "'text'" in r.output
+
+
+def test_invisible_only_texts_are_empty(tiny_bundle, tmp_path):
+    """Zero-width spaces, a byte order mark, soft hyphens or NUL alone are nothing to score."""
+    texts = ["\u200b\u200b", "\ufeff", " \u00ad\u2060 ", "\x00", "\u200bgood film", "ok"]
+    src = tmp_path / "inv.parquet"
+    pq.write_table(pa.table({"text": texts}), src)
+    out = tmp_path / "o.parquet"
+    r = CliRunner().invoke(cli, ["score", str(src), "-m", tiny_bundle, "-o", str(out), "--silent"])
+    assert r.exit_code == 0, r.output
+    got = pq.read_table(out)
+    assert got.column("error").to_pylist() == ["text is empty"] * 4 + [None, None]
+    assert got.column("label").to_pylist()[:4] == [None] * 4
