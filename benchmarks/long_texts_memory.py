@@ -1,11 +1,14 @@
-"""Peak memory of `score` on long texts: N IMDB reviews, and a few one-megabyte texts.
+"""Peak memory of `score` on long texts: N IMDB reviews, a few one-megabyte texts, and a few
+one-megabyte Chinese texts without spaces.
 Goal: peak RSS <= 1 GB on each. Each case runs in its own process (its peak is its own).
 
 The reviews are drawn with a fixed seed from ../shared/data/imdb (train + test); each
-one-megabyte text is reviews joined until it passes 1 MB, so it is real prose.
+one-megabyte text is reviews joined until it passes 1 MB, so it is real prose. The Chinese
+texts are CJK ideographs drawn with a fixed seed (no Chinese corpus is at hand; what matters
+here is that they have no whitespace to clip at).
 
 usage: python benchmarks/long_texts_memory.py [--bundle default] [--reviews 20000] [--huge 45]
-       [--out benchmarks/results/long_texts_memory]
+       [--cjk 20] [--out benchmarks/results/long_texts_memory]
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ print(json.dumps({"peak_rss_mb": round(int(peak) / 1024, 1), "rows": stats["rows
 """
 
 
-def build(data: str, reviews: int, huge: int, work: str) -> dict:
+def build(data: str, reviews: int, huge: int, cjk: int, work: str) -> dict:
     texts = []
     for split in ("train", "test"):
         texts += (
@@ -58,6 +61,10 @@ def build(data: str, reviews: int, huge: int, work: str) -> dict:
             size += len(t) + 1
         big.append(" ".join(parts))
     pq.write_table(pa.table({"id": np.arange(huge), "text": big}), paths["huge"])
+    paths["cjk"] = os.path.join(work, "cjk.parquet")
+    chars = rng.integers(0x4E00, 0xA000, size=(cjk, 350_000))
+    chinese = ["".join(map(chr, row)) for row in chars]  # 3 bytes each in UTF-8: 1.05 MB
+    pq.write_table(pa.table({"id": np.arange(cjk), "text": chinese}), paths["cjk"])
     return paths
 
 
@@ -66,13 +73,14 @@ def main() -> None:
     ap.add_argument("--bundle", default="default")
     ap.add_argument("--reviews", type=int, default=20_000)
     ap.add_argument("--huge", type=int, default=45)
+    ap.add_argument("--cjk", type=int, default=20)
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--out", default="benchmarks/results/long_texts_memory")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="long-texts-")
-    paths = build(args.data, args.reviews, args.huge, work)
+    paths = build(args.data, args.reviews, args.huge, args.cjk, work)
     cases = {}
-    for name in ("huge", "imdb"):
+    for name in ("huge", "cjk", "imdb"):
         out = os.path.join(work, f"{name}.scored.parquet")
         done = subprocess.run(
             [sys.executable, "-c", CHILD, paths[name], args.bundle, out],
@@ -88,6 +96,7 @@ def main() -> None:
         "inputs": {
             "imdb": f"{args.reviews} IMDB reviews drawn with seed 0",
             "huge": f"{args.huge} texts of just over 1 MB each (IMDB reviews joined)",
+            "cjk": f"{args.cjk} Chinese texts of 1.05 MB each, no spaces (random ideographs)",
         },
         "goal_peak_rss_mb": GOAL_MB,
         "cases": cases,

@@ -63,24 +63,48 @@ def _special_frame(tok) -> tuple[list[int], list[int]]:
 ENCODE_SLICE = 256
 # Texts up to this many characters are tokenised whole (clipping would not pay).
 CLIP_MIN_CHARS = 4096
+# A text still longer than this after clipping is tokenised on its own.
+LONG_CHARS = 1 << 16
 _WORD = re.compile(r"\S+")
+# The CJK ideographs BERT's normalizer puts spaces around (``handle_chinese_chars``): with
+# such a tokenizer each is a word of its own, so text without spaces can be clipped too.
+_CJK = (
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002ceaf"
+    "\U0002f800-\U0002fa1f"
+)
+_CJK_WORD = re.compile(f"[{_CJK}]|[^\\s{_CJK}]+")
 
 
-def _end_of_word(text: str, n: int) -> int | None:
+def _splits_cjk(tok) -> bool:
+    """Whether the tokenizer's normalizer puts spaces around CJK ideographs."""
+    import json
+
+    def found(node) -> bool:
+        if isinstance(node, dict):
+            if node.get("type") == "BertNormalizer" and node.get("handle_chinese_chars"):
+                return True
+            return any(found(v) for v in node.values())
+        return isinstance(node, list) and any(found(v) for v in node)
+
+    return found(json.loads(tok.to_str()).get("normalizer"))
+
+
+def _end_of_word(text: str, n: int, word=_WORD) -> int | None:
     """Index after the n-th word, or None when the text has at most n words."""
-    for i, m in enumerate(_WORD.finditer(text), 1):
+    for i, m in enumerate(word.finditer(text), 1):
         if i == n:
-            return m.end() if _WORD.search(text, m.end()) else None
+            return m.end() if word.search(text, m.end()) else None
     return None
 
 
-def _start_of_tail(text: str, n: int, after: int) -> int | None:
-    """Index of the whitespace before the n-th word from the end, when it lies after ``after``;
-    else None (the tail would overlap the head)."""
+def _start_of_tail(text: str, n: int, after: int, word=_WORD) -> int | None:
+    """Index of the whitespace before the n-th word from the end (of the word itself when
+    none precedes it), when it lies after ``after``; else None (the tail would overlap the
+    head)."""
     window = 64 * n
     while True:
         lo = max(after, len(text) - window)
-        starts = [m.start() for m in _WORD.finditer(text, lo)]
+        starts = [m.start() for m in word.finditer(text, lo)]
         if lo > after and starts and starts[0] == lo:
             starts = starts[1:]  # the window may begin inside a word
         if len(starts) >= n:
@@ -120,6 +144,7 @@ class TextEncoder:
         self.truncation = truncation
         self.head = max(1, int(round(self.budget * head_fraction)))
         self.pad_id = self._pad_id()
+        self._word = _CJK_WORD if _splits_cjk(self.tok) else _WORD
 
     def _pad_id(self) -> int:
         for name in ("[PAD]", "<pad>", "<|padding|>"):
@@ -149,23 +174,44 @@ class TextEncoder:
         ids, cut, pre, suf = [], 0, self.prefix, self.suffix
         for start in range(0, len(texts), ENCODE_SLICE):
             part = [self.clip(t) for t in texts[start : start + ENCODE_SLICE]]
-            for e in self.tok.encode_batch(part, add_special_tokens=False):
+            for e in self._encodings(part):
                 cut += len(e.ids) > self.budget
                 ids.append(np.asarray(pre + self._cut(e.ids) + suf, dtype=np.int64))
         return ids, cut
 
+    def _encodings(self, texts: list[str]):
+        """Encodings of ``texts`` in order: short ones in one batch, and each text that
+        clipping could not shorten (no whitespace to cut at, such as Chinese or Japanese)
+        alone, so that at most one long text's tokens are in memory at a time."""
+        long = [i for i, t in enumerate(texts) if len(t) > LONG_CHARS]
+        if not long:
+            yield from self.tok.encode_batch(texts, add_special_tokens=False)
+            return
+        short = iter(self.tok.encode_batch(
+            [t for t in texts if len(t) <= LONG_CHARS], add_special_tokens=False
+        ))  # fmt: skip
+        for t in texts:
+            yield (
+                self.tok.encode(t, add_special_tokens=False) if len(t) > LONG_CHARS else next(short)
+            )
+
     def clip(self, text: str) -> str:
-        """``text`` without the words truncation would drop anyway. Every whitespace-separated
-        word gives at least one token and tokens never span whitespace, so keeping one word
-        more than the budget at the head (and at the tail for head+tail), cut at whitespace
-        with the original spacing, gives the same kept tokens and still reads as truncated."""
+        """``text`` without the words truncation would drop anyway. Every word (a run of
+        non-space characters; also each CJK ideograph for a tokenizer that spaces them, as
+        BERT's does) gives at least one token and tokens never span words, so keeping one
+        word more than the budget at the head (and at the tail for head+tail), cut with the
+        original spacing, gives the same kept tokens and still reads as truncated."""
         if len(text) <= CLIP_MIN_CHARS:
             return text
         head = self.budget if self.truncation == "head" else self.head
-        end = _end_of_word(text, head + 1)
+        end = _end_of_word(text, head + 1, self._word)
         if end is None:
             return text  # too few words to drop any
         if self.truncation == "head":
             return text[:end]
-        start = _start_of_tail(text, self.budget - self.head + 1, end)
-        return text if start is None else text[:end] + text[start:]
+        start = _start_of_tail(text, self.budget - self.head + 1, end, self._word)
+        if start is None:
+            return text
+        # the two parts stay separate words even where no space was between them
+        gap = "" if text[end - 1].isspace() or text[start].isspace() else " "
+        return text[:end] + gap + text[start:]

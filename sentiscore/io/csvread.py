@@ -19,13 +19,8 @@ import pyarrow as pa
 
 from sentiscore.choices import TEXT_NAMES
 from sentiscore.errors import InputDataError
-from sentiscore.io.readers import (
-    InputFile,
-    _numbered_lines,
-    _open_stream,
-    _rebatch,
-    file_version,
-)
+from sentiscore.io.readers import InputFile, file_version
+from sentiscore.io.streams import MAX_ROW_BYTES, grown_blocks, numbered_lines, open_stream, rebatch
 
 # Tried in this order: a column of ints is int64, not float64. An integer beyond int64, or
 # one of 16 digits or more (which float64 cannot hold exactly), keeps its column a string.
@@ -67,14 +62,17 @@ def _explain(inp: InputFile, exc: pa.ArrowInvalid) -> Exception:
 def _parse(inp: InputFile, batch_rows: int, types: dict | None) -> Iterator[pa.RecordBatch]:
     from pyarrow import csv
 
-    read = csv.ReadOptions(block_size=1 << 20)
     parse = csv.ParseOptions(delimiter=inp.delimiter, newlines_in_values=True)
-    with _open_stream(inp) as f:
-        if types is None:  # the typing pass: everything as strings
-            types = {name: pa.string() for name in _header(inp)}
-        conv = csv.ConvertOptions(column_types=types, strings_can_be_null=False)
-        for batch in csv.open_csv(f, read_options=read, parse_options=parse, convert_options=conv):
-            yield from _rebatch(batch, batch_rows)
+    if types is None:  # the typing pass: everything as strings
+        types = {name: pa.string() for name in _header(inp)}
+    conv = csv.ConvertOptions(column_types=types, strings_can_be_null=False)
+
+    def reader(f, block):
+        read = csv.ReadOptions(block_size=block)
+        return csv.open_csv(f, read_options=read, parse_options=parse, convert_options=conv)
+
+    for batch in grown_blocks(inp.path, reader):
+        yield from rebatch(batch, batch_rows)
 
 
 def _settled(inp: InputFile) -> dict:
@@ -91,13 +89,13 @@ def _check_quotes(inp: InputFile) -> None:
     """Refuse a CSV with an unterminated quote, naming its line, before reading rows."""
 
     def blocks():
-        with _open_stream(inp) as f:
+        with open_stream(inp.path) as f:
             while block := f.read(1 << 20):
                 yield block
 
     if not quote_count_is_odd(blocks()):
         return
-    line = unterminated_quote_line(_numbered_lines(inp), inp.delimiter)
+    line = unterminated_quote_line(numbered_lines(inp.path), inp.delimiter)
     if line is not None:
         raise InputDataError(
             "Every quoted CSV value to end with a closing quote",
@@ -182,8 +180,10 @@ def _header(inp: InputFile) -> list[str]:
     import csv as pycsv
     import io
 
-    with _open_stream(inp) as f:
+    with open_stream(inp.path) as f:  # up to the first newline, however wide the header
         head = f.read(1 << 16)
+        while b"\n" not in head and len(head) < MAX_ROW_BYTES and (more := f.read(1 << 20)):
+            head += more
     text = head.decode("utf-8", errors="replace")
     try:
         return next(pycsv.reader(io.StringIO(text, newline=None), delimiter=inp.delimiter), [])
@@ -196,7 +196,7 @@ def _header(inp: InputFile) -> list[str]:
 
 
 def _first_bad_utf8_line(inp: InputFile) -> int | str:
-    for number, raw in _numbered_lines(inp):
+    for number, raw in numbered_lines(inp.path):
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError:

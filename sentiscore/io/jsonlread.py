@@ -21,13 +21,8 @@ import pyarrow as pa
 
 from sentiscore.choices import TEXT_NAMES
 from sentiscore.errors import InputDataError
-from sentiscore.io.readers import (
-    InputFile,
-    _numbered_lines,
-    _open_stream,
-    _rebatch,
-    file_version,
-)
+from sentiscore.io.readers import InputFile, file_version
+from sentiscore.io.streams import grown_blocks, numbered_lines, rebatch
 
 NESTED_SAMPLE = 1000
 log = logging.getLogger(__name__)
@@ -42,12 +37,13 @@ def iter_jsonl(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
         yield from _iter_python(inp, batch_rows, schema, mixed)
         return
     parse = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
-    with _open_stream(inp) as f:
-        reader = pajson.open_json(
-            f, read_options=pajson.ReadOptions(block_size=1 << 20), parse_options=parse
-        )
-        for batch in reader:
-            yield from _rebatch(_ordered(batch, schema), batch_rows)
+
+    def reader(f, block):
+        read = pajson.ReadOptions(block_size=block)
+        return pajson.open_json(f, read_options=read, parse_options=parse)
+
+    for batch in grown_blocks(inp.path, reader):
+        yield from rebatch(_ordered(batch, schema), batch_rows)
 
 
 def _ordered(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
@@ -63,7 +59,7 @@ def _ordered(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 
 def _iter_python(inp: InputFile, rows: int, schema: pa.Schema, mixed: frozenset):
     batch: list[dict] = []
-    for _number, raw in _numbered_lines(inp):
+    for _number, raw in numbered_lines(inp.path):
         if not raw.strip():
             continue
         obj = json.loads(raw)
@@ -89,7 +85,7 @@ def _schema_of(_key: tuple, inp: InputFile) -> tuple[pa.Schema, frozenset]:
     kinds: dict[str, str] = {}
     nested: dict[str, list] = {}  # array/object keys: a sample of values, to type them
     text_keys = {n.lower() for n in TEXT_NAMES} | {(inp.text_column or "").lower()}
-    for number, raw in _numbered_lines(inp):
+    for number, raw in numbered_lines(inp.path):
         if not raw.strip():
             continue
         try:

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from sentiscore.errors import InputDataError
 from sentiscore.io.listing import FORMATS, detect_format, expand, is_tsv  # noqa: F401 - API
+from sentiscore.io.streams import numbered_lines, open_stream
 from sentiscore.io.uris import bare, filesystem_of, is_uri
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def _sniff_delimiter(path: str) -> str:
     """',' unless the header line has no comma (outside quotes) and exactly one of ';' and
     tab: then that one."""
     try:
-        with _open_stream(InputFile(path, "csv")) as f:
+        with open_stream(path) as f:
             head = f.read(1 << 16)
     except (OSError, pa.ArrowInvalid):
         return ","  # unreadable files fail later with a proper message
@@ -111,19 +112,6 @@ def discover_inputs(
                 seen.add(p)
                 paths.append(p)
     return map_inputs(lambda p: _make_input(p, delimiter, text_column), paths)
-
-
-def _open_stream(inp: InputFile):
-    """A sequential stream of the file's bytes, gunzipped once for .gz (a remote file system is
-    told not to decompress it as well)."""
-    if is_uri(inp.path):
-        filesystem, path = filesystem_of(inp.path)
-        stream = filesystem.open_input_stream(path, compression=None)
-    else:
-        stream = pa.OSFile(inp.path, "rb")
-    if bare(inp.path).lower().endswith(".gz"):
-        stream = pa.CompressedInputStream(stream, "gzip")
-    return stream
 
 
 # Threads for per-file metadata (schemas, row counts, fingerprints): object stores answer
@@ -272,27 +260,11 @@ def _iter_parquet(inp: InputFile, batch_rows: int, row_groups=None) -> Iterator[
         yield from pf.iter_batches(batch_size=batch_rows, row_groups=row_groups)
 
 
-def _numbered_lines(inp: InputFile) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw bytes) of the input, read in 1 MiB chunks (.txt inputs and error paths)."""
-    with _open_stream(inp) as f:
-        number, rest = 0, b""
-        while True:
-            chunk = f.read(1 << 20)
-            if not chunk:
-                break
-            *lines, rest = (rest + chunk).split(b"\n")
-            for raw in lines:
-                number += 1
-                yield number, raw
-        if rest:
-            yield number + 1, rest
-
-
 def _iter_txt(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
     """One text per line (a trailing '\r' is dropped), in a column named ``text``. A blank line
     is a row too (the scorer marks it ``text is empty``); the final newline ends the last row."""
     texts: list[str] = []
-    for number, raw in _numbered_lines(inp):
+    for number, raw in numbered_lines(inp.path):
         try:
             texts.append(raw.removesuffix(b"\r").decode("utf-8"))
         except UnicodeDecodeError as exc:
@@ -315,11 +287,6 @@ def file_version(inp: InputFile) -> tuple:
         return (inp,)
     st = os.stat(inp.path)
     return (inp, st.st_size, st.st_mtime_ns)
-
-
-def _rebatch(batch: pa.RecordBatch, rows: int) -> Iterator[pa.RecordBatch]:
-    for start in range(0, batch.num_rows, rows):
-        yield batch.slice(start, rows)
 
 
 def fingerprint(inp: InputFile) -> dict:

@@ -1,6 +1,6 @@
 """Long texts cost memory by the token budget, not by their length: clipping a text to the
 words truncation keeps gives exactly the tokens of the whole text, for WordPiece and
-byte-level BPE tokenizers, head and head+tail."""
+byte-level BPE tokenizers, head and head+tail, and for Chinese and Japanese without spaces."""
 
 import random
 
@@ -20,7 +20,16 @@ def _texts():
     for n in (1, 10, 500, 511, 512, 513, 1000, 5000, 30000):
         for sep in (" ", "\n", "  \t "):
             out.append(sep.join(rng.choice(words) for _ in range(n)))
-    return out + ["x" * 100_000, "a." * 50_000, "word " * 3000 + "\n\n" + "end " * 3000]
+    cjk = [chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(20_000)]
+    mixed = rng.choices(["好的电影", "abc", "很差。", "これは映画です", "𠀀𠀁", " ", "x1"], k=8000)
+    return out + [
+        "x" * 100_000,
+        "a." * 50_000,
+        "word " * 3000 + "\n\n" + "end " * 3000,
+        "".join(cjk),  # Chinese without a single space
+        "".join(mixed),  # CJK next to kana, Latin and digits, few spaces
+        "".join(cjk[:3000]) + "tail" * 2000,
+    ]
 
 
 def _byte_level_bpe(tmp_path) -> str:
@@ -63,3 +72,5 @@ def test_a_megabyte_review_is_clipped_to_a_few_kilobytes():
     enc = tokenize.TextEncoder(f"{default_bundle_dir()}/tokenizer.json", 512, "head+tail")
     text = "good " * 200_000 + "bad " * 200_000
     assert len(text) > 1_000_000 and len(enc.clip(text)) < 10_000
+    chinese = "".join(chr(0x4E00 + i % 20000) for i in range(350_000))  # one megabyte
+    assert len(enc.clip(chinese)) < 1_000
