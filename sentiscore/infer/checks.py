@@ -8,6 +8,7 @@ business.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 
@@ -47,7 +48,8 @@ def check_inputs(inputs: list[InputFile], labels: list[str], cfg: ScoreConfig) -
     _refuse_stats_on_inputs(cfg.stats_json, inputs)
     schemas, prefixes = [], set()
     for inp, schema in zip(inputs, map_inputs(read_schema, inputs), strict=True):
-        dups = sorted({n for n in schema.names if schema.names.count(n) > 1})
+        counts = collections.Counter(schema.names)
+        dups = sorted(n for n, k in counts.items() if k > 1)
         if dups:
             raise InputDataError(
                 "Unique column names",
@@ -112,10 +114,13 @@ def _check_unifiable(schemas: list[tuple[str, pa.Schema]], keep) -> None:
     column only some have is filled with nulls): checked before anything is scored."""
     seen: dict[str, tuple[str, pa.DataType]] = {}
     for path, schema in schemas:
+        kept = None if keep in (None, "all") else set(keep_list(keep, schema.names))
         for field in schema:
-            if keep not in (None, "all") and field.name not in keep_list(keep, schema.names):
+            if kept is not None and field.name not in kept:
                 continue
             first = seen.setdefault(field.name, (path, field.type))
+            if first[1] == field.type:
+                continue
             try:
                 pa.unify_schemas(
                     [pa.schema([(field.name, first[1])]), pa.schema([field])],

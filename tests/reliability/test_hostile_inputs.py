@@ -180,3 +180,67 @@ def test_invisible_only_texts_are_empty(tiny_bundle, tmp_path):
     got = pq.read_table(out)
     assert got.column("error").to_pylist() == ["text is empty"] * 4 + [None, None]
     assert got.column("label").to_pylist()[:4] == [None] * 4
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "txt"])
+def test_a_five_megabyte_review_is_scored_from_csv_jsonl_and_txt(tiny_bundle, tmp_path, fmt):
+    """A row longer than a reader block (1 MiB) is read with larger blocks, not refused."""
+    import json
+
+    big = "great acting " * 400_000 + "end"  # 5.2 MB
+    texts = ["ok", big, "bad"]
+    src = tmp_path / f"big.{fmt}"
+    if fmt == "csv":
+        src.write_text("text\n" + "".join(f'"{t}"\n' for t in texts))
+    elif fmt == "jsonl":
+        src.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+    else:
+        src.write_text("\n".join(texts) + "\n")
+    out = tmp_path / "o.parquet"
+    r = CliRunner().invoke(cli, ["score", str(src), "-m", tiny_bundle, "-o", str(out), "--silent"])
+    assert r.exit_code == 0, r.output
+    got = pq.read_table(out)
+    assert got.num_rows == 3 and got.column("error").null_count == 3
+    assert got.column("text")[1].as_py() == big
+
+
+@pytest.mark.parametrize("name", ["bomb.jsonl.gz", "bomb.csv.gz", "bomb.txt.gz"])
+def test_a_gzip_bomb_of_one_line_is_a_bounded_one_line_error(tiny_bundle, tmp_path, name):
+    """One 256 MiB line that gzip packs into 1 MB: refused once it passes 64 MiB."""
+    import gzip
+    import resource
+
+    src = tmp_path / name
+    with gzip.open(src, "wb", compresslevel=1) as f:
+        f.write(b'{"text": "' if "jsonl" in name else b"text\n" if "csv" in name else b"")
+        block = b"a" * (1 << 20)
+        for _ in range(256):
+            f.write(block)
+        f.write(b'"}\n' if "jsonl" in name else b"\n")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    r = CliRunner().invoke(cli, ["score", str(src), "-m", tiny_bundle, "-o", "-"])
+    assert r.exit_code == 1 and "at most 64 MiB" in r.output and "Traceback" not in r.output
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 700, grown_mb  # bounded by the 64 MiB limit, not by the line
+
+
+def test_a_csv_of_6000_columns_is_read(tiny_bundle, tmp_path):
+    names = [f"feature_column_{i}" for i in range(6000)]  # a header of 110 KB
+    src = tmp_path / "wide.csv"
+    rows = [",".join([""] * 6000 + ["good film"]), ",".join(["1"] * 6000 + ["bad"])]
+    src.write_text(",".join([*names, "text"]) + "\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "o.parquet"
+    args = [
+        "score",
+        str(src),
+        "-m",
+        tiny_bundle,
+        "-o",
+        str(out),
+        "--silent",
+        "--keep-columns",
+        "none",
+    ]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert pq.read_table(out).column("error").to_pylist() == [None, None]

@@ -22,14 +22,17 @@ def _texts():
             out.append(sep.join(rng.choice(words) for _ in range(n)))
     cjk = [chr(rng.randint(0x4E00, 0x9FFF)) for _ in range(20_000)]
     mixed = rng.choices(["好的电影", "abc", "很差。", "これは映画です", "𠀀𠀁", " ", "x1"], k=8000)
-    return out + [
-        "x" * 100_000,
-        "a." * 50_000,
-        "word " * 3000 + "\n\n" + "end " * 3000,
-        "".join(cjk),  # Chinese without a single space
-        "".join(mixed),  # CJK next to kana, Latin and digits, few spaces
-        "".join(cjk[:3000]) + "tail" * 2000,
-    ]
+    return (
+        out
+        + [
+            "x" * 100_000,
+            "a." * 50_000,
+            "word " * 3000 + "\n\n" + "end " * 3000,
+            "".join(cjk),  # Chinese without a single space
+            "".join(mixed),  # CJK next to kana, Latin and digits, few spaces
+            "".join(cjk[:3000]) + "tail" * 2000,
+        ]
+    )
 
 
 def _byte_level_bpe(tmp_path) -> str:
