@@ -43,6 +43,7 @@ from sentiscore.infer.outputs import (
     prepare_output,
 )
 from sentiscore.infer.scorer import Scorer
+from sentiscore.io.lock import locked
 from sentiscore.io.readers import (
     InputFile,
     count_rows,
@@ -293,7 +294,16 @@ def score_files(
     # every input checked before the first row is scored (a bad last file fails up front)
     checked = [check_inputs(job.inputs, scorer.labels, cfg) for job in jobs]
     progress = progress or (lambda n: None)
-    start, written, left, total = time.perf_counter(), 0, cfg.limit, 0
+    start = time.perf_counter()
+    with locked([j.output for j in jobs]):  # no other run writes these outputs meanwhile
+        written, total = _run_jobs(jobs, checked, scorer, cfg, progress)
+    outputs = [j.remote or j.output for j in jobs]
+    return finish_run(scorer, cfg, start, written, outputs, total)
+
+
+def _run_jobs(jobs: list[Job], checked: list, scorer: Scorer, cfg: ScoreConfig, progress):
+    """Run the jobs in order, under --limit; return (rows written now, rows in outputs)."""
+    written, left, total = 0, cfg.limit, 0
     for job, settled in zip(jobs, checked, strict=True):
         try:
             rows, in_output = _run_job(job, scorer, cfg, left, progress, settled)
@@ -309,8 +319,7 @@ def score_files(
             left -= in_output
             if left <= 0:
                 break
-    outputs = [j.remote or j.output for j in jobs]
-    return finish_run(scorer, cfg, start, written, outputs, total)
+    return written, total
 
 
 def finish_run(

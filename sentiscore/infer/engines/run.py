@@ -26,6 +26,7 @@ from sentiscore.infer.engines import splits
 from sentiscore.infer.engines.spark import output_schema
 from sentiscore.infer.files import check_error_rate, write_stats
 from sentiscore.io.commit import SUCCESS, remove_marker, write_marker
+from sentiscore.io.lock import locked
 from sentiscore.io.readers import InputFile, discover_inputs, map_inputs, read_schema
 from sentiscore.io.uris import is_uri
 
@@ -46,10 +47,11 @@ def score_on_engine(inputs, cfg: ScoreConfig, progress: bool = False) -> dict:
     schema = _schema(files)
     out_schema = output_schema(schema, labels, text, keep, prefix)
     start = time.perf_counter()
-    _uncommit(cfg)
-    run = _run_ray if cfg.engine == "ray" else _run_spark
-    results = run(files, cfg, _job(cfg, text, keep, schema, out_schema), progress)
-    summary = _commit(cfg, results, time.perf_counter() - start)
+    with locked([] if is_uri(cfg.output) else [cfg.output]):  # one run writes it at a time
+        _uncommit(cfg)
+        run = _run_ray if cfg.engine == "ray" else _run_spark
+        results = run(files, cfg, _job(cfg, text, keep, schema, out_schema), progress)
+        summary = _commit(cfg, results, time.perf_counter() - start)
     if cfg.stats_json:
         write_stats(cfg.stats_json, summary)
     check_error_rate(summary, cfg.max_error_rate)
