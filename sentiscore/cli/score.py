@@ -16,7 +16,7 @@ import click
 from sentiscore.choices import ENGINES, INPUT_FORMATS, OUTPUT_FORMATS
 from sentiscore.cli.logs import STATE, Progress, event, native_stderr_as_json
 from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
-from sentiscore.errors import ScoreInterrupted, SentiscoreError
+from sentiscore.errors import ConfigError, OutputError, ScoreInterrupted, SentiscoreError
 
 
 def _progress_bar(total: int | None, silent: bool):
@@ -287,6 +287,9 @@ def _run(paths: list[str], cfg, to_stdout: bool, progress, engine_bars: bool) ->
     except BrokenPipeError:  # the reader went away (e.g. '| head'): stop quietly
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
         raise SystemExit(0) from None
+    except OSError as exc:  # e.g. a full disk behind the redirection: one line, not a trace
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the exit flush would fail again
+        raise OutputError.from_os(exc, "<stdout>") from None
 
 
 def _resume_hint(already: bool) -> str:
@@ -310,7 +313,7 @@ def _stdin_spooled(inputs: tuple, fmt: str):
     path = os.path.join(tmp, f"stdin.{fmt}")
     try:
         with open(path, "wb") as f:
-            shutil.copyfileobj(click.get_binary_stream("stdin"), f, 1 << 20)
+            shutil.copyfileobj(_stdin(), f, 1 << 20)
         yield [path if i == "-" else i for i in inputs]
     except SentiscoreError as exc:  # name what the user gave, not the temporary copy
         parts = (exc.expected, exc.found, exc.fix)
@@ -319,6 +322,16 @@ def _stdin_spooled(inputs: tuple, fmt: str):
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _stdin():
+    """The binary stdin, or a one-line error when it is closed (``0<&-``)."""
+    try:
+        return click.get_binary_stream("stdin")
+    except (RuntimeError, OSError, ValueError):
+        raise ConfigError(
+            "An open stdin for the input '-'", "stdin is closed", "pipe data in: ... | score -"
+        ) from None
 
 
 def _score_summary(stats: dict, destination: str) -> str:

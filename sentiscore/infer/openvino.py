@@ -66,6 +66,22 @@ def openvino_available() -> bool:
     return True
 
 
+def _vocab_size(model) -> int | None:
+    """Rows of the embedding table that ``input_ids`` index (OpenVINO's Gather returns zeros
+    for an id beyond it, where ONNX Runtime fails), or None when the graph does not show it."""
+    todo = [p for p in model.get_parameters() if p.get_friendly_name() == "input_ids"]
+    while todo:  # input_ids, and what converts its type on the way to the Gather
+        for target in (t for out in todo.pop().outputs() for t in out.get_target_inputs()):
+            node = target.get_node()
+            if node.get_type_name() == "Convert":
+                todo.append(node)
+            shape = node.input(0).get_partial_shape()
+            if node.get_type_name() == "Gather" and target.get_index() == 1:
+                if shape.rank.is_static and len(shape) == 2 and shape[0].is_static:
+                    return shape[0].get_length()
+    return None
+
+
 class OpenVinoRunner:
     """One compiled OpenVINO model for one ONNX file on the CPU; ``precision`` is the inference
     precision of the ops that are not integer ("bf16", or "f32": the static int8 variant, and
@@ -86,7 +102,9 @@ class OpenVinoRunner:
         }
         try:
             core = ov.Core()
-            self.compiled = core.compile_model(core.read_model(model_path), "CPU", config)
+            model = core.read_model(model_path)
+            self.vocab_size = _vocab_size(model)
+            self.compiled = core.compile_model(model, "CPU", config)
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses
             raise DeviceError(
                 f"OpenVINO to compile '{model_path}' for the CPU at {precision}",

@@ -143,7 +143,8 @@ class Scorer:
 
     def _probe_model(self) -> None:
         """Run one row of the bundle's max_length tokens: the model must accept it (its
-        position limit) and return one logit per label of the manifest."""
+        position limit) and return one logit per label of the manifest; and one row holding
+        the tokenizer's highest id, which the model's vocabulary must hold."""
         enc, length = self.encoder, self.bundle.max_length
         word = enc.tok.encode("hello", add_special_tokens=False).ids[:1] or [enc.pad_id]
         body = word * (length - len(enc.prefix) - len(enc.suffix))
@@ -156,12 +157,32 @@ class Scorer:
                 f"{self.model_path} fails on it: {str(exc).strip().splitlines()[0][:160]}",
                 "re-export the bundle with a max_length within the model's position limit",
             ) from None
+        self._probe_vocabulary()
         if logits.ndim != 2 or logits.shape[1] != len(self.bundle.labels):
             raise BundleError(
                 "One model output per label in the manifest",
                 f"{len(self.bundle.labels)} labels {self.bundle.labels} but outputs of shape "
                 f"{tuple(logits.shape)} from {self.model_path}",
                 "re-export the bundle (labels and model must come from the same run)",
+            )
+
+    def _probe_vocabulary(self) -> None:
+        """Every id the tokenizer can give must be a row of the model's embeddings: ONNX
+        Runtime fails on one beyond them, OpenVINO tells its table's size."""
+        enc = self.encoder
+        top = max(enc.tok.get_vocab(with_added_tokens=True).values())
+        highest = np.asarray(enc.prefix + [top] + enc.suffix, dtype=np.int64)[None, :]
+        size = getattr(self.runner, "vocab_size", None)
+        problem = f"its embeddings have {size} rows" if size is not None and top >= size else None
+        try:
+            self.runner.run(highest, np.ones_like(highest))
+        except Exception as exc:  # noqa: BLE001 - engines raise their own types
+            problem = f"it fails on it: {str(exc).strip().splitlines()[0][:160]}"
+        if problem:
+            raise BundleError(
+                "A tokenizer whose ids the model's vocabulary holds",
+                f"tokenizer.json gives ids up to {top}; {self.model_path}: {problem}",
+                "re-export the bundle with the tokenizer of the model it was trained with",
             )
 
     def _probe_or_fall_back(self, threads: int | None) -> None:

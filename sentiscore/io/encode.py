@@ -88,6 +88,35 @@ def _is_text(t: pa.DataType) -> bool:
 
 def json_lines(batch: pa.RecordBatch) -> bytes:
     """``batch`` as JSON Lines, UTF-8, one object per row, column order kept."""
+    try:
+        return _json_lines(batch)
+    except RecursionError:
+        raise _too_deep("JSON Lines") from None
+
+
+def for_csv(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` with every column in a type Arrow's CSV writer takes: binary as base64,
+    nested values as JSON text, string views as strings (see the module docstring)."""
+    try:
+        cols = [_csv_column(c) for c in batch.columns]
+    except RecursionError:
+        raise _too_deep("CSV") from None
+    if all(a is b for a, b in zip(cols, batch.columns)):
+        return batch
+    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
+
+
+def _too_deep(fmt: str):
+    from sentiscore.errors import InputDataError
+
+    return InputDataError(
+        f"Values nested shallowly enough to write as {fmt}",
+        "a column nests hundreds of levels deep",
+        "write Parquet (-o out.parquet), or drop the column (--keep-columns)",
+    )
+
+
+def _json_lines(batch: pa.RecordBatch) -> bytes:
     rows = batch.to_pylist()
     for name, col in zip(batch.schema.names, batch.columns):
         if _needs_care(col):
@@ -95,15 +124,6 @@ def json_lines(batch: pa.RecordBatch) -> bytes:
                 row[name] = value
     dump = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
     return "".join(dump(r) + "\n" for r in rows).encode("utf-8")
-
-
-def for_csv(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """``batch`` with every column in a type Arrow's CSV writer takes: binary as base64,
-    nested values as JSON text, string views as strings (see the module docstring)."""
-    cols = [_csv_column(c) for c in batch.columns]
-    if all(a is b for a, b in zip(cols, batch.columns)):
-        return batch
-    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names)
 
 
 def csv_schema(schema: pa.Schema) -> pa.Schema:

@@ -4,7 +4,8 @@ streaming reader reads it with that schema.
 pyarrow infers types block by block, so a key that is null for the first megabyte and a
 string later, or that first appears late, would fail after minutes of work. The settling pass
 (Python's json, cached per file version) also names the first line that is not a JSON object.
-Ints and floats mix as float; another key holding several JSON types (an id that is a number
+Ints and floats mix as float; arrays or objects of several shapes, or nested more than
+``MAX_DEPTH`` levels, are read as JSON text; another key holding several JSON types (an id that is a number
 here and a string there) is read as text (JSON text for the non-strings) by a Python reader; a
 text column whose values change type is refused, naming the line (text must be a string). File discovery
 and the other formats are ``readers``'s business.
@@ -25,6 +26,8 @@ from sentiscore.io.readers import InputFile, file_version
 from sentiscore.io.streams import grown_blocks, numbered_lines, rebatch
 
 NESTED_SAMPLE = 1000
+# Arrays and objects nested deeper than this are read as JSON text, not as Arrow types.
+MAX_DEPTH = 32
 log = logging.getLogger(__name__)
 _SCALARS = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(), "boolean": pa.bool_()}
 
@@ -92,9 +95,13 @@ def _schema_of(_key: tuple, inp: InputFile) -> tuple[pa.Schema, frozenset]:
             obj = json.loads(raw)
         except ValueError as exc:
             raise _bad(inp, f"{number}: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise _bad(inp, f"{number}: values nested too deeply to read") from None
         if not isinstance(obj, dict):
             raise _bad(inp, f"{number}: a JSON {_kind(obj)}, not an object")
         for k, value in obj.items():
+            if k not in kinds and not _valid_unicode(k):
+                raise _bad(inp, f"{number}: the key {k!r} is not valid Unicode (a lone surrogate)")
             kind, before = _kind(value), kinds.setdefault(k, "null")
             if kind in ("array", "object") and len(nested.setdefault(k, [])) < NESTED_SAMPLE:
                 nested[k].append(value)
@@ -111,17 +118,48 @@ def _schema_of(_key: tuple, inp: InputFile) -> tuple[pa.Schema, frozenset]:
             elif before != "mixed":
                 log.info("%s: '%s' holds several JSON types; read as JSON text", inp.path, k)
                 kinds[k] = "mixed"
+    for k, v in kinds.items():  # arrays or objects that no one Arrow type holds: JSON text
+        if v in ("array", "object") and _type(v, nested.get(k)) is None:
+            log.info("%s: '%s' holds values of several shapes; read as JSON text", inp.path, k)
+            kinds[k] = "mixed"
     schema = pa.schema([(k, _type(v, nested.get(k))) for k, v in kinds.items()])
     return schema, frozenset(k for k, v in kinds.items() if v == "mixed")
 
 
-def _type(kind: str, sample: list | None) -> pa.DataType:
+def _depth(value) -> int:
+    """How deeply a JSON value nests (0 for a scalar), counted without recursion."""
+    deepest, todo = 0, [(value, 0)]
+    while todo:
+        v, d = todo.pop()
+        deepest = max(deepest, d)
+        if isinstance(v, dict):
+            todo += [(x, d + 1) for x in v.values()]
+        elif isinstance(v, list):
+            todo += [(x, d + 1) for x in v]
+    return deepest
+
+
+def _valid_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _type(kind: str, sample: list | None) -> pa.DataType | None:
+    """The Arrow type of a key's values; None for arrays or objects no one type holds."""
     if kind == "mixed":
         return pa.string()
     if kind in _SCALARS:
         return _SCALARS[kind]
     if sample:  # arrays and objects: typed from their first values
-        return pa.array(sample).type
+        if max(map(_depth, sample)) > MAX_DEPTH:
+            return None
+        try:
+            return pa.array(sample).type
+        except (pa.ArrowInvalid, pa.ArrowTypeError, RecursionError):
+            return None
     return pa.null()
 
 

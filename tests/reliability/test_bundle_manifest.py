@@ -141,3 +141,18 @@ def test_non_finite_logits_are_a_row_error_never_a_label(tiny_bundle, tmp_path):
         cli, [*args, "-o", str(tmp_path / "s.jsonl"), "--max-error-rate", "0"]
     )
     assert strict.exit_code == 1 and "--max-error-rate" in strict.output
+
+
+@pytest.mark.parametrize("precision", ["fp32", "int8", "int8-static", "bf16"])
+def test_tokenizer_ids_beyond_the_models_vocabulary_are_refused(tiny_bundle, tmp_path, precision):
+    """ONNX Runtime fails on such an id and OpenVINO silently reads zeros: both are refused
+    when the bundle loads, naming the highest id and the table's size where known."""
+    b = _bundle(tiny_bundle, tmp_path, lambda m: m.pop("files"))
+    tok = json.loads((b / "tokenizer.json").read_text())
+    tok["model"]["vocab"]["zzzword"] = 5000
+    (b / "tokenizer.json").write_text(json.dumps(tok))
+    from sentiscore.infer.openvino import bf16_available
+
+    if precision == "bf16" and not bf16_available():
+        pytest.skip("this CPU offers no bf16")
+    _refused(_predict(b, "--no-verify", "--precision", precision), "ids up to 5000", "vocabulary")

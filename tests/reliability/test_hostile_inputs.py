@@ -244,3 +244,59 @@ def test_a_csv_of_6000_columns_is_read(tiny_bundle, tmp_path):
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 0, r.output
     assert pq.read_table(out).column("error").to_pylist() == [None, None]
+
+
+def _cli(*args, **kwargs):
+    kwargs.setdefault("stdout", subprocess.PIPE)
+    return subprocess.run(
+        [sys.executable, "-m", "sentiscore", *map(str, args)],
+        stderr=subprocess.PIPE, text=True, timeout=120, **kwargs,
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_stdout_on_a_full_device_and_closed_stdin_are_one_line(tiny_bundle):
+    src = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "reviews.parquet")
+    with open("/dev/full", "wb") as full:
+        r = _cli("score", src, "-m", tiny_bundle, "-o", "-", "--silent", stdout=full)
+    assert r.returncode == 1 and "No space left on device" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "<stdout>" in r.stderr
+    r = _cli("score", "-", "-m", tiny_bundle, "-o", "-", "--silent", stdin=subprocess.DEVNULL)
+    assert r.returncode == 1 and "'<stdin>': Empty CSV file" in r.stderr  # one line
+    assert "Traceback" not in r.stderr
+    closed = subprocess.run(
+        [sys.executable, "-m", "sentiscore", "score", "-", "-m", tiny_bundle, "-o", "-"],
+        capture_output=True, text=True, timeout=120, preexec_fn=lambda: os.close(0),
+    )  # fmt: skip
+    assert closed.returncode == 1 and "stdin is closed" in closed.stderr, closed.stderr
+
+
+@pytest.mark.parametrize(
+    "line,says",
+    [
+        ('{"text": "good", "n": ' + "[" * 10_000 + "]" * 10_000 + "}", "nested too deeply"),
+        ('{"text": "good", "\\ud800k": 1}', "lone surrogate"),
+    ],
+)
+def test_hostile_jsonl_lines_are_one_line_errors(tiny_bundle, tmp_path, line, says):
+    src = tmp_path / "h.jsonl"
+    src.write_text(line + "\n")
+    r = CliRunner().invoke(cli, ["score", str(src), "-m", tiny_bundle, "-o", "-"])
+    assert r.exit_code == 1 and says in r.output and "Traceback" not in r.output
+
+
+def test_jsonl_arrays_of_mixed_or_deep_shapes_are_kept_as_json_text(tiny_bundle, tmp_path):
+    import json
+
+    src = tmp_path / "m.jsonl"
+    deep = "[" * 200 + "]" * 200
+    src.write_text(
+        f'{{"text": "good film", "a": [1, "x"], "d": {deep}}}\n{{"text": "bad", "a": [2], "d": []}}\n'
+    )
+    for out in ("o.parquet", "o.csv", "o.jsonl"):
+        args = ["score", str(src), "-m", tiny_bundle, "-o", str(tmp_path / out), "--silent"]
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 0, r.output
+    got = pq.read_table(tmp_path / "o.parquet")
+    assert [json.loads(v) for v in got.column("a").to_pylist()] == [[1, "x"], [2]]
+    assert json.loads(got.column("d")[0].as_py()) == json.loads(deep)
