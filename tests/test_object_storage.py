@@ -488,3 +488,8 @@ def test_a_bundle_on_s3_is_fetched_once_and_scores_the_same(s3, tiny_bundle, tmp
     monkeypatch.setenv("SENTISCORE_CACHE", str(tmp_path / "cache2"))
     r = _score(str(src), "-m", bad, "-o", str(tmp_path / "y.parquet"))
     assert r.exit_code != 0 and "tokenizer.json" in r.output and "sha256" in r.output
+    assert not [n for n in os.listdir(tmp_path / "cache2" / "bundles") if not n.startswith(".")]
+    with open(os.path.join(tiny_bundle, "tokenizer.json"), "rb") as good:  # fixed upstream
+        _put(s3fs, "bundles/bad/tokenizer.json", good.read())
+    r = _score(str(src), "-m", bad, "-o", str(tmp_path / "y.parquet"))
+    assert r.exit_code == 0, r.output  # fetched anew: the bad copy was never cached

@@ -23,7 +23,7 @@ from sentiscore.errors import ExportError, ParityError, require
 from sentiscore.export import cls_tail, convert, parity, rowquant, static_int8
 from sentiscore.export.config import ExportConfig
 from sentiscore.export.report import ExportReport, calibrate_report
-from sentiscore.infer.manifest import BUNDLE_FORMAT, FORMAT_VERSION, MANIFEST
+from sentiscore.infer.manifest import BUNDLE_FORMAT, FORMAT_VERSION, MANIFEST, used_files
 from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
 from sentiscore.io.writers import sha256_file
 from sentiscore.modeling import PREDICTIONS, TRAIN_META
@@ -349,10 +349,8 @@ def _write_manifest(
                 "row_invariance_max_dp": v.invariance,
             },
         }
-    files = {
-        name: sha256_file(os.path.join(out_dir, name))
-        for name in ["tokenizer.json", *(v["file"] for v in variants.values())]
-    }
+    used = used_files({"variants": variants}, out_dir)  # external data files included
+    files = {name: sha256_file(os.path.join(out_dir, name)) for name in used}
     meta = {
         "format": BUNDLE_FORMAT,
         "format_version": FORMAT_VERSION,

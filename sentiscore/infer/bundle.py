@@ -18,6 +18,7 @@ from sentiscore.infer.manifest import (
     MANIFEST,
     inside,
     unlisted,
+    used_files,
     validate,
 )
 from sentiscore.io.uris import is_uri
@@ -193,7 +194,7 @@ class Bundle:
     def verify(self) -> None:
         """Check that every file the scorer reads is listed in the manifest, exists and has the
         recorded sha256."""
-        missing = unlisted(self.meta)
+        missing = unlisted(self.meta, self.path)
         if missing:
             raise BundleError(
                 f"Every file the scorer reads listed with its sha256 in {MANIFEST}",
@@ -271,8 +272,14 @@ def load_bundle(path: str = "default", verify: bool = True) -> Bundle:
             f"{exc.msg} at line {exc.lineno}",
             "re-export the bundle",
         ) from exc
+    except RecursionError:
+        raise BundleError(
+            f"{MANIFEST} to be a manifest", "JSON nested too deeply to read", "re-export the bundle"
+        ) from None
     validate(meta, where)
     bundle = Bundle(where, meta)
     if verify:
         bundle.verify()
+    else:
+        used_files(meta, where)  # external data outside the bundle is refused all the same
     return bundle

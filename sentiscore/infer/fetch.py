@@ -7,7 +7,9 @@ and each Spark Python worker resolve the same URI, and the first of them on a ma
 downloads it. The cache key is the sha256 of the bundle's manifest, which lists the sha256 of
 every file: a re-exported bundle at the same URI is a new key, an unchanged one is not fetched
 again. Downloads go to a temporary directory renamed into place, so concurrent workers never
-see half a bundle. Checking the files against the manifest is ``bundle.load_bundle``'s job.
+see half a bundle, and only once every file matches its sha256 in the manifest, so a bad
+upload is never cached (once fixed, the next run fetches it again). Checking the manifest
+itself is ``bundle.load_bundle``'s job.
 The cache lives in ``$SENTISCORE_CACHE`` (default ``~/.cache/sentiscore``)/bundles.
 """
 
@@ -89,6 +91,7 @@ def _cached(manifest: bytes, fill, what: str) -> str:
         size = fill(staging)
         with open(os.path.join(staging, MANIFEST), "wb") as f:  # the version keyed on
             f.write(manifest)
+        _check_copy(staging, manifest, what)  # a bad copy is never cached
         try:
             os.rename(staging, where)
         except OSError:  # another worker on this machine finished first: use its copy
@@ -99,6 +102,28 @@ def _cached(manifest: bytes, fill, what: str) -> str:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return where
+
+
+def _check_copy(staging: str, manifest: bytes, what: str) -> None:
+    """Every file the manifest lists, present with its sha256 in the copy: else the copy is
+    dropped, so that a later run fetches again (once the objects are fixed) instead of
+    failing on a cached bad copy."""
+    import json
+
+    from sentiscore.io.writers import sha256_file
+
+    try:
+        files = json.loads(manifest).get("files") or {}
+    except (ValueError, AttributeError, RecursionError):
+        return  # load_bundle names what is wrong with the manifest itself
+    for name, digest in files.items() if isinstance(files, dict) else ():
+        path = os.path.join(staging, *str(name).split("/"))
+        if not os.path.isfile(path) or sha256_file(path) != digest:
+            raise BundleError(
+                f"Every bundle file to match the sha256 in {MANIFEST}",
+                f"'{name}' of '{what}' is missing or differs (this copy is not kept)",
+                "upload the bundle again as 'sentiscore export' wrote it, then rerun",
+            )
 
 
 def _write(files: dict, into: str) -> int:

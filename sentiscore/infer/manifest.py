@@ -131,8 +131,58 @@ def inside(name, path: str) -> str:
     return real
 
 
-def unlisted(meta: dict) -> list[str]:
+def unlisted(meta: dict, path: str) -> list[str]:
     """Files the scorer reads that the manifest does not list with a checksum."""
     listed = set((meta.get("files") or {}).keys())
-    used = {TOKENIZER} | {v["file"] for v in meta["variants"].values()}
-    return sorted(used - listed)
+    return sorted(set(used_files(meta, path)) - listed)
+
+
+def used_files(meta: dict, path: str) -> list[str]:
+    """Every file the scorer reads from the bundle at ``path``: the tokenizer, each variant's
+    model, and the external data files those models name (refused unless inside the bundle)."""
+    models = list(dict.fromkeys(v["file"] for v in meta["variants"].values()))
+    names = [TOKENIZER, *models]
+    for model in models:
+        real = inside(model, path)
+        if os.path.isfile(real):
+            for name in external_data(real):
+                inside(name, path)
+                names.append(os.path.normpath(os.path.join(os.path.dirname(model), name)))
+    return list(dict.fromkeys(names))
+
+
+# How an ONNX TensorProto names its external data file: a StringStringEntryProto whose key
+# (field 1, 8 bytes) is "location", then its value (field 2, length-delimited).
+_LOCATION = b"\x0a\x08location\x12"
+
+
+def external_data(model_path: str) -> list[str]:
+    """The external data files an ONNX model names (relative to its directory), found in its
+    bytes without parsing the protobuf (the light install has no onnx package)."""
+    import mmap
+
+    names = []
+    with open(model_path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return []
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            at = data.find(_LOCATION)
+            while at != -1:
+                size, start = _varint(data, at + len(_LOCATION))
+                name = bytes(data[start : start + size]).decode("utf-8", "replace")
+                if name not in names:
+                    names.append(name)
+                at = data.find(_LOCATION, start + size)
+    return names
+
+
+def _varint(data, at: int) -> tuple[int, int]:
+    """(value, index after it) of the protobuf varint at ``at``."""
+    value, shift = 0, 0
+    while at < len(data) and shift < 64:
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at, shift = at + 1, shift + 7
+        if not byte & 0x80:
+            break
+    return value, at

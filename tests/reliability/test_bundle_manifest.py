@@ -156,3 +156,48 @@ def test_tokenizer_ids_beyond_the_models_vocabulary_are_refused(tiny_bundle, tmp
     if precision == "bf16" and not bf16_available():
         pytest.skip("this CPU offers no bf16")
     _refused(_predict(b, "--no-verify", "--precision", precision), "ids up to 5000", "vocabulary")
+
+
+def _with_external_data(tiny_bundle, tmp_path, location):
+    """The tiny bundle with its fp32 weights in an external data file at ``location``, the
+    manifest listing every file it names inside the bundle, with its sha256."""
+    onnx = pytest.importorskip("onnx")
+    from sentiscore.infer.manifest import used_files
+    from sentiscore.io.writers import sha256_file
+
+    b = _bundle(tiny_bundle, tmp_path)
+    model = onnx.load(str(b / "model.onnx"))
+    for init in model.graph.initializer:
+        if init.name == "classifier.bias" or init.dims and len(init.dims) == 2:
+            onnx.external_data_helper.set_external_data(init, location)
+    onnx.save_model(model, str(b / "model.onnx"))  # the tensors go where their location says
+    meta = json.loads((b / "sentiscore.json").read_text())
+    meta["files"] = {n: sha256_file(str(b / n)) for n in used_files(meta, str(b))}
+    (b / "sentiscore.json").write_text(json.dumps(meta))
+    return b
+
+
+def test_onnx_external_data_is_listed_and_verified(tiny_bundle, tmp_path):
+    b = _with_external_data(tiny_bundle, tmp_path, "weights.data")
+    ok = _predict(b, "--precision", "fp32")
+    assert ok.exit_code == 0, ok.output
+    assert "weights.data" in json.loads((b / "sentiscore.json").read_text())["files"]
+    data = bytearray((b / "weights.data").read_bytes())
+    data[100] ^= 0xFF  # tampered weights
+    (b / "weights.data").write_bytes(bytes(data))
+    _refused(_predict(b, "--precision", "fp32"), "weights.data", "sha256")
+
+
+def test_onnx_external_data_outside_the_bundle_is_refused(tiny_bundle, tmp_path):
+    b = _with_external_data(tiny_bundle, tmp_path, "weights.data")
+    raw = (b / "model.onnx").read_bytes()  # onnx refuses to write '..': patch the bytes
+    (b / "model.onnx").write_bytes(raw.replace(b"weights.data", b"../outs.data"))
+    os.replace(b / "weights.data", tmp_path / "outs.data")  # a readable file out there
+    for extra in ([], ["--no-verify"]):
+        _refused(_predict(b, "--precision", "fp32", *extra), "../outs.data", "inside the bundle")
+
+
+def test_a_deeply_nested_manifest_is_one_line(tiny_bundle, tmp_path):
+    b = _bundle(tiny_bundle, tmp_path)
+    (b / "sentiscore.json").write_text('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    _refused(_predict(b), "nested too deeply")
