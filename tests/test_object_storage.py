@@ -188,6 +188,39 @@ def test_outputs_on_s3_appear_whole_and_resume(s3, tiny_bundle, tmp_path, monkey
     assert _score(str(local), "-m", tiny_bundle, "-o", out, "--overwrite").exit_code == 0
 
 
+def test_a_failed_upload_is_one_line_and_resume_uploads_without_scoring(
+    s3, tiny_bundle, tmp_path, monkeypatch
+):
+    """The server refuses the final upload (as with revoked credentials): one line naming
+    the object and the kept file; --resume then uploads that file, scoring nothing again."""
+    from sentiscore.infer.scorer import Scorer
+    from sentiscore.io import remote
+
+    s3fs, _ = s3
+    monkeypatch.setenv("SENTISCORE_STAGING", str(tmp_path / "staging"))
+    local = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"id": list(range(30)), "text": _texts(30)}), local)
+    out = "s3://reviews/refused/out.parquet"
+
+    def refused(_local, uri):
+        raise OSError(f"When uploading '{uri}': AWS Error ACCESS_DENIED: Access Denied")
+
+    with monkeypatch.context() as m:
+        m.setattr(remote, "upload", refused)
+        r = _score(str(local), "-m", tiny_bundle, "-o", out)
+    assert r.exit_code == 1 and "Access Denied" in r.output and "--resume" in r.output
+    assert "Found: OSError" not in r.output and len(r.output.strip().splitlines()) == 1
+    assert s3fs.get_file_info("reviews/refused/out.parquet").type.name == "NotFound"
+    scored = []
+    with monkeypatch.context() as m:
+        m.setattr(Scorer, "finish", lambda *a, **k: scored.append(1))
+        r = _score(str(local), "-m", tiny_bundle, "-o", out, "--resume")
+    assert r.exit_code == 0, r.output
+    assert not scored  # uploaded as it was, nothing scored again
+    with s3fs.open_input_file("reviews/refused/out.parquet") as f:
+        assert pq.read_table(f).column("id").to_pylist() == list(range(30))
+
+
 def test_s3_directory_output_and_input_needs_o(s3, tiny_bundle, tmp_path, monkeypatch):
     s3fs, _ = s3
     monkeypatch.setenv("SENTISCORE_STAGING", str(tmp_path / "staging"))

@@ -16,7 +16,7 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from sentiscore.errors import ConfigError, OutputExistsError, ResumeError
+from sentiscore.errors import ConfigError, OutputError, OutputExistsError, ResumeError
 from sentiscore.io import remote
 from sentiscore.io.readers import InputFile, fingerprint, map_inputs
 from sentiscore.io.remote import is_remote, staging_path
@@ -200,7 +200,16 @@ def finish(job: Job) -> None:
     """Publish a finished local output: for an object-store target, one upload, then the
     staging copy goes."""
     if job.remote:
-        remote.upload(job.output, job.remote)
+        try:
+            remote.upload(job.output, job.remote)
+        except OSError as exc:
+            text = str(exc).strip()
+            raise OutputError(
+                f"An upload of the scored output to '{job.remote}'",
+                (text.splitlines()[0][:300] if text else type(exc).__name__),
+                f"check the credentials and the network; the scored file is kept in "
+                f"'{job.output}': rerun with --resume to upload it without scoring again",
+            ) from exc
         os.remove(job.output)
 
 
@@ -248,6 +257,10 @@ def prepare_output(job: Job, wanted: dict, cfg) -> bool:
         return True
     elif cfg.resume and exists:
         return _check_finished(job, wanted)
+    elif cfg.resume and job.remote and _staged_and_finished(job, wanted):
+        log.info("%s was scored but not uploaded: uploading it", job.remote)
+        finish(job)
+        return False
     elif exists or parts:
         raise OutputExistsError(
             "An output path that is free",
@@ -260,6 +273,14 @@ def prepare_output(job: Job, wanted: dict, cfg) -> bool:
         json.dump(wanted, f, indent=1)
     os.replace(tmp, os.path.join(job.parts_dir, MANIFEST_NAME))
     return True
+
+
+def _staged_and_finished(job: Job, wanted: dict) -> bool:
+    """Whether an object-store job's staging copy is its finished output (an upload that
+    failed), written with these inputs, bundle and options."""
+    if not os.path.isfile(job.output):
+        return False
+    return finished_manifest(Job(job.inputs, job.output, job.fmt)) == wanted
 
 
 def _check_finished(job: Job, wanted: dict) -> bool:
