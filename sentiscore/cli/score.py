@@ -17,6 +17,7 @@ from sentiscore.choices import ENGINES, INPUT_FORMATS, OUTPUT_FORMATS
 from sentiscore.cli.logs import STATE, Progress, event, native_stderr_as_json
 from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
 from sentiscore.errors import ConfigError, OutputError, ScoreInterrupted, SentiscoreError
+from sentiscore.io.readers import STDIN_SPOOL
 
 
 def _progress_bar(total: int | None, silent: bool):
@@ -47,6 +48,18 @@ def _progress_bar(total: int | None, silent: bool):
     "review_text, comment, body, document; the choice is logged).",
 )
 @click.option("--id-column", default=None, help="Column always kept in the output (e.g. a row id).")
+@click.option(
+    "--source-column",
+    default=None,
+    metavar="NAME",
+    help="Add a column NAME holding each row's input file (as named here, or its URI).",
+)
+@click.option(
+    "--row-number-column",
+    default=None,
+    metavar="NAME",
+    help="Add a column NAME holding each row's 0-based position in its input file.",
+)
 @click.option(
     "--keep-columns",
     default="all",
@@ -163,6 +176,8 @@ def score_cmd(
     output,
     text_column,
     id_column,
+    source_column,
+    row_number_column,
     keep_columns,
     fmt,
     input_format,
@@ -207,6 +222,8 @@ def score_cmd(
             output=None if output == "-" else output,
             text_column=text_column,
             id_column=id_column,
+            source_column=source_column,
+            row_number_column=row_number_column,
             keep_columns=keep_columns,
             format=fmt,
             delimiter=delimiter,
@@ -309,7 +326,7 @@ def _stdin_spooled(inputs: tuple, fmt: str):
         return
     if inputs.count("-") > 1:
         raise click.UsageError("'-' (stdin) can be given once")
-    tmp = tempfile.mkdtemp(prefix="sentiscore-stdin-")
+    tmp = tempfile.mkdtemp(prefix=STDIN_SPOOL)
     path = os.path.join(tmp, f"stdin.{fmt}")
     try:
         with open(path, "wb") as f:

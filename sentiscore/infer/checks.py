@@ -22,6 +22,7 @@ from sentiscore.infer.rows import (
     is_text_type,
     keep_list,
     output_names,
+    provenance_fields,
     settle_prefix,
 )
 from sentiscore.io.columns import pick_column
@@ -32,11 +33,27 @@ log = logging.getLogger(__name__)
 
 
 def _keep_with_id(cfg: ScoreConfig):
-    """--keep-columns, with --id-column always among the kept columns."""
-    if not cfg.id_column or cfg.keep_columns in ("all", None):
+    """--keep-columns, with --id-column and the provenance columns always kept."""
+    always = [cfg.id_column, cfg.source_column, cfg.row_number_column]
+    always = [n for n in always if n]
+    if not always or cfg.keep_columns in ("all", None):
         return cfg.keep_columns
     rest = [] if cfg.keep_columns == "none" else [c.strip() for c in cfg.keep_columns.split(",")]
-    return list(dict.fromkeys([cfg.id_column, *rest]))
+    return list(dict.fromkeys([*always, *rest]))
+
+
+def with_provenance(schema: pa.Schema, cfg: ScoreConfig, where: str) -> pa.Schema:
+    """An input's schema with the --source-column / --row-number-column columns added,
+    refused when the input already has a column of that name."""
+    added = provenance_fields(cfg.source_column, cfg.row_number_column)
+    clash = [f.name for f in added if f.name in schema.names]
+    if clash:
+        raise ConfigError(
+            "--source-column / --row-number-column names that no input column has",
+            f"'{where}' already has a column {clash[0]!r}",
+            "choose another name (input columns are never overwritten)",
+        )
+    return pa.schema([*schema, *added])
 
 
 def check_inputs(inputs: list[InputFile], labels: list[str], cfg: ScoreConfig) -> tuple:
@@ -48,6 +65,7 @@ def check_inputs(inputs: list[InputFile], labels: list[str], cfg: ScoreConfig) -
     _refuse_stats_on_inputs(cfg.stats_json, inputs)
     schemas, prefixes = [], set()
     for inp, schema in zip(inputs, map_inputs(read_schema, inputs), strict=True):
+        schema = with_provenance(schema, cfg, inp.path)
         counts = collections.Counter(schema.names)
         dups = sorted(n for n, k in counts.items() if k > 1)
         if dups:

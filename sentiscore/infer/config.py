@@ -43,6 +43,9 @@ class ScoreConfig:
         rows could not be scored; None never fails on bad rows.
     min_score: rows whose top probability is below it get a null label and label_id (abstain:
         "not sure", or neutral) and keep their score and probabilities; None labels every row.
+    source_column / row_number_column: names of added columns holding each row's input file
+        (as named on the command line, or its URI) and its 0-based row number in that file,
+        so that outputs join back to inputs after any engine; None adds none.
     verify: check the bundle's files against the checksums in its manifest (--no-verify off).
     engine: local (this process), ray or spark (a cluster; output is a directory of Parquet
         parts). workers: Ray actors or local Spark tasks at once (default: the whole
@@ -72,6 +75,8 @@ class ScoreConfig:
     max_length: int | None = None
     max_error_rate: float | None = None
     min_score: float | None = None
+    source_column: str | None = None
+    row_number_column: str | None = None
     verify: bool = True
     engine: str = "local"
     workers: int | None = None
@@ -89,7 +94,9 @@ class ScoreConfig:
             raise ConfigError("--device auto, cpu or cuda", repr(self.device), "pick one of those")
         if self.precision not in SCORE_PRECISIONS:
             raise ConfigError(
-                "--precision auto, fp32, int8 or fp16", repr(self.precision), "pick one of those"
+                f"--precision one of {', '.join(SCORE_PRECISIONS)}",
+                repr(self.precision),
+                "pick one of those",
             )
         if self.engine not in ENGINES:
             raise ConfigError(
@@ -111,6 +118,13 @@ class ScoreConfig:
         if self.chunk_rows < 1:
             raise ConfigError("--chunk-rows >= 1", str(self.chunk_rows), "drop it (default 20000)")
         check_min_score(self.min_score)
+        named = [n for n in (self.source_column, self.row_number_column) if n is not None]
+        if any(not n.strip() for n in named) or len(set(named)) < len(named):
+            raise ConfigError(
+                "--source-column and --row-number-column to be distinct, non-empty names",
+                repr(named),
+                "e.g. --source-column source_file --row-number-column source_row",
+            )
         if self.max_length is not None and self.max_length < 8:
             raise ConfigError("--max-length >= 8", str(self.max_length), "drop it or raise it")
         if self.max_error_rate is not None and not 0 <= self.max_error_rate <= 1:
@@ -133,5 +147,7 @@ class ScoreConfig:
             "format",
             "max_length",
             "min_score",
+            "source_column",
+            "row_number_column",
         )
         return {k: getattr(self, k) for k in keys}

@@ -42,6 +42,7 @@ from sentiscore.infer.outputs import (
     plan_jobs,
     prepare_output,
 )
+from sentiscore.infer.rows import add_provenance
 from sentiscore.infer.scorer import Scorer
 from sentiscore.io.lock import locked
 from sentiscore.io.readers import (
@@ -87,12 +88,18 @@ class Origin:
 
 
 def chunks(
-    inputs: list[InputFile], rows, limit: int | None, skip: int = 0, index: int = 0
+    inputs: list[InputFile],
+    rows,
+    limit: int | None,
+    skip: int = 0,
+    index: int = 0,
+    provenance: tuple = (None, None),
 ) -> Iterator[tuple[int, Origin, pa.RecordBatch]]:
     """Yield (chunk index, origin of its rows, batch), in order, after the first ``skip``
     rows (already scored). A chunk has at most ``rows`` rows (an int, or a callable asked
     before each chunk) and ends early once it holds ``MAX_CHUNK_BYTES``. Small inputs with
-    the same schema share chunks (10,000 two-row files are not 10,000 model calls)."""
+    the same schema share chunks (10,000 two-row files are not 10,000 model calls).
+    ``provenance``: the (source, row number) column names to add, or None each."""
     size = rows if callable(rows) else (lambda: rows)
     left = limit
     pending, held, nbytes, origin = [], 0, 0, Origin([])
@@ -106,6 +113,7 @@ def chunks(
                 cut = min(skip, batch.num_rows)
                 skip, offset, batch = skip - cut, offset + cut, batch.slice(cut)
             if batch.num_rows:
+                batch = add_provenance(batch, inp.path, offset, *provenance)
                 if pending and not batch.schema.equals(pending[0].schema):
                     yield index, origin, _combine(pending)
                     index, pending, held, nbytes, origin = index + 1, [], 0, 0, Origin([])
@@ -222,7 +230,8 @@ def _run_job(
 
     def prepared():  # in the reader thread: read, check and tokenise ahead of the model
         at = skip
-        for i, origin, chunk in chunks(job.inputs, sizer, limit, skip, index):
+        tags = (cfg.source_column, cfg.row_number_column)
+        for i, origin, chunk in chunks(job.inputs, sizer, limit, skip, index, tags):
             args = (chunk, text_column, keep, prefix, cfg.strict, origin)
             yield i, at, scorer.prepare(*args)
             at += chunk.num_rows

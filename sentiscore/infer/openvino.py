@@ -66,6 +66,9 @@ def openvino_available() -> bool:
     return True
 
 
+SHAPE_CACHE = 100
+
+
 def _vocab_size(model) -> int | None:
     """Rows of the embedding table that ``input_ids`` index (OpenVINO's Gather returns zeros
     for an id beyond it, where ONNX Runtime fails), or None when the graph does not show it."""
@@ -99,6 +102,10 @@ class OpenVinoRunner:
             "PERFORMANCE_HINT": "THROUGHPUT",
             "NUM_STREAMS": str(self.streams),
             "INFERENCE_NUM_THREADS": str(threads),
+            # kernels kept per input shape: exact-length batching makes hundreds of shapes,
+            # and the default (5,000) grew to 8 GB on 20,000 IMDB reviews; 100 stays near
+            # 1.2 GB at the same speed (benchmarks/results/long_texts_memory.md)
+            "CPU_RUNTIME_CACHE_CAPACITY": str(SHAPE_CACHE),
         }
         try:
             core = ov.Core()

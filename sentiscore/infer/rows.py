@@ -188,3 +188,28 @@ def keep_list(keep_columns, names: list[str]) -> list[str]:
             "fix the list, or use all / none",
         )
     return wanted
+
+
+def provenance_fields(source_column: str | None, row_number_column: str | None) -> list:
+    """The columns ``--source-column`` / ``--row-number-column`` add to every input row."""
+    fields = [pa.field(source_column, pa.string())] if source_column else []
+    return fields + ([pa.field(row_number_column, pa.int64())] if row_number_column else [])
+
+
+def add_provenance(
+    batch: pa.RecordBatch, source: str, first_row: int, source_column, row_number_column
+) -> pa.RecordBatch:
+    """``batch`` (rows ``first_row``... of the input ``source``) with the provenance columns
+    appended: the input's name and each row's 0-based number in it."""
+    if not source_column and not row_number_column:
+        return batch
+    from sentiscore.io.readers import display_name
+
+    n, cols, names = batch.num_rows, list(batch.columns), list(batch.schema.names)
+    if source_column:
+        cols.append(pa.array([display_name(source)] * n, pa.string()))
+        names.append(source_column)
+    if row_number_column:
+        cols.append(pa.array(range(first_row, first_row + n), pa.int64()))
+        names.append(row_number_column)
+    return pa.RecordBatch.from_arrays(cols, names=names)

@@ -49,7 +49,8 @@ def score_stream(
     rows = min(cfg.chunk_rows, STREAM_CHUNK_ROWS)
 
     def prepared():
-        for _index, origin, chunk in chunks(files, rows, cfg.limit):
+        tags = (cfg.source_column, cfg.row_number_column)
+        for _index, origin, chunk in chunks(files, rows, cfg.limit, provenance=tags):
             yield scorer.prepare(chunk, text_column, keep, prefix, cfg.strict, origin)
 
     for prep in prefetch(prepared()):

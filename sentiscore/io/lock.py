@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 
-from sentiscore.errors import OutputExistsError
+from sentiscore.errors import OutputError, OutputExistsError
 
 
 def lock_path(output: str) -> str:
@@ -45,9 +45,12 @@ def locked(outputs: list[str]):
 
 def _acquire(fcntl, output: str) -> int:
     path = lock_path(output)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a read-only place, a path through a file, ...
+            raise OutputError.from_os(exc, output) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

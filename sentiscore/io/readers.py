@@ -46,6 +46,15 @@ class InputFile:
         return name.rsplit(".", 1)[0] if "." in name else name
 
 
+# The CLI spools stdin into a temporary directory named with this prefix.
+STDIN_SPOOL = "sentiscore-stdin-"
+
+
+def display_name(path: str) -> str:
+    """How an input is named to the user: '<stdin>' for the CLI's spooled copy of stdin."""
+    return "<stdin>" if os.path.basename(os.path.dirname(path)).startswith(STDIN_SPOOL) else path
+
+
 def _make_input(path: str, delimiter: str | None, text_column: str | None = None) -> InputFile:
     fmt = detect_format(path)
     if fmt is None:

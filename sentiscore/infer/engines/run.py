@@ -20,7 +20,7 @@ from dataclasses import replace
 import pyarrow as pa
 
 from sentiscore.errors import ConfigError
-from sentiscore.infer.checks import check_inputs
+from sentiscore.infer.checks import check_inputs, with_provenance
 from sentiscore.infer.config import ScoreConfig
 from sentiscore.infer.engines import splits
 from sentiscore.infer.engines.spark import output_schema
@@ -44,7 +44,7 @@ def score_on_engine(inputs, cfg: ScoreConfig, progress: bool = False) -> dict:
     labels = load_bundle(cfg.model, verify=False).labels  # the manifest: the driver loads no model
     keep, text, prefix = check_inputs(files, labels, cfg)  # kept, text column, name clashes
     cfg = replace(cfg, prefix=prefix)
-    schema = _schema(files)
+    schema = with_provenance(_schema(files), cfg, "the inputs")
     out_schema = output_schema(schema, labels, text, keep, prefix)
     start = time.perf_counter()
     with locked([] if is_uri(cfg.output) else [cfg.output]):  # one run writes it at a time
@@ -177,6 +177,7 @@ def _job(cfg: ScoreConfig, text: str, keep, schema: pa.Schema, out_schema: pa.Sc
             "min_score": cfg.min_score,
         },
         "threads": cfg.threads_per_worker or 1,
+        "provenance": (cfg.source_column, cfg.row_number_column),
         "text": text,
         "keep": keep,
         "in_schema": schema,

@@ -43,6 +43,7 @@ class Piece:
     stop: int | None = None
     groups: tuple[int, ...] | None = None
     first: int = 0
+    source: str = ""  # the input as the user named it (``file.path`` is absolute)
 
 
 @dataclass(frozen=True)
@@ -61,19 +62,19 @@ def plan(files: list[InputFile], slots: int, limit: int | None = None) -> list[S
     two per slot when files are few, at most four per slot when they are many. ``limit``: one
     split of the first ``limit`` rows."""
     # no fetched bytes; local paths absolute (the workers may run in another directory)
-    files = [replace(f, path=f.path if is_uri(f.path) else os.path.abspath(f.path), data=None)
-             for f in files]  # fmt: skip
+    given = [(replace(f, path=f.path if is_uri(f.path) else os.path.abspath(f.path), data=None),
+              f.path) for f in files]  # fmt: skip
     if limit:
-        return [Split(0, tuple(Piece(f) for f in files), limit)]
+        return [Split(0, tuple(Piece(f, source=n) for f, n in given), limit)]
     want = 2 * max(1, slots)
-    if len(files) < want:
-        k = -(-want // len(files))
-        pieces = [p for f in files for p in _runs(f, k)]
+    if len(given) < want:
+        k = -(-want // len(given))
+        pieces = [replace(p, source=n) for f, n in given for p in _runs(f, k)]
         return [Split(i, (p,)) for i, p in enumerate(pieces)]
-    groups = min(len(files), 4 * max(1, slots))
-    per = -(-len(files) // groups)
-    chunks = [files[i : i + per] for i in range(0, len(files), per)]
-    return [Split(i, tuple(Piece(f) for f in chunk)) for i, chunk in enumerate(chunks)]
+    groups = min(len(given), 4 * max(1, slots))
+    per = -(-len(given) // groups)
+    chunks = [given[i : i + per] for i in range(0, len(given), per)]
+    return [Split(i, tuple(Piece(f, source=n) for f, n in chunk)) for i, chunk in enumerate(chunks)]
 
 
 def _runs(f: InputFile, k: int) -> list[Piece]:
@@ -121,7 +122,7 @@ def run_split(split: Split, job: dict) -> dict:
     bad = [0]
 
     def scored():
-        for batch in _batches(split, job["in_schema"]):
+        for batch in _batches(split, job["in_schema"], job.get("provenance", (None, None))):
             out = scorer.score_batch(batch, *args).cast(job["out_schema"])
             bad[0] += out.num_rows - out.column(f"{job['prefix']}error").null_count
             yield out
@@ -147,24 +148,28 @@ def _bundle_here(bundle):
     return _resolve(bundle)
 
 
-def _batches(split: Split, schema: pa.Schema):
-    """The split's input rows as batches with the job's (unified) input schema."""
+def _batches(split: Split, schema: pa.Schema, provenance: tuple = (None, None)):
+    """The split's input rows as batches with the job's (unified) input schema, the
+    provenance columns (source, row number; None each for none) added."""
+    from sentiscore.infer.rows import add_provenance
     from sentiscore.io.writers import conform
 
     left = split.limit
     for piece in split.pieces:
-        for batch in _piece_rows(piece):
+        for row, batch in _piece_rows(piece):
             if left is not None:
                 batch = batch.slice(0, left)
                 left -= batch.num_rows
             if batch.num_rows:
+                batch = add_provenance(batch, piece.source, row, *provenance)
                 yield conform(batch, schema)
             if left == 0:
                 return
 
 
 def _piece_rows(piece: Piece):
-    """The piece's rows, in file order: the file (or its row groups) read up to ``stop``."""
+    """(first row's number in the file, batch) of the piece's rows, in file order: the file
+    (or its row groups) read up to ``stop``."""
     groups = list(piece.groups) if piece.groups is not None else None
     at = piece.first
     for batch in iter_batches(piece.file, 8192, row_groups=groups):
@@ -173,7 +178,7 @@ def _piece_rows(piece: Piece):
             hi = min(hi, piece.stop - at)
         at += batch.num_rows
         if hi > lo:
-            yield batch.slice(lo, hi - lo)
+            yield at - batch.num_rows + lo, batch.slice(lo, hi - lo)
         if piece.stop is not None and at >= piece.stop:
             return
 
