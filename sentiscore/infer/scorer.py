@@ -260,6 +260,13 @@ class Scorer:
                 )
         return results
 
+    def score_df(self, df, text_column: str = "text", keep_columns="all", prefix=None):
+        """A pandas or polars DataFrame (or pyarrow Table) with the prediction columns
+        appended, same rows and order, as ``score_batch`` (``frames.score_df``)."""
+        from sentiscore.infer.frames import score_df
+
+        return score_df(self, df, text_column, keep_columns, prefix)
+
     def check_columns(
         self, schema: pa.Schema, text_column: str = "text", keep_columns="all", prefix=None
     ) -> list[str]:
