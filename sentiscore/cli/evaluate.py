@@ -49,6 +49,11 @@ from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
     default=None,
     help="Lower the bundle's token limit per review (faster on long reviews; see README).",
 )
+@click.option(
+    "--strip-html",
+    is_flag=True,
+    help="Remove HTML tags and decode entities before scoring, as score --strip-html.",
+)
 def evaluate_cmd(
     bundle,
     data,
@@ -64,6 +69,7 @@ def evaluate_cmd(
     max_tokens,
     chunk_rows,
     max_length,
+    strip_html,
 ):
     """Evaluate BUNDLE ('default' or a directory) on labeled DATA: accuracy, P/R/F1, ROC AUC,
     confusion matrix, ECE; writes metrics.json and plots."""
@@ -83,6 +89,7 @@ def evaluate_cmd(
         max_tokens=max_tokens,
         chunk_rows=chunk_rows,
         max_length=max_length,
+        strip_html=strip_html,
         verify=not no_verify,
     )
     rep = evaluate_bundle(cfg)

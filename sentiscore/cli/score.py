@@ -162,6 +162,11 @@ def _progress_bar(total: int | None, silent: bool):
     "abstain, or neutral) and keep their score and probabilities.",
 )
 @click.option(
+    "--strip-html",
+    is_flag=True,
+    help="Remove HTML tags (IMDB's <br />) and decode entities (&amp;) before scoring.",
+)
+@click.option(
     "--max-error-rate",
     type=float,
     default=None,
@@ -199,6 +204,7 @@ def score_cmd(
     chunk_rows,
     max_length,
     min_score,
+    strip_html,
     max_error_rate,
     silent,
     stats_json,
@@ -241,6 +247,7 @@ def score_cmd(
             max_length=max_length,
             max_error_rate=max_error_rate,
             min_score=min_score,
+            strip_html=strip_html,
             verify=not no_verify,
             engine=engine,
             workers=workers,

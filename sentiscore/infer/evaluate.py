@@ -43,6 +43,7 @@ class EvaluateConfig:
     max_tokens / chunk_rows: micro-batch token budget and rows read per batch, as in
         ``score``; row-invariant variants give the same metrics for any values.
     max_length: lower the bundle's token limit (faster, maybe less accurate).
+    strip_html: remove HTML tags and decode entities before scoring, as ``score --strip-html``.
     verify: check the bundle's checksums (--no-verify turns it off).
     """
 
@@ -59,6 +60,7 @@ class EvaluateConfig:
     max_tokens: int | None = None
     chunk_rows: int = 4096
     max_length: int | None = None
+    strip_html: bool = False
     verify: bool = True
 
     def __post_init__(self):
@@ -225,6 +227,7 @@ def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
         max_tokens=cfg.max_tokens,
         max_length=cfg.max_length,
         verify=cfg.verify,
+        strip_html=cfg.strip_html,
     )
     start = time.perf_counter()
     probs, y, skipped, dropped = _collect(cfg, scorer)

@@ -273,6 +273,7 @@ def load_scorer(cfg: ScoreConfig) -> Scorer:
         verify=cfg.verify,
         max_length=cfg.max_length,
         min_score=cfg.min_score,
+        strip_html=cfg.strip_html,
     )
 
 

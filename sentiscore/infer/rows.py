@@ -6,6 +6,8 @@ type, the kept input columns and the prediction column names. Pure pyarrow; scor
 
 from __future__ import annotations
 
+import html
+import re
 import unicodedata
 
 import pyarrow as pa
@@ -64,8 +66,33 @@ def repair_utf8(batch: pa.RecordBatch, name: str) -> tuple[pa.RecordBatch, set[i
     return batch.set_column(index, name, pa.array(fixed, type=col.type)), bad
 
 
-def check_texts(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], list[str | None]]:
-    """Return (texts or None, error or None) per row."""
+def check_texts(
+    col: pa.ChunkedArray | pa.Array, html: bool = False
+) -> tuple[list[str | None], list[str | None]]:
+    """Return (texts or None, error or None) per row; ``html``: texts go through
+    ``strip_html`` first (a text of only markup is then empty)."""
+    texts, errors = _checked(col)
+    if html:
+        for i, t in enumerate(texts):
+            if t is not None:
+                texts[i] = strip_html(t)
+                if is_blank(texts[i]):
+                    texts[i], errors[i] = None, "text is empty"
+    return texts, errors
+
+
+_TAG = re.compile(r"<[A-Za-z/!][^<>]{0,500}>")
+
+
+def strip_html(text: str) -> str:
+    """``text`` without HTML tags (each becomes a space: IMDB's ``<br /><br />`` separate
+    paragraphs) and with entities decoded (``&amp;`` is ``&``)."""
+    if "<" not in text and "&" not in text:
+        return text
+    return html.unescape(_TAG.sub(" ", text))
+
+
+def _checked(col: pa.ChunkedArray | pa.Array) -> tuple[list[str | None], list[str | None]]:
     t = col.type
     if pa.types.is_null(t):
         return [None] * len(col), ["text is null"] * len(col)

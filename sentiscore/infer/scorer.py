@@ -90,6 +90,7 @@ class Scorer:
         max_tokens: int | None = None,
         max_length: int | None = None,
         min_score: float | None = None,
+        strip_html: bool = False,
     ):
         check_min_score(min_score)
         if max_tokens is not None and max_tokens < 16:
@@ -106,6 +107,7 @@ class Scorer:
         self.runner = make_runner(self.precision, self.model_path, self.device, threads)
         self.max_length = max_length or bundle.max_length
         self.min_score = min_score
+        self.strip_html = bool(strip_html)
         self.encoder = TextEncoder(
             bundle.tokenizer_path,
             self.max_length,
@@ -134,12 +136,14 @@ class Scorer:
         verify: bool = True,
         max_length: int | None = None,
         min_score: float | None = None,
+        strip_html: bool = False,
     ) -> Scorer:
         """Load a bundle directory (or 'default', the embedded model) for scoring.
         ``min_score``: rows whose top probability is below it get a null label and label_id
-        (abstain) and keep their score and probabilities."""
+        (abstain) and keep their score and probabilities. ``strip_html``: remove HTML tags
+        (IMDB's ``<br />``) and decode entities before scoring (``rows.strip_html``)."""
         b = load_bundle(bundle, verify=verify)
-        return cls(b, device, precision, threads, max_tokens, max_length, min_score)
+        return cls(b, device, precision, threads, max_tokens, max_length, min_score, strip_html)
 
     def _probe_model(self) -> None:
         """Run one row of the bundle's max_length tokens: the model must accept it (its
@@ -305,7 +309,7 @@ class Scorer:
         prefix = settle_prefix(batch.schema.names, self.labels, keep_columns, prefix)
         keep = check_columns(batch.schema, self.labels, text_column, keep_columns, prefix)
         batch, broken = repair_utf8(batch, text_column)
-        texts, errors = check_texts(batch.column(text_column))
+        texts, errors = check_texts(batch.column(text_column), self.strip_html)
         for i in broken:
             texts[i], errors[i] = None, "text is not valid UTF-8"
         if strict:

@@ -300,3 +300,23 @@ def test_jsonl_arrays_of_mixed_or_deep_shapes_are_kept_as_json_text(tiny_bundle,
     got = pq.read_table(tmp_path / "o.parquet")
     assert [json.loads(v) for v in got.column("a").to_pylist()] == [[1, "x"], [2]]
     assert json.loads(got.column("d")[0].as_py()) == json.loads(deep)
+
+
+def test_strip_html_removes_tags_and_entities_and_is_part_of_the_manifest(tiny_bundle, tmp_path):
+    from sentiscore.infer.rows import strip_html
+
+    assert strip_html("Great.<br /><br />I loved it &amp; more") == "Great.  I loved it & more"
+    assert strip_html("a < b and 3<4") == "a < b and 3<4"  # not tags: kept
+    src = tmp_path / "h.csv"
+    src.write_text('text\n"Great film.<br /><br />Loved it &amp; the cast"\n"<br/>"\nplain\n')
+    out, plain = tmp_path / "o.parquet", tmp_path / "p.parquet"
+    base = ["score", str(src), "-m", tiny_bundle, "--silent"]
+    assert CliRunner().invoke(cli, [*base, "-o", str(out), "--strip-html"]).exit_code == 0
+    assert CliRunner().invoke(cli, [*base, "-o", str(plain)]).exit_code == 0
+    got, raw = pq.read_table(out), pq.read_table(plain)
+    assert got.column("error").to_pylist() == [None, "text is empty", None]  # only markup
+    assert got.column("text").to_pylist() == raw.column("text").to_pylist()  # input kept
+    assert got["prob_positive"][0].as_py() != raw["prob_positive"][0].as_py()
+    assert got["prob_positive"][2].as_py() == raw["prob_positive"][2].as_py()
+    r = CliRunner().invoke(cli, [*base, "-o", str(out), "--resume"])
+    assert r.exit_code == 1 and "--strip-html" in r.output

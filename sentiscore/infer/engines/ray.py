@@ -155,6 +155,7 @@ def score_dataset(
     max_tokens: int | None = None,
     verify: bool = True,
     min_score: float | None = None,
+    strip_html: bool = False,
 ):
     """Return a Ray Dataset with the prediction columns appended (lazy, like any Ray op).
 
@@ -166,8 +167,8 @@ def score_dataset(
     ship_bundle: send a local bundle directory to the actors through Ray's object store, so
         that it need not exist on every machine (default: when the cluster has more than one
         node). 'default' and bundle URIs (s3://...) are resolved by each actor itself.
-    max_length, max_tokens, verify, min_score: as ``Scorer.load`` (the CLI's --max-length,
-        --max-tokens, --no-verify, --min-score).
+    max_length, max_tokens, verify, min_score, strip_html: as ``Scorer.load`` (the CLI's
+    --max-length, --max-tokens, --no-verify, --min-score, --strip-html).
     """
     from sentiscore.infer.scorer import resolve_precision
 
@@ -189,6 +190,7 @@ def score_dataset(
                 "max_tokens": max_tokens,
                 "verify": verify,
                 "min_score": min_score,
+                "strip_html": strip_html,
             },
         ),
         batch_format="pyarrow",

@@ -175,6 +175,7 @@ def _job(cfg: ScoreConfig, text: str, keep, schema: pa.Schema, out_schema: pa.Sc
             "max_tokens": cfg.max_tokens,
             "verify": cfg.verify,
             "min_score": cfg.min_score,
+            "strip_html": cfg.strip_html,
         },
         "threads": cfg.threads_per_worker or 1,
         "provenance": (cfg.source_column, cfg.row_number_column),

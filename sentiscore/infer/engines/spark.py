@@ -24,7 +24,8 @@ _SCORERS: dict = {}
 
 def _scorer(bundle: str, device: str, precision: str, threads: int | None, **options):
     """This Python worker's scorer for these settings (loaded once, reused by every task).
-    ``options``: further ``Scorer.load`` arguments (max_length, max_tokens, verify, min_score)."""
+    ``options``: further ``Scorer.load`` arguments (max_length, max_tokens, verify,
+    min_score, strip_html)."""
     key = (bundle, device, precision, threads, *sorted(options.items()))
     if key not in _SCORERS:
         from sentiscore.infer.scorer import Scorer
@@ -107,13 +108,14 @@ def score_dataframe(
     max_tokens: int | None = None,
     verify: bool = True,
     min_score: float | None = None,
+    strip_html: bool = False,
 ):
     """Return a Spark DataFrame with the prediction columns appended.
 
     threads: ONNX Runtime threads per Python worker (Spark runs one worker per task slot, so
     threads x spark.executor.cores should not exceed an executor's cores).
-    max_length, max_tokens, verify, min_score: as ``Scorer.load`` (the CLI's --max-length,
-    --max-tokens, --no-verify, --min-score)."""
+    max_length, max_tokens, verify, min_score, strip_html: as ``Scorer.load`` (the CLI's
+    --max-length, --max-tokens, --no-verify, --min-score, --strip-html)."""
     require("pyspark", "spark", "Scoring on Spark")
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
@@ -138,6 +140,7 @@ def score_dataframe(
             "max_tokens": max_tokens,
             "verify": verify,
             "min_score": min_score,
+            "strip_html": strip_html,
         }
         s = _scorer(_resolve(where), device, precision, threads, **options)
         for batch in batches:
