@@ -52,7 +52,7 @@ class ExportReport:
         )
 
     def table(self) -> str:
-        head = f"{'variant':<12}{'status':<8}{'max|dl|':>10}{'mean|dl|':>10}{'agree':>8}{'acc':>8}{'ECE':>7}{'MB':>8}{'ms/row':>9}{'row|dp|':>10}  device"
+        head = f"{'variant':<12}{'status':<8}{'max|dl|':>10}{'mean|dl|':>10}{'agree':>8}{'acc':>8}{'ECE':>7}{'ECE@T':>7}{'MB':>8}{'ms/row':>9}{'row|dp|':>10}  device"
         lines = [
             f"bundle {self.bundle}  (validation: {self.validation}, {self.rows} rows, T={self.temperature:.3f})",
             head,
@@ -60,9 +60,10 @@ class ExportReport:
         for v in self.variants:
             acc = f"{v.accuracy:.4f}" if v.accuracy is not None else "-"
             e = f"{v.ece_calibrated:.3f}" if v.ece_calibrated is not None else "-"
+            raw = f"{v.ece:.3f}" if v.ece is not None else "-"
             inv = f"{v.invariance:.1e}" if v.invariance is not None else "-"
             lines.append(
-                f"{v.precision:<12}{v.status:<8}{v.max_abs_delta:>10.2e}{v.mean_abs_delta:>10.2e}{v.agreement:>8.2%}{acc:>8}{e:>7}{v.size_mb:>8.1f}{v.ms_per_row:>9.2f}{inv:>10}  {v.device}"
+                f"{v.precision:<12}{v.status:<8}{v.max_abs_delta:>10.2e}{v.mean_abs_delta:>10.2e}{v.agreement:>8.2%}{acc:>8}{raw:>7}{e:>7}{v.size_mb:>8.1f}{v.ms_per_row:>9.2f}{inv:>10}  {v.device}"
             )
             lines += [f"    failed: {r}" for r in v.reasons]
         if self.fused_ops:

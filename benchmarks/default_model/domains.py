@@ -1,0 +1,62 @@
+"""Build the training mix and the selection set for a default model across review domains.
+
+Train: every review of the product and service sets in ``../shared/data`` (Amazon polarity
+sample, Blitzer Multi-Domain, Customer Reviews, SemEval-2014 sentences), the two short-sentence
+sets repeated so that no domain dominates by row count, plus samples of SST-2 and IMDB train
+so that film reviews keep their accuracy. Selection: the union of the sets' dev parts (and
+SST-2 dev), with a ``domain`` column; the published test parts are not in ``../shared/data``,
+so figures on these rows are selection figures, not test figures.
+
+usage: python benchmarks/default_model/domains.py OUT_DIR [--data ../shared/data] [--seed 0]
+       [--sst2 5000] [--imdb 2000] [--repeat-short 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PRODUCT = ("amazon_polarity", "multi_domain_sentiment", "customer_reviews_cr",
+           "semeval2014_absa_sentences")  # fmt: skip
+SHORT = ("customer_reviews_cr", "semeval2014_absa_sentences")
+
+
+def _read(data: str, name: str, split: str) -> pa.Table:
+    t = pq.read_table(f"{data}/{name}/{split}.parquet", columns=["text", "label"])
+    return t.append_column("domain", pa.array([name] * t.num_rows))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sst2", type=int, default=5000)
+    ap.add_argument("--imdb", type=int, default=2000)
+    ap.add_argument("--repeat-short", type=int, default=2)
+    args = ap.parse_args()
+    rng = np.random.default_rng(args.seed)
+    parts = []
+    for name in PRODUCT:
+        t = _read(args.data, name, "train")
+        parts += [t] * (args.repeat_short if name in SHORT else 1)
+    for name, n in (("sst2", args.sst2), ("imdb", args.imdb)):
+        t = _read(args.data, name, "train")
+        parts.append(t.take(rng.choice(t.num_rows, n, replace=False)))
+    train = pa.concat_tables(parts)
+    train = train.take(rng.permutation(train.num_rows))
+    dev = pa.concat_tables([_read(args.data, n, "dev") for n in (*PRODUCT, "sst2")])
+    os.makedirs(args.out, exist_ok=True)
+    pq.write_table(train, f"{args.out}/train.parquet")
+    pq.write_table(dev, f"{args.out}/dev.parquet")
+    for split, t in (("train", train), ("dev", dev)):
+        counts = t.group_by("domain").aggregate([("label", "count")]).to_pylist()
+        print(split, t.num_rows, {c["domain"]: c["label_count"] for c in counts})
+
+
+if __name__ == "__main__":
+    main()
