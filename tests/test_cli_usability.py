@@ -377,3 +377,24 @@ def test_readme_pipe_examples_run_as_written(tmp_path):
         assert done.returncode == 0, (line, done.stderr)
         assert done.stdout or (tmp_path / "scored.csv").exists(), line
     assert len((tmp_path / "scored.csv").read_text().splitlines()) == 37  # header + 36 reviews
+
+
+def test_evaluate_writes_its_mistakes_and_metrics_per_group(tiny_bundle, tmp_path):
+    rows = [{"text": t, "label": y, "domain": ["books", "kitchen"][i % 2]}
+            for i, (t, y) in enumerate(sample_reviews(60, seed=2))]  # fmt: skip
+    src = tmp_path / "dev.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), src)
+    out = tmp_path / "ev"
+    args = ["evaluate", tiny_bundle, str(src), "--no-plots", "-o", str(out)]
+    r = CliRunner().invoke(cli, [*args, "--group-column", "domain"])
+    assert r.exit_code == 0, r.output
+    assert "books: accuracy" in r.output and "kitchen: accuracy" in r.output
+    rep = json.loads((out / "metrics.json").read_text())
+    assert {g: m["n"] for g, m in rep["groups"].items()} == {"books": 30, "kitchen": 30}
+    errors = pq.read_table(out / "errors.parquet")
+    wrong = round((1 - rep["metrics"]["accuracy"]) * 60)
+    assert errors.num_rows == rep["errors"] == wrong
+    assert all(g != p for g, p in zip(errors["gold"].to_pylist(), errors["predicted"].to_pylist()))
+    assert set(errors["group"].to_pylist()) <= {"books", "kitchen"}
+    missing = CliRunner().invoke(cli, [*args, "--group-column", "category"])
+    assert missing.exit_code == 1 and "category" in missing.output

@@ -54,6 +54,11 @@ from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
     is_flag=True,
     help="Remove HTML tags and decode entities before scoring, as score --strip-html.",
 )
+@click.option(
+    "--group-column",
+    default=None,
+    help="Also report metrics per value of this column (a domain, a product category).",
+)
 def evaluate_cmd(
     bundle,
     data,
@@ -70,6 +75,7 @@ def evaluate_cmd(
     chunk_rows,
     max_length,
     strip_html,
+    group_column,
 ):
     """Evaluate BUNDLE ('default' or a directory) on labeled DATA: accuracy, P/R/F1, ROC AUC,
     confusion matrix, ECE; writes metrics.json and plots."""
@@ -90,11 +96,14 @@ def evaluate_cmd(
         chunk_rows=chunk_rows,
         max_length=max_length,
         strip_html=strip_html,
+        group_column=group_column,
         verify=not no_verify,
     )
     rep = evaluate_bundle(cfg)
     m = rep["metrics"]
     auc = f"{m['roc_auc']:.4f}" if m["roc_auc"] is not None else "n/a"
+    for name, g in rep.get("groups", {}).items():
+        click.echo(f"  {name}: accuracy {g['accuracy']:.4f}  ECE {g['ece']:.4f}  n={g['n']}")
     click.echo(
         f"accuracy {m['accuracy']:.4f}  macro-F1 {m['f1_macro']:.4f}  ROC AUC {auc}  ECE {m['ece']:.4f}  n={m['n']}  ({rep['precision']} on {rep['device']}) -> {rep['output']}"
     )

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -44,6 +44,7 @@ class EvaluateConfig:
         ``score``; row-invariant variants give the same metrics for any values.
     max_length: lower the bundle's token limit (faster, maybe less accurate).
     strip_html: remove HTML tags and decode entities before scoring, as ``score --strip-html``.
+    group_column: a column (domain, product category, ...) to report metrics per value of.
     verify: check the bundle's checksums (--no-verify turns it off).
     """
 
@@ -61,6 +62,7 @@ class EvaluateConfig:
     chunk_rows: int = 4096
     max_length: int | None = None
     strip_html: bool = False
+    group_column: str | None = None
     verify: bool = True
 
     def __post_init__(self):
@@ -174,38 +176,94 @@ def _columns(cfg: EvaluateConfig, files) -> tuple[str, str]:
     return text, label
 
 
-def _collect(cfg: EvaluateConfig, scorer: Scorer) -> tuple[np.ndarray, np.ndarray, int]:
+@dataclass
+class _Scored:
+    """What evaluation collects: per kept row its probabilities, gold id, text and group."""
+
+    probs: list = field(default_factory=list)
+    gold: list = field(default_factory=list)
+    texts: list = field(default_factory=list)
+    groups: list = field(default_factory=list)
+    skipped: int = 0
+    dropped: int = 0
+
+
+def _collect(cfg: EvaluateConfig, scorer: Scorer) -> _Scored:
     files = discover_inputs(cfg.data, text_column=cfg.text_column)
     text, label = _columns(cfg, files)
-    gold = LabelResolver(scorer.labels, cfg.label_map)
-    probs, labels, skipped, dropped, left = [], [], 0, 0, cfg.limit
+    for inp in files if cfg.group_column else ():
+        names = read_schema(inp).names
+        pick_column(names, cfg.group_column, (), "group", "--group-column", where=inp.path)
+    gold, got, left = LabelResolver(scorer.labels, cfg.label_map), _Scored(), cfg.limit
     for inp in files:
         for batch in iter_batches(inp, batch_rows=cfg.chunk_rows):
             if left is not None:
                 batch = batch.slice(0, left)
                 left -= batch.num_rows
-            out = scorer.score_batch(batch.select([text]), text, keep_columns="none")
-            ok = np.asarray([e is None for e in out.column("error").to_pylist()])
-            skipped += int((~ok).sum())
-            p = np.stack(
-                [out.column(f"prob_{lab}").to_numpy(zero_copy_only=False) for lab in scorer.labels],
-                axis=1,
-            )
-            values = batch.column(label).to_pylist()
-            ids = np.asarray([gold(v) if good else -1 for v, good in zip(values, ok)], np.int64)
-            kept = ok & (ids >= 0)  # --label-map ... =drop leaves a row out
-            dropped += int((ok & (ids < 0)).sum())
-            probs.append(p[kept])
-            labels.append(ids[kept])
+            _add(got, batch, scorer, gold, text, label, cfg.group_column)
             if left == 0:
                 break
         if left == 0:
             break
-    if not probs or sum(len(p) for p in probs) == 0:
+    if not got.gold or sum(len(g) for g in got.gold) == 0:
         raise InputDataError(
             "At least one scorable labeled row", "none", "check DATA and --text-column"
         )
-    return np.concatenate(probs), np.concatenate(labels), skipped, dropped
+    return got
+
+
+def _add(got: _Scored, batch, scorer: Scorer, gold, text: str, label: str, group) -> None:
+    out = scorer.score_batch(batch.select([text]), text, keep_columns="none")
+    ok = np.asarray([e is None for e in out.column("error").to_pylist()])
+    got.skipped += int((~ok).sum())
+    p = np.stack(
+        [out.column(f"prob_{lab}").to_numpy(zero_copy_only=False) for lab in scorer.labels],
+        axis=1,
+    )
+    values = batch.column(label).to_pylist()
+    ids = np.asarray([gold(v) if good else -1 for v, good in zip(values, ok)], np.int64)
+    kept = ok & (ids >= 0)  # --label-map ... =drop leaves a row out
+    got.dropped += int((ok & (ids < 0)).sum())
+    got.probs.append(p[kept])
+    got.gold.append(ids[kept])
+    keep = np.flatnonzero(kept)
+    got.texts += [batch.column(text)[int(i)].as_py() for i in keep]
+    if group:
+        got.groups += [str(batch.column(group)[int(i)].as_py()) for i in keep]
+
+
+def _per_group(got: _Scored, probs: np.ndarray, y: np.ndarray, labels: list) -> dict:
+    """Metrics per value of --group-column, in order of first appearance."""
+    groups = np.asarray(got.groups)
+    report = {}
+    for g in dict.fromkeys(got.groups):
+        rows = groups == g
+        report[g] = classification_report(y[rows], probs[rows], labels)
+    return report
+
+
+def _write_errors(got: _Scored, probs: np.ndarray, y: np.ndarray, labels: list, out: str) -> dict:
+    """The misclassified rows, with text, gold and predicted labels and probabilities, as
+    ``errors.parquet`` in ``out``; returns where and how many."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pred = probs.argmax(axis=1)
+    wrong = np.flatnonzero(pred != y)
+    cols = {
+        "text": pa.array([got.texts[i] for i in wrong], pa.string()),
+        "gold": pa.array([labels[y[i]] for i in wrong], pa.string()),
+        "predicted": pa.array([labels[pred[i]] for i in wrong], pa.string()),
+        "score": pa.array(probs[wrong].max(axis=1) if len(wrong) else [], pa.float32()),
+    }
+    cols.update(
+        {f"prob_{lab}": pa.array(probs[wrong, j], pa.float32()) for j, lab in enumerate(labels)}
+    )
+    if got.groups:
+        cols["group"] = pa.array([got.groups[i] for i in wrong], pa.string())
+    path = os.path.join(out, "errors.parquet")
+    pq.write_table(pa.table(cols), path)
+    return {"errors_file": path, "errors": int(len(wrong))}
 
 
 def _plots(y: np.ndarray, probs: np.ndarray, metrics: dict, out: str) -> tuple[list, str | None]:
@@ -230,7 +288,9 @@ def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
         strip_html=cfg.strip_html,
     )
     start = time.perf_counter()
-    probs, y, skipped, dropped = _collect(cfg, scorer)
+    got = _collect(cfg, scorer)
+    probs, y = np.concatenate(got.probs), np.concatenate(got.gold)
+    skipped, dropped = got.skipped, got.dropped
     seconds = time.perf_counter() - start
     metrics = classification_report(y, probs, scorer.labels)
     stem = discover_inputs(cfg.data)[0].stem
@@ -256,6 +316,8 @@ def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
         "output": out,
         "max_length": scorer.max_length,
         "rows_truncated": scorer.stats.truncated,
+        **_write_errors(got, probs, y, scorer.labels, out),
+        **({"groups": _per_group(got, probs, y, scorer.labels)} if cfg.group_column else {}),
         "config": asdict(cfg),
     }
     path = os.path.join(out, "metrics.json")
