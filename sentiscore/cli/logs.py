@@ -15,6 +15,7 @@ import re
 import sys
 import threading
 import time
+import warnings
 
 import click
 
@@ -50,9 +51,14 @@ def setup_logging(verbose: bool | None = None, log_json: bool | None = None) -> 
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)
     logging.captureWarnings(True)  # Python warnings become log records (JSON under --log-json)
+    warnings.formatwarning = _one_line  # without the source line printed under the message
     logging.getLogger("sentiscore").setLevel(
         logging.DEBUG if STATE["verbose"] else logging.INFO if STATE["json"] else logging.WARNING
     )
+
+
+def _one_line(message, category, filename, lineno, line=None) -> str:
+    return f"{filename}:{lineno}: {category.__name__}: {message}"
 
 
 class _Ours(logging.Filter):
