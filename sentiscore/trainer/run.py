@@ -117,12 +117,6 @@ def _precision_flags(cfg: TrainConfig) -> dict:
     return {"bf16": want == "bf16", "fp16": want == "fp16"}
 
 
-def _has_cuda() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available())
-
-
 def training_arguments(cfg: TrainConfig, n_train: int):
     transformers = require("transformers", "train", "Training")
     params = inspect.signature(transformers.TrainingArguments.__init__).parameters
@@ -147,7 +141,7 @@ def training_arguments(cfg: TrainConfig, n_train: int):
         disable_tqdm=not cfg.progress,
         gradient_checkpointing=cfg.gradient_checkpointing,
         dataloader_num_workers=0,
-        dataloader_pin_memory=_has_cuda(),  # pinned memory only helps copies to a GPU
+        dataloader_pin_memory=torch_cuda(),  # pinned memory only helps copies to a GPU
         **_precision_flags(cfg),
     )
     kwargs.update(_eval_schedule(cfg, n_train))
