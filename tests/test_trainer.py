@@ -44,6 +44,7 @@ def test_one_epoch_outputs_and_loss_goes_down(tiny_model_dir, tmp_path):
         "README.md",
     ):
         assert (run / name).exists(), name
+    assert not (run / "checkpoints").exists()  # removed once the run finished
     for png in ("loss", "accuracy", "confusion_matrix", "roc", "reliability"):
         assert (run / "plots" / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     losses = [h["loss"] for h in res.metrics["log_history"] if "loss" in h]
@@ -133,7 +134,7 @@ def test_clear_errors(tiny_model_dir, tmp_path):
 def test_resume_continues_from_checkpoint(tiny_model_dir, tmp_path):
     data = _data(tmp_path / "d.parquet")
     out = str(tmp_path / "run")
-    train(TrainConfig(model=tiny_model_dir, data=[data], output=out, **FAST))
+    train(TrainConfig(model=tiny_model_dir, data=[data], output=out, keep_checkpoints=True, **FAST))
     res = train(
         TrainConfig(
             model=tiny_model_dir, data=[data], output=out, resume=True, **{**FAST, "epochs": 2}

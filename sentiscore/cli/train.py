@@ -125,6 +125,19 @@ from sentiscore.trainer.config import METRICS
     help="Run N random-search trials over lr, batch and epochs.",
 )
 @click.option(
+    "--logging-steps",
+    type=int,
+    default=50,
+    show_default=True,
+    help="Log the training loss every N steps (the loss curve in plots/; lower it for short runs).",
+)
+@click.option(
+    "--keep-checkpoints",
+    is_flag=True,
+    help="Keep checkpoints/ after a finished run (by default only model/ stays; an "
+    "interrupted run keeps them for --resume).",
+)
+@click.option(
     "--export",
     is_flag=True,
     help="Also write an int8 bundle with a calibrated temperature to RUN_DIR/bundle.",

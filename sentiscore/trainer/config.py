@@ -95,6 +95,7 @@ class TrainConfig:
     )
     export: bool = False
     logging_steps: int = 50
+    keep_checkpoints: bool = False
     progress: bool = False
 
     def __post_init__(self):
@@ -140,6 +141,7 @@ class TrainConfig:
             (0 < self.layer_decay <= 1, "--layer-decay in (0, 1]", self.layer_decay),
             (0 <= self.rdrop <= 100, "--rdrop in [0, 100]", self.rdrop),
             (self.grad_accum >= 1, "--grad-accum >= 1", self.grad_accum),
+            (self.logging_steps >= 1, "--logging-steps >= 1", self.logging_steps),
             (
                 self.scheduler in SCHEDULERS,
                 "--scheduler linear, cosine or constant",

@@ -13,6 +13,7 @@ import inspect
 import logging
 import math
 import os
+import shutil
 import time
 
 import numpy as np
@@ -293,9 +294,12 @@ def train(cfg: TrainConfig) -> TrainResult:
     result = trainer.train(resume_from_checkpoint=_last_checkpoint(cfg))
     runtime = time.perf_counter() - started
     logits = predict_logits(trainer.model, eval_ds, cfg.eval_batch_size, trainer.data_collator)
-    return write_run(
+    done = write_run(
         cfg, data, trainer, tok, max_length, np.asarray(logits, dtype=np.float32), result, runtime
     )
+    if not cfg.keep_checkpoints:  # the best model is in model/; checkpoints only serve --resume
+        shutil.rmtree(os.path.join(cfg.output, "checkpoints"), ignore_errors=True)
+    return done
 
 
 def predict_logits(model, ds, batch_size: int, collator) -> np.ndarray:
