@@ -110,3 +110,19 @@ def test_export_gives_one_line_for_a_directory_without_a_model(tmp_path):
     r = CliRunner().invoke(cli, ["export", str(tmp_path / "empty"), "-o", str(tmp_path / "b")])
     assert r.exit_code == 1 and r.output.startswith("Error:") and "config.json" in r.output
     assert "model_type" not in r.output  # not transformers' list of model types
+
+
+def test_train_shows_bars_but_no_raw_log_dicts(tiny_model_dir, tmp_path, capfd):
+    from sentiscore.trainer.config import TrainConfig
+    from sentiscore.trainer.run import train
+
+    rows = sample_reviews(48)
+    data = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"text": [t for t, _ in rows], "label": [y for _, y in rows]}), data)
+    cfg = TrainConfig(model=tiny_model_dir, data=[str(data)], output=str(tmp_path / "run"),
+                      epochs=1, batch_size=8, max_length=32, logging_steps=2, progress=True)  # fmt: skip
+    res = train(cfg)
+    out, err = capfd.readouterr()
+    assert "{'loss'" not in out + err and "{'eval_loss'" not in out + err
+    assert "{'train_runtime'" not in out + err
+    assert any("loss" in h for h in res.metrics["log_history"])  # still recorded

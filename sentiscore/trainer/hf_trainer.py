@@ -7,6 +7,8 @@ trains. Arguments, data and reporting are ``run``'s, ``data``'s and ``report``'s
 
 from __future__ import annotations
 
+import logging
+
 import torch
 import torch.nn.functional as F
 import transformers
@@ -52,6 +54,25 @@ class SentiscoreTrainer(transformers.Trainer):
             )
             loss = loss + self.rdrop * 0.5 * kl
         return (loss, outputs) if return_outputs else loss
+
+
+class QuietProgressCallback(transformers.trainer_callback.ProgressCallback):
+    """The Trainer's progress bars without its raw log dicts on the console (they are in
+    metrics.json and the plots; -v shows them as debug log lines)."""
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        logging.getLogger("sentiscore.trainer").debug("%s", logs)
+
+
+def quiet(trainer) -> None:
+    """Replace the callbacks that print every log dict (bars kept, see above)."""
+    cb = transformers.trainer_callback
+    printing = cb.PrinterCallback, cb.ProgressCallback
+    bars = any(isinstance(c, cb.ProgressCallback) for c in trainer.callback_handler.callbacks)
+    for kind in printing:
+        trainer.remove_callback(kind)
+    if bars:
+        trainer.add_callback(QuietProgressCallback)
 
 
 class FinalEvalCallback(transformers.TrainerCallback):

@@ -205,7 +205,7 @@ def _class_weights(labels: list[int], k: int) -> list[float]:
 
 def _build_trainer(cfg: TrainConfig, data: TrainData, tok, model, train_ds, eval_ds):
     transformers = require("transformers", "train", "Training")
-    from sentiscore.trainer.hf_trainer import FinalEvalCallback, SentiscoreTrainer
+    from sentiscore.trainer.hf_trainer import FinalEvalCallback, SentiscoreTrainer, quiet
 
     args = training_arguments(cfg, len(train_ds))
     weights = (
@@ -231,7 +231,7 @@ def _build_trainer(cfg: TrainConfig, data: TrainData, tok, model, train_ds, eval
         from sentiscore.trainer.optim import build_optimizer
 
         optimizers = (build_optimizer(model, args, cfg.layer_decay), None)
-    return SentiscoreTrainer(
+    trainer = SentiscoreTrainer(
         model=model,
         args=args,
         class_weights=weights,
@@ -244,6 +244,8 @@ def _build_trainer(cfg: TrainConfig, data: TrainData, tok, model, train_ds, eval
         callbacks=callbacks,
         **{tok_kw: tok},
     )
+    quiet(trainer)
+    return trainer
 
 
 def torch_cuda() -> bool:
