@@ -126,3 +126,16 @@ def test_train_shows_bars_but_no_raw_log_dicts(tiny_model_dir, tmp_path, capfd):
     assert "{'loss'" not in out + err and "{'eval_loss'" not in out + err
     assert "{'train_runtime'" not in out + err
     assert any("loss" in h for h in res.metrics["log_history"])  # still recorded
+
+
+def test_the_card_says_what_the_model_was_trained_on_and_flags_a_recall_gap():
+    from sentiscore.trainer.report import intended_use, recall_note
+
+    use = intended_use(["../shared/data/amazon_polarity/train.parquet", "imdb"])
+    assert "product reviews (Amazon)" in use and "film reviews (IMDB)" in use
+    assert "tickets.csv" in intended_use(["data/tickets.csv"])
+    balanced = {"negative": {"recall": 0.90}, "positive": {"recall": 0.93}}
+    assert recall_note(balanced) == ""
+    skewed = {"negative": {"recall": 0.62}, "positive": {"recall": 0.97}}
+    note = recall_note(skewed)
+    assert "'negative' is found 62.0%" in note and "35.0 points below 'positive'" in note

@@ -163,6 +163,45 @@ class TrainResult:
         )
 
 
+# What a training set's name says about its texts (matched in its name or path).
+KNOWN_DATA = {
+    "imdb": "film reviews (IMDB)",
+    "sst": "film review sentences (SST-2)",
+    "amazon": "product reviews (Amazon)",
+    "yelp": "business reviews (Yelp)",
+    "multi_domain": "product reviews (books, DVD, electronics, kitchen)",
+    "customer_reviews": "product review sentences (Customer Reviews)",
+    "semeval": "restaurant and laptop review sentences (SemEval-2014)",
+}
+# Recall this many points below another class's is flagged on the card.
+RECALL_GAP = 0.10
+
+
+def intended_use(data: list[str]) -> str:
+    """The card's first sentence on use: the kinds of text the model was trained on."""
+    kinds = [k for key, k in KNOWN_DATA.items() if any(key in str(d).lower() for d in data)]
+    if kinds:
+        return f"Sentiment of English text like its training data: {'; '.join(kinds)}."
+    names = ", ".join(os.path.basename(str(d).rstrip("/")) for d in data)
+    return f"Sentiment of English text like its training data ({names})."
+
+
+def recall_note(per_class: dict) -> str:
+    """A warning line when one class's recall is far below another's, else ''."""
+    recalls = {name: c["recall"] for name, c in per_class.items()}
+    if len(recalls) < 2:
+        return ""
+    low, high = min(recalls, key=recalls.get), max(recalls, key=recalls.get)
+    gap = recalls[high] - recalls[low]
+    if gap <= RECALL_GAP:
+        return ""
+    return (
+        f"\n**Recall gap:** '{low}' is found {recalls[low]:.1%} of the time, {gap * 100:.1f} "
+        f"points below '{high}' ({recalls[high]:.1%}): the model misses '{low}' more often. "
+        "More such examples or `--class-weights` may help.\n"
+    )
+
+
 def model_card(cfg: TrainConfig, data, metrics: dict) -> str:
     f = metrics["final"]
     rows = "\n".join(
@@ -203,11 +242,11 @@ accuracy **{f["accuracy"]:.4f}**, macro F1 {f["f1_macro"]:.4f}, ROC AUC {auc}, E
 
 Plots: `plots/loss.png`, `plots/accuracy.png`, `plots/confusion_matrix.png`, `plots/roc.png`, `plots/reliability.png`.
 
+{recall_note(f["per_class"])}
 ## Intended use and limits
-Sentiment of English review-like text (products, films, services), scored in batches. It is
-not suited to sarcasm-heavy, domain-specific or non-English text, nor to decisions about
-people. Accuracy above is measured on the evaluation data only; check it on your own data
-(`sentiscore evaluate`) before relying on it.
+{intended_use(cfg.data)} It is not suited to sarcasm-heavy or non-English text, nor to
+decisions about people. Accuracy above is measured on the evaluation data only; check it on
+your own data (`sentiscore evaluate`, `--group-column` per domain) before relying on it.
 
 ## Bias, privacy and transparency
 The model inherits biases of its base model and of the review data (e.g. dialect, names,
