@@ -103,8 +103,8 @@ class OpenVinoRunner:
             "NUM_STREAMS": str(self.streams),
             "INFERENCE_NUM_THREADS": str(threads),
             # kernels kept per input shape: exact-length batching makes hundreds of shapes,
-            # and the default (5,000) grew to 8 GB on 20,000 IMDB reviews; 100 stays near
-            # 1.2 GB at the same speed (benchmarks/results/long_texts_memory.md)
+            # and the default (5,000) grew to 8 GB on 20,000 IMDB reviews; with 100 the
+            # same run peaked at 1.25 GB (benchmarks/results/long_texts_memory.md)
             "CPU_RUNTIME_CACHE_CAPACITY": str(SHAPE_CACHE),
         }
         try:
