@@ -227,9 +227,11 @@ def _add(got: _Scored, batch, scorer: Scorer, gold, text: str, label: str, group
     got.probs.append(p[kept])
     got.gold.append(ids[kept])
     keep = np.flatnonzero(kept)
-    got.texts += [batch.column(text)[int(i)].as_py() for i in keep]
+    texts = batch.column(text).to_pylist()
+    got.texts += [texts[i] for i in keep]
     if group:
-        got.groups += [str(batch.column(group)[int(i)].as_py()) for i in keep]
+        values = batch.column(group).to_pylist()
+        got.groups += [str(values[i]) for i in keep]
 
 
 def _per_group(got: _Scored, probs: np.ndarray, y: np.ndarray, labels: list) -> dict:

@@ -16,7 +16,13 @@ import os
 import shutil
 from dataclasses import dataclass
 
-from sentiscore.errors import ConfigError, OutputError, OutputExistsError, ResumeError
+from sentiscore.errors import (
+    ConfigError,
+    OutputError,
+    OutputExistsError,
+    ResumeError,
+    first_line,
+)
 from sentiscore.io import remote
 from sentiscore.io.readers import InputFile, fingerprint, map_inputs
 from sentiscore.io.remote import is_remote, staging_path
@@ -203,10 +209,9 @@ def finish(job: Job) -> None:
         try:
             remote.upload(job.output, job.remote)
         except OSError as exc:
-            text = str(exc).strip()
             raise OutputError(
                 f"An upload of the scored output to '{job.remote}'",
-                (text.splitlines()[0][:300] if text else type(exc).__name__),
+                first_line(exc) or type(exc).__name__,
                 f"check the credentials and the network; the scored file is kept in "
                 f"'{job.output}': rerun with --resume to upload it without scoring again",
             ) from exc
