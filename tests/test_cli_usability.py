@@ -294,6 +294,44 @@ def test_evaluate_maps_integer_star_ratings_with_ranges_and_drop(tiny_bundle, tm
 # --- logs and messages for jobs ------------------------------------------------------------
 
 
+def test_eta_is_estimated_by_tokens_not_rows():
+    from sentiscore.cli.logs import TokenEta
+
+    eta = TokenEta(total=100)
+    eta.start = 0.0
+    eta.plan(10, 1000)  # the first chunk: 10 rows, 1,000 tokens
+    eta.worked(2, 600)  # its two longest rows took 6 s: 100 tokens/s
+    eta.rows = 2
+    # 400 tokens left in the chunk + 90 unread rows x 100 tokens = 94 s (by rows: 294 s)
+    assert eta.seconds_left(now=6.0) == pytest.approx(94.0)
+    assert TokenEta(total=None).seconds_left(now=1.0) is None
+
+
+def test_scorer_reports_every_token_to_a_token_aware_progress(tiny_bundle):
+    from sentiscore.infer.scorer import Scorer
+
+    class Seen:
+        def __init__(self):
+            self.planned, self.done, self.calls = [], [], 0
+
+        def __call__(self, n):
+            self.calls += 1
+
+        def plan(self, rows, tokens):
+            self.planned.append((rows, tokens))
+
+        def worked(self, rows, tokens):
+            self.done.append((rows, tokens))
+
+    scorer = Scorer.load(tiny_bundle, device="cpu")
+    ids = scorer.encoder.encode(_texts(6) + [LONG])
+    seen = Seen()
+    scorer.run_ids(ids, seen)
+    total = sum(len(row) for row in ids)
+    assert seen.planned == [(7, total)] and seen.calls == 0
+    assert sum(r for r, _ in seen.done) == 7 and sum(t for _, t in seen.done) == total
+
+
 def test_log_json_after_the_subcommand_makes_every_stderr_line_json(tiny_bundle, tmp_path):
     src = tmp_path / "j.parquet"
     pq.write_table(pa.table({"text": ["Good.", None, LONG]}), src)
@@ -302,7 +340,8 @@ def test_log_json_after_the_subcommand_makes_every_stderr_line_json(tiny_bundle,
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stderr.splitlines()]  # every line parses
     assert any(e.get("event") == "summary" for e in events)
-    assert any(e.get("event") == "progress" for e in events)
+    progress = [e for e in events if e.get("event") == "progress"]
+    assert progress and progress[-1]["rows"] == 3 and progress[-1]["total"] == 3
     failed = subprocess.run(
         [*cmd, "--log-json", "--text-column", "nope"], capture_output=True, text=True, timeout=120
     )

@@ -214,43 +214,110 @@ def logging_options(f):
     )(f)
 
 
+class TokenEta:
+    """Time left, estimated by tokens rather than rows: the scorer runs each chunk's longest
+    texts first, so rows/s early in a run says little about the rest. Rows of chunks not yet
+    tokenised are assumed to be as long, on average, as those seen so far."""
+
+    def __init__(self, total: int | None):
+        self.total, self.start = total, time.perf_counter()
+        self.rows = self.pending_rows = self.pending_tokens = 0
+        self.planned_rows = self.planned_tokens = self.done_tokens = 0
+
+    def plan(self, rows: int, tokens: int) -> None:
+        if not self.planned_rows:  # the clock starts with the model, not with loading it
+            self.start = time.perf_counter()
+        self.pending_rows += rows
+        self.pending_tokens += tokens
+        self.planned_rows += rows
+        self.planned_tokens += tokens
+
+    def worked(self, rows: int, tokens: int) -> None:
+        self.pending_rows -= rows
+        self.pending_tokens -= tokens
+        self.done_tokens += tokens
+
+    def seconds_left(self, now: float | None = None) -> float | None:
+        """None until a total is known and some tokens are done."""
+        elapsed = (now or time.perf_counter()) - self.start
+        if not self.total or not self.done_tokens or not self.planned_rows or elapsed <= 0:
+            return None
+        unplanned = max(self.total - self.rows - self.pending_rows, 0)
+        tokens_left = self.pending_tokens + unplanned * self.planned_tokens / self.planned_rows
+        return max(tokens_left, 0) / (self.done_tokens / elapsed)
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
 class Progress:
     """Rows done: a tqdm bar on stderr, or under --log-json a 'progress' event every few
-    seconds with rows/s and ETA. Created lazily, so early errors print cleanly."""
+    seconds with rows/s and ETA. The ETA is by tokens (``TokenEta``) once the scorer reports
+    them (``plan``/``worked``). Created lazily, so early errors print cleanly."""
 
     def __init__(self, total: int | None, every_s: float = 2.0):
         self.total, self.bar, self.every_s = total, None, every_s
+        self.eta = TokenEta(total)
         self.rows, self.start, self.last = 0, time.perf_counter(), 0.0
+
+    def plan(self, rows: int, tokens: int) -> None:
+        self.eta.plan(rows, tokens)
+
+    def worked(self, rows: int, tokens: int) -> None:
+        self.eta.worked(rows, tokens)
+        self(rows)
+
+    def __call__(self, n: int) -> None:
+        self.update(n)
 
     def update(self, n: int) -> None:
         self.rows += n
+        self.eta.rows = self.rows
         if STATE["json"]:
             now = time.perf_counter()
             if now - self.last >= self.every_s or (self.total and self.rows >= self.total):
                 self.last = now
-                rate = self.rows / max(now - self.start, 1e-9)
-                eta = (self.total - self.rows) / rate if self.total and rate else None
+                eta = self.eta.seconds_left(now)
                 event(
                     "progress",
                     rows=self.rows,
                     total=self.total,
-                    rows_per_s=round(rate, 1),
+                    rows_per_s=round(self.rows / max(now - self.start, 1e-9), 1),
                     eta_s=None if eta is None else round(eta, 1),
                 )
             return
         if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                total=self.total,
-                unit="rows",
-                file=sys.stderr,
-                dynamic_ncols=True,
-                smoothing=0.1,
-                mininterval=0.5,
-            )
+            self.bar = _bar(self.total)
+        self.bar.eta_text = _clock(self.eta.seconds_left())
         self.bar.update(n)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def _bar(total: int | None):
+    from tqdm import tqdm
+
+    class TokenBar(tqdm):
+        eta_text = "?"
+
+        @property
+        def format_dict(self):
+            return {**super().format_dict, "eta": self.eta_text}
+
+    fmt = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{eta}, {rate_fmt}]" if total else None
+    return TokenBar(
+        total=total,
+        unit="rows",
+        file=sys.stderr,
+        dynamic_ncols=True,
+        smoothing=0.1,
+        mininterval=0.5,
+        bar_format=fmt,
+    )

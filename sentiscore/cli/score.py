@@ -262,7 +262,7 @@ def score_cmd(
         try:
             with _sigterm_as_interrupt():
                 engine_bars = not (silent or STATE["json"])  # Ray's and Spark's own bars
-                stats = _run(paths, cfg, output == "-", bar.update if bar else None, engine_bars)
+                stats = _run(paths, cfg, output == "-", bar, engine_bars)
         except ScoreInterrupted as exc:
             raise ScoreInterrupted(exc.saved_rows, exc.where + _resume_hint(resume)) from None
         finally:

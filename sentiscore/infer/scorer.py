@@ -230,16 +230,23 @@ class Scorer:
 
     def run_ids(self, ids: list[np.ndarray], on_rows=None) -> np.ndarray:
         """Class probabilities (n, num_labels) for encoded rows; ``on_rows(k)`` is called as
-        each micro-batch of k rows completes (progress)."""
+        each micro-batch of k rows completes (progress). A progress object that also has
+        ``plan(rows, tokens)`` and ``worked(rows, tokens)`` is told the tokens instead, so
+        that it can estimate time by tokens (the longest texts run first)."""
         probs = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         batches = iter_micro_batches(
             ids, self.max_tokens, self.encoder.pad_id, same_length=not self.runner.pads_exactly
         )
+        by_tokens = hasattr(on_rows, "plan") and hasattr(on_rows, "worked")
+        if by_tokens:
+            on_rows.plan(len(ids), sum(len(row) for row in ids))
         for mb, logits in self.runner.run_all(batches):
             probs[mb.rows] = softmax(logits, self.temperature).astype(np.float32)
             self.stats.real_tokens += mb.real_tokens
             self.stats.computed_tokens += mb.computed_tokens
-            if on_rows is not None:
+            if by_tokens:
+                on_rows.worked(len(mb.rows), mb.real_tokens)
+            elif on_rows is not None:
                 on_rows(len(mb.rows))
         return probs
 

@@ -54,9 +54,9 @@ def score_stream(
             yield scorer.prepare(chunk, text_column, keep, prefix, cfg.strict, origin)
 
     for prep in prefetch(prepared()):
-        out = scorer.finish(prep)
+        out = scorer.finish(prep, progress)
+        progress(out.num_rows - len(prep.ids))  # rows that could not be scored
         writer.write(out)
         written += out.num_rows
-        progress(out.num_rows)
     writer.close()
     return finish_run(scorer, cfg, start, written, ["-"])
