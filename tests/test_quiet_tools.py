@@ -139,3 +139,23 @@ def test_the_card_says_what_the_model_was_trained_on_and_flags_a_recall_gap():
     skewed = {"negative": {"recall": 0.62}, "positive": {"recall": 0.97}}
     note = recall_note(skewed)
     assert "'negative' is found 62.0%" in note and "35.0 points below 'positive'" in note
+
+
+@pytest.mark.parametrize("engine", ["ray", "spark"])
+def test_cluster_engines_are_silent_with_silent(engine, tiny_bundle, tmp_path):
+    """--silent on a local Ray or Spark: no INFO lines, no Ray driver or JVM start-up notes, no
+    pandas warning from PySpark; -v shows them again."""
+    pytest.importorskip("ray" if engine == "ray" else "pyspark")
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": ["a fine film", "dull"] * 20}), src)
+    cmd = [sys.executable, "-m", "sentiscore", "score", str(src), "-m", tiny_bundle]
+    cmd += ["--engine", engine, "--workers", "1"]
+    quiet = subprocess.run(
+        [*cmd, "-o", str(tmp_path / "a"), "--silent"], capture_output=True, text=True, timeout=300
+    )
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    loud = subprocess.run(
+        [*cmd, "-o", str(tmp_path / "b"), "--silent", "-v"], capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert loud.returncode == 0 and loud.stderr.strip(), "-v shows the engine's own lines"

@@ -106,13 +106,26 @@ def third_party_to(path: str):
         console.close()
 
 
+# Native lines that say nothing about a run (unless -v): Ray's driver notes that Ray Data
+# keeps its actors' arguments in the object store; the JVM notes Spark's incubator module.
+NATIVE_NOISE = re.compile(
+    r"core_worker\.cc:\d+: Actor with class name: .* max_restarts > 0"
+    r"|^WARNING: Using incubator modules"
+)
+
+
 @contextlib.contextmanager
-def native_stderr_as_json(source: str):
-    """Under --log-json: lines that reach file descriptor 2 without going through our logging
-    (a cluster engine's own log handlers, Ray's C++ core, Spark's JVM) become JSON objects too,
-    ``{"level": ..., "logger": source, "msg": line}``; JSON lines pass unchanged. A daemon
-    thread pumps a pipe, since child processes (the JVM) may keep writing to it after we return."""
-    if not STATE["json"]:
+def native_stderr(source: str, bars: bool):
+    """What reaches file descriptor 2 without going through our logging (a cluster engine's
+    own log handlers, Ray's C++ core, Spark's JVM). Unless -v, the lines in ``NATIVE_NOISE``
+    are dropped. Under --log-json each other line becomes a JSON object, ``{"level": ...,
+    "logger": source, "msg": line}`` (JSON lines pass unchanged); otherwise it passes as it
+    is, and Python's ``sys.stderr`` writes straight to the terminal, so that progress bars
+    drawn in Python stay live. Spark draws its bars in the JVM, so with ``bars`` its stderr is
+    left alone. A daemon thread pumps a pipe, since child processes (the JVM) may keep
+    writing to it after we return."""
+    as_json = STATE["json"]
+    if not as_json and (STATE["verbose"] or (bars and source == "spark")):
         yield
         return
     sys.stderr.flush()
@@ -121,13 +134,17 @@ def native_stderr_as_json(source: str):
     os.dup2(write_end, 2)
     os.close(write_end)
     console = os.fdopen(saved, "w", buffering=1, encoding="utf-8")
-    pump = threading.Thread(target=_pump, args=(read_end, console, source), daemon=True)
+    pump = threading.Thread(target=_pump, args=(read_end, console, source, as_json), daemon=True)
     pump.start()
+    python_stderr = sys.stderr
+    if not as_json:
+        sys.stderr = console
     try:
         yield
     finally:
         sys.stderr.flush()
-        os.dup2(saved, 2)  # our pipe's last writer in this process is gone
+        sys.stderr = python_stderr
+        os.dup2(console.fileno(), 2)  # our pipe's last writer in this process is gone
         pump.join(timeout=1.0)
 
 
@@ -137,25 +154,30 @@ _LEVEL = re.compile(
 _GLOG = {"I": "info", "W": "warning", "E": "error", "F": "critical"}
 
 
-def _pump(read_end: int, console, source: str) -> None:
+def _pump(read_end: int, console, source: str, as_json: bool) -> None:
     with os.fdopen(read_end, "r", encoding="utf-8", errors="replace") as lines:
         for line in lines:
             text = line.rstrip("\n")
             if not text.strip():
                 continue
-            if not (text.startswith("{") and _is_json(text)):
-                found = _LEVEL.search(text[:80])
-                level = "info"
-                if found:
-                    level = _GLOG[found[2]] if found[2] else found[1].lower()
-                level = {"warn": "warning", "fatal": "critical"}.get(level, level)
-                line_ts = round(time.time(), 3)
-                text = json.dumps(
-                    {"ts": line_ts, "level": level, "logger": source, "msg": text},
-                    ensure_ascii=False,
-                )
+            if not STATE["verbose"] and NATIVE_NOISE.search(text):
+                continue
+            if as_json and not (text.startswith("{") and _is_json(text)):
+                text = _as_json(text, source)
             console.write(text + "\n")
     console.close()
+
+
+def _as_json(text: str, source: str) -> str:
+    found = _LEVEL.search(text[:80])
+    level = "info"
+    if found:
+        level = _GLOG[found[2]] if found[2] else found[1].lower()
+    level = {"warn": "warning", "fatal": "critical"}.get(level, level)
+    return json.dumps(
+        {"ts": round(time.time(), 3), "level": level, "logger": source, "msg": text},
+        ensure_ascii=False,
+    )
 
 
 def _is_json(text: str) -> bool:

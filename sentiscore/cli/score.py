@@ -14,7 +14,7 @@ import tempfile
 import click
 
 from sentiscore.choices import ENGINES, INPUT_FORMATS, OUTPUT_FORMATS
-from sentiscore.cli.logs import STATE, Progress, event, native_stderr_as_json
+from sentiscore.cli.logs import STATE, Progress, event, native_stderr
 from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
 from sentiscore.errors import ConfigError, OutputError, ScoreInterrupted, SentiscoreError
 from sentiscore.io.readers import STDIN_SPOOL
@@ -301,7 +301,7 @@ def _run(paths: list[str], cfg, to_stdout: bool, progress, engine_bars: bool) ->
     if cfg.engine != "local":
         from sentiscore.infer.engines.run import score_on_engine
 
-        with native_stderr_as_json(cfg.engine):
+        with native_stderr(cfg.engine, engine_bars):
             return score_on_engine(paths, cfg, progress=engine_bars)
     if not to_stdout:
         return score_files(paths, cfg, progress=progress)

@@ -22,7 +22,7 @@ import pyarrow as pa
 from sentiscore.errors import ConfigError
 from sentiscore.infer.checks import check_inputs, with_provenance
 from sentiscore.infer.config import ScoreConfig
-from sentiscore.infer.engines import splits
+from sentiscore.infer.engines import quiet, splits
 from sentiscore.infer.engines.spark import output_schema
 from sentiscore.infer.files import check_error_rate, write_stats
 from sentiscore.io.commit import SUCCESS, remove_marker, write_marker
@@ -123,8 +123,11 @@ def _run_ray(files: list[InputFile], cfg: ScoreConfig, job: dict, progress) -> l
     ray = _need("ray", "ray")
     from sentiscore.infer.engines.ray import _shipped, cluster_cpus, score_splits
 
+    quiet.quiet_ray_loggers()
     if not ray.is_initialized():  # RAY_ADDRESS joins a cluster; else a local one
-        ray.init(include_dashboard=False, log_to_driver=False)
+        options = {} if os.environ.get("RAY_ADDRESS") else quiet.ray_init_options()
+        ray.init(include_dashboard=False, log_to_driver=False, **options)
+        quiet.quiet_ray_loggers()  # ray.init configures its loggers again
     ray.data.DataContext.get_current().enable_progress_bars = progress
     slots = cfg.workers or max(1, cluster_cpus() // job["threads"])
     plan = splits.plan(files, slots, cfg.limit)
@@ -137,6 +140,7 @@ def _run_ray(files: list[InputFile], cfg: ScoreConfig, job: dict, progress) -> l
 def _run_spark(files: list[InputFile], cfg: ScoreConfig, job: dict, progress) -> list[dict]:
     """Spark runs the splits (``engines.splits``): each task reads, scores and writes one
     part with sentiscore's readers and writers, the same as the local engine reads."""
+    quiet.quiet_pyspark()
     _need("pyspark", "spark")
     from pyspark import SparkConf
     from pyspark.sql import SparkSession
@@ -147,7 +151,11 @@ def _run_spark(files: list[InputFile], cfg: ScoreConfig, job: dict, progress) ->
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("sentiscore")
     builder = builder.config("spark.ui.showConsoleProgress", str(progress).lower())
-    for key, value in _spark_conf(cfg, local=not SparkConf().contains("spark.master")).items():
+    local = not SparkConf().contains("spark.master")
+    conf = _spark_conf(cfg, local)
+    if local and not SparkConf().contains("spark.driver.extraJavaOptions"):
+        conf.update(quiet.spark_local_conf())
+    for key, value in conf.items():
         builder = builder.config(key, value) if key != "master" else builder.master(value)
     spark = builder.getOrCreate()
     _workers_can_score(spark)
