@@ -65,7 +65,7 @@ class OutputError(SentiscoreError):
     def from_os(cls, exc: OSError, path: str) -> OutputError:
         return cls(
             f"A writable output at '{path}'",
-            f"{exc.strerror or first_line(exc) or type(exc).__name__}"
+            f"{exc.strerror or first_line(exc)}"
             + (f": '{exc.filename}'" if getattr(exc, "filename", None) else ""),
             "choose another -o path, free disk space or fix the permissions; "
             "the inputs are untouched and no partial output is left under the final name",
@@ -112,7 +112,8 @@ def require(module: str, extra: str, feature: str):
         raise MissingDependencyError(module.split(".")[0], extra, feature) from exc
 
 
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message ('' when it has none), at most 300 chars."""
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message, at most ``limit`` characters; the exception's
+    type name when the message is empty (never an IndexError on an empty message)."""
     text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else ""
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

@@ -298,8 +298,8 @@ def test_eta_is_estimated_by_tokens_not_rows():
     from sentiscore.cli.logs import TokenEta
 
     eta = TokenEta(total=100)
+    eta.plan(10, 1000)  # the first chunk: 10 rows, 1,000 tokens; the clock starts here
     eta.start = 0.0
-    eta.plan(10, 1000)  # the first chunk: 10 rows, 1,000 tokens
     eta.worked(2, 600)  # its two longest rows took 6 s: 100 tokens/s
     eta.rows = 2
     # 400 tokens left in the chunk + 90 unread rows x 100 tokens = 94 s (by rows: 294 s)

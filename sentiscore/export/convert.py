@@ -11,7 +11,7 @@ import logging
 import os
 import shutil
 
-from sentiscore.errors import ExportError, require
+from sentiscore.errors import ExportError, first_line, require
 
 log = logging.getLogger(__name__)
 FUSED_OPS = (
@@ -59,7 +59,7 @@ def export_onnx(model: str, work_dir: str, opset: int, pooling: str = "cls") -> 
         else:
             main_export(model, raw_dir, library_name="transformers", framework="pt", **common)
     except (ValueError, KeyError, NotImplementedError) as exc:
-        first = str(exc).strip().splitlines()[0][:300]
+        first = first_line(exc)
         raise ExportError(
             "A BERT-family sequence classifier that optimum can export",
             first,

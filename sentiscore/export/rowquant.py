@@ -65,7 +65,7 @@ def per_row_int8(src: str, dst: str) -> dict:
             new_nodes.extend(_row_quantizer(helper, node, opset))
             counts["quantizers"] += 1
         elif node.op_type == "QAttention" and node.domain == "com.microsoft":
-            new_nodes.extend(_float_attention(helper, node))
+            new_nodes.extend(_float_attention(helper, node, opset))
             counts["qattention"] += 1
         else:
             new_nodes.append(node)
@@ -162,7 +162,7 @@ def _row_quantizer(helper, node, opset: int) -> list:
     ]
 
 
-def _float_attention(helper, node) -> list:
+def _float_attention(helper, node, opset: int) -> list:
     """QAttention(x_q, W_q, bias, x_scale, W_scale, mask[, x_zp, W_zp]) as an integer Q/K/V
     projection with the per-row scale, then a float MultiHeadAttention (same mask, heads)."""
     ins = list(node.input) + [""] * (8 - len(node.input))
@@ -188,7 +188,14 @@ def _float_attention(helper, node) -> list:
         mk("Mul", [xs, ws], [f"{p}_scales"], name=f"{p}_QkvScales"),
         mk("Cast", [f"{p}_qkv_i"], [f"{p}_qkv_f"], name=f"{p}_QkvCast", to=1),
         mk("Mul", [f"{p}_qkv_f", f"{p}_scales"], [f"{p}_qkv"], name=f"{p}_QkvRescale"),
-        mk("Split", [f"{p}_qkv"], [f"{p}_q", f"{p}_k", f"{p}_v"], name=f"{p}_QkvSplit", axis=-1),
+        mk(
+            "Split",
+            [f"{p}_qkv"],
+            [f"{p}_q", f"{p}_k", f"{p}_v"],
+            name=f"{p}_QkvSplit",
+            axis=-1,
+            **({"num_outputs": 3} if opset >= 18 else {}),  # required from opset 18
+        ),
         mk(
             "MultiHeadAttention",
             [f"{p}_q", f"{p}_k", f"{p}_v", bias, mask],

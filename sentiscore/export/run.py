@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from sentiscore import __version__
-from sentiscore.errors import ExportError, ParityError, require
+from sentiscore.errors import ExportError, ParityError, first_line, require
 from sentiscore.export import cls_tail, convert, parity, rowquant, static_int8
 from sentiscore.export.config import ExportConfig
 from sentiscore.export.report import ExportReport, calibrate_report
@@ -94,7 +94,7 @@ def _load_source(model: str):
             f"A Hugging Face model directory or hub id at '{model}'",
             f"the hub is not reachable ({offline}) and it is not in the local cache"
             if offline
-            else str(exc).strip().splitlines()[0][:200],
+            else first_line(exc, 200),
             "check the path (a model directory with config.json, or a training run directory)",
         ) from exc
     if config.model_type not in SUPPORTED:
@@ -108,7 +108,7 @@ def _load_source(model: str):
     except (OSError, ValueError, TypeError) as exc:
         raise ExportError(
             f"A tokenizer saved with the model at '{model}'",
-            str(exc).strip().splitlines()[0][:200],
+            first_line(exc, 200),
             "save the tokenizer next to the model (tokenizer.save_pretrained)",
         ) from exc
     if not getattr(tok, "is_fast", False):

@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from sentiscore.errors import ExportError, require
+from sentiscore.errors import ExportError, first_line, require
 
 log = logging.getLogger(__name__)
 WEIGHTED_OPS = ("MatMul", "Gemm")
@@ -103,7 +103,7 @@ def _nncf_call(expected: str, fix: str, fn, *args, **kwargs):
         with contextlib.redirect_stdout(shown):
             return fn(*args, **kwargs)
     except Exception as exc:  # noqa: BLE001 - NNCF raises many types
-        found = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        found = first_line(exc, 200)
         raise ExportError(expected, found, fix) from exc
     finally:
         if shown.getvalue().strip():

@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 
-from sentiscore.errors import BundleError
+from sentiscore.errors import BundleError, first_line
 from sentiscore.infer.manifest import MANIFEST
 from sentiscore.io.uris import bare, filesystem_of
 
@@ -142,7 +142,7 @@ def _reach(uri: str):
     except (OSError, ValueError) as exc:
         raise BundleError(
             "--model to be 'default', a bundle directory or a bundle URI pyarrow can reach",
-            f"'{uri}': {_first_line(exc)}",
+            f"'{uri}': {first_line(exc)}",
             "check the URI and the credentials",
         ) from exc
 
@@ -160,7 +160,7 @@ def _read(filesystem, path: str, uri: str) -> bytes:
     except OSError as exc:
         raise BundleError(
             "A bundle URI that can be read with these credentials",
-            f"'{uri}': {_first_line(exc)}",
+            f"'{uri}': {first_line(exc)}",
             "check the URI, the credentials and the network",
         ) from exc
 
@@ -186,12 +186,7 @@ def _download(filesystem, root: str, into: str, uri: str) -> int:
         except OSError as exc:
             raise BundleError(
                 "Every file of the bundle readable",
-                f"'{rel}' of '{uri}': {_first_line(exc)}",
+                f"'{rel}' of '{uri}': {first_line(exc)}",
                 "check the URI, the credentials and the network",
             ) from exc
     return total
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__

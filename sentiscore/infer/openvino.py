@@ -16,7 +16,7 @@ import threading
 
 import numpy as np
 
-from sentiscore.errors import DeviceError, SentiscoreError
+from sentiscore.errors import DeviceError, SentiscoreError, first_line
 from sentiscore.infer.runner import CPU_STREAMS, default_threads, feeds_for, run_streams
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def bf16_capabilities() -> tuple[bool, str]:
     try:
         caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
     except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses
-        return False, f"OpenVINO cannot query the CPU ({str(exc).splitlines()[0]})"
+        return False, f"OpenVINO cannot query the CPU ({first_line(exc)})"
     if "BF16" not in caps:
         return False, f"OpenVINO reports no native bf16 on this CPU (capabilities {list(caps)})"
     return True, ""
@@ -115,7 +115,7 @@ class OpenVinoRunner:
         except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError subclasses
             raise DeviceError(
                 f"OpenVINO to compile '{model_path}' for the CPU at {precision}",
-                str(exc).splitlines()[0],
+                first_line(exc),
                 "re-export the bundle, or use --precision int8 or fp32 (ONNX Runtime)",
             ) from exc
         self.inference_precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))

@@ -173,7 +173,7 @@ def _read_manifest(path: str) -> dict | None:
     except (OSError, ValueError) as exc:
         raise ResumeError(
             "A readable resume manifest",
-            f"'{path}' is damaged ({str(exc).splitlines()[0][:80] or 'empty'})",
+            f"'{path}' is damaged ({first_line(exc, 80)})",
             "use --overwrite to start this output again",
         ) from exc
 
@@ -211,7 +211,7 @@ def finish(job: Job) -> None:
         except OSError as exc:
             raise OutputError(
                 f"An upload of the scored output to '{job.remote}'",
-                first_line(exc) or type(exc).__name__,
+                first_line(exc),
                 f"check the credentials and the network; the scored file is kept in "
                 f"'{job.output}': rerun with --resume to upload it without scoring again",
             ) from exc

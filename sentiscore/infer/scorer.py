@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from sentiscore.errors import BadRowError, BundleError, ConfigError
+from sentiscore.errors import BadRowError, BundleError, ConfigError, first_line
 from sentiscore.infer.batching import iter_micro_batches
 from sentiscore.infer.bundle import Bundle, load_bundle
 from sentiscore.infer.rows import (
@@ -158,7 +158,7 @@ class Scorer:
         except Exception as exc:  # noqa: BLE001 - engines raise their own types
             raise BundleError(
                 f"A model that takes the manifest's max_length ({length} tokens)",
-                f"{self.model_path} fails on it: {str(exc).strip().splitlines()[0][:160]}",
+                f"{self.model_path} fails on it: {first_line(exc, 160)}",
                 "re-export the bundle with a max_length within the model's position limit",
             ) from None
         self._probe_vocabulary()
@@ -181,7 +181,7 @@ class Scorer:
         try:
             self.runner.run(highest, np.ones_like(highest))
         except Exception as exc:  # noqa: BLE001 - engines raise their own types
-            problem = f"it fails on it: {str(exc).strip().splitlines()[0][:160]}"
+            problem = f"it fails on it: {first_line(exc, 160)}"
         if problem:
             raise BundleError(
                 "A tokenizer whose ids the model's vocabulary holds",

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from sentiscore.choices import DEVICES
-from sentiscore.errors import DeviceError, SentiscoreError
+from sentiscore.errors import DeviceError, SentiscoreError, first_line
 from sentiscore.infer.runner import CPU_STREAMS, default_threads, feeds_for, run_streams
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class OrtRunner:
         except Exception as exc:  # noqa: BLE001 - ORT raises several unrelated types
             raise DeviceError(
                 f"ONNX Runtime to load '{os.path.basename(model_path)}' on {device}",
-                str(exc).splitlines()[0],
+                first_line(exc),
                 "re-export the bundle or try --device cpu",
             ) from exc
         active = self.session.get_providers()

@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from sentiscore.choices import TRUNCATIONS
-from sentiscore.errors import BundleError, ConfigError
+from sentiscore.errors import BundleError, ConfigError, first_line
 
 DEFAULT_HEAD_FRACTION = 0.25  # Sun et al. 2019: head 128 + tail 382 of 510 worked best on IMDB.
 
@@ -27,7 +27,7 @@ def load_tokenizer(path: str):
     except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception
         raise BundleError(
             "A valid tokenizer.json",
-            f"'{path}': {str(exc).splitlines()[0]}",
+            f"'{path}': {first_line(exc)}",
             "re-export the bundle",
         ) from exc
     return tok

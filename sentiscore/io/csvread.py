@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from sentiscore.choices import TEXT_NAMES
-from sentiscore.errors import InputDataError
+from sentiscore.errors import InputDataError, first_line
 from sentiscore.io.readers import InputFile, file_version
 from sentiscore.io.streams import MAX_ROW_BYTES, grown_blocks, numbered_lines, open_stream, rebatch
 
@@ -47,7 +47,7 @@ def _explain(inp: InputFile, exc: pa.ArrowInvalid) -> Exception:
         shown = {",": "','", ";": "';'", "\t": "tab"}.get(inp.delimiter, repr(inp.delimiter))
         return InputDataError(
             f"CSV rows with as many fields as the header, split on {shown}",
-            f"'{inp.path}': {str(exc).strip().splitlines()[0]}",
+            f"'{inp.path}': {first_line(exc)}",
             "pass --delimiter (e.g. --delimiter ';' or --delimiter $'\\t') or fix the quoting",
         )
     if "UTF8" not in str(exc) and "UTF-8" not in str(exc):

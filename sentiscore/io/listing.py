@@ -15,7 +15,7 @@ import os
 
 import pyarrow as pa
 
-from sentiscore.errors import InputDataError
+from sentiscore.errors import InputDataError, first_line
 from sentiscore.io.commit import listed_parts
 from sentiscore.io.uris import bare, child_uri, filesystem_of, is_uri
 
@@ -105,7 +105,7 @@ def _expand_uri(spec: str) -> list[str]:
         filesystem, root = filesystem_of(spec)
         info = filesystem.get_file_info(root)
     except (OSError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise InputDataError(
             "An INPUT URI that pyarrow can reach (s3://, gs://, hdfs://, ...)",
             f"'{spec}': {first}",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
 
-from sentiscore.errors import InputDataError
+from sentiscore.errors import InputDataError, first_line
 from sentiscore.io.listing import FORMATS, detect_format, expand, is_tsv  # noqa: F401 - API
 from sentiscore.io.streams import numbered_lines, open_stream
 from sentiscore.io.uris import bare, filesystem_of, is_uri
@@ -237,7 +237,7 @@ def iter_batches(
 
             yield from iter_jsonl(inp, batch_rows)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         fix = "check the file's encoding (UTF-8) and format"
         if is_uri(inp.path) and type(exc) in (OSError, FileNotFoundError, PermissionError):
             fix = "check the URI, the credentials and the network (of every worker)"

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 
 from sentiscore.choices import LABEL_NAMES, TEXT_NAMES
-from sentiscore.errors import InputDataError, TrainingError
+from sentiscore.errors import InputDataError, TrainingError, first_line
 from sentiscore.io.columns import pick_column
 from sentiscore.modeling.hub import offline_mode
 from sentiscore.trainer.config import TrainConfig
@@ -101,7 +101,7 @@ def _load_hub(spec: str, split: str, cfg: TrainConfig) -> tuple[Split, list[str]
     try:
         ds = datasets.load_dataset(name, sub, split=split)
     except Exception as exc:  # noqa: BLE001 - hub errors come in many types
-        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc, 200)
         raise TrainingError(
             f"Hub dataset '{spec}' split '{split}' to load",
             f"the hub is not reachable ({offline}) and it is not in the local cache"

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from sentiscore.errors import TrainingError, require
+from sentiscore.errors import TrainingError, first_line, require
 from sentiscore.infer.tokenize import TextEncoder, copy_tokenizer
 from sentiscore.modeling.hub import offline_mode
 from sentiscore.modeling.pooling import load_classifier
@@ -45,7 +45,7 @@ def _load_model(cfg: TrainConfig, label_names: list[str]):
             ignore_mismatched_sizes=True,
         )
     except OSError as exc:
-        first = str(exc).strip().splitlines()[0][:200]
+        first = first_line(exc, 200)
         raise TrainingError(
             f"Model '{cfg.model}' to load (hub id or local directory)",
             f"the hub is not reachable ({offline}) and it is not in the local cache"

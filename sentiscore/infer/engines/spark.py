@@ -17,7 +17,7 @@ import os
 
 import pyarrow as pa
 
-from sentiscore.errors import ConfigError, require
+from sentiscore.errors import ConfigError, first_line, require
 
 _SCORERS: dict = {}
 
@@ -68,7 +68,7 @@ def _workers_can_score(spark) -> None:
     try:
         ((python, missing),) = spark.sparkContext.parallelize([0], 1).mapPartitions(probe).collect()
     except Exception as exc:  # noqa: BLE001 - Py4J wraps the worker's failure
-        python, missing = "the executors' Python", str(exc).strip().splitlines()[0][:160]
+        python, missing = "the executors' Python", first_line(exc, 160)
     if missing:
         raise ConfigError(
             "Spark executors whose Python has sentiscore and pyarrow installed",
