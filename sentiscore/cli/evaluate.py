@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import click
 
-from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
+from sentiscore.cli.options import (
+    CONTEXT,
+    LIMIT,
+    MAX_LENGTH,
+    MAX_TOKENS,
+    STRIP_HTML,
+    TEXT_COLUMN,
+    scoring,
+)
 
 
 @click.command("evaluate", context_settings=CONTEXT)
 @click.argument("bundle")
 @click.argument("data", nargs=-1, required=True)
-@click.option(
-    "--text-column", default=None, help="Text column (default: text, review, sentence, ...)."
-)
+@TEXT_COLUMN
 @click.option("--label-column", default=None, help="Gold label column (default: label, ...).")
 @click.option(
     "--label-map",
@@ -29,76 +35,34 @@ from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
     help="Directory for metrics.json and plots (default: BUNDLE/eval-<data stem>, or "
     "./eval-<data stem> for 'default').",
 )
-@DEVICE
-@PRECISION
-@NO_VERIFY
-@click.option("--limit", type=int, default=None, help="Evaluate only the first N rows.")
+@scoring
+@LIMIT
 @click.option(
     "--no-plots",
+    "plots",
     is_flag=True,
+    flag_value=False,
+    default=True,
     help="Skip the PNG plots. Without matplotlib they are skipped anyway; metrics.json is "
     "always written.",
 )
-@click.option("--max-tokens", type=int, default=None, help="Token budget per micro-batch.")
+@MAX_TOKENS
 @click.option(
     "--chunk-rows", type=int, default=4096, show_default=True, help="Rows read per batch."
 )
-@click.option(
-    "--max-length",
-    type=int,
-    default=None,
-    help="Lower the bundle's token limit per review (faster on long reviews; see README).",
-)
-@click.option(
-    "--strip-html",
-    is_flag=True,
-    help="Remove HTML tags and decode entities before scoring, as score --strip-html.",
-)
+@MAX_LENGTH
+@STRIP_HTML
 @click.option(
     "--group-column",
     default=None,
     help="Also report metrics per value of this column (a domain, a product category).",
 )
-def evaluate_cmd(
-    bundle,
-    data,
-    text_column,
-    label_column,
-    label_map,
-    output,
-    device,
-    precision,
-    no_verify,
-    limit,
-    no_plots,
-    max_tokens,
-    chunk_rows,
-    max_length,
-    strip_html,
-    group_column,
-):
+def evaluate_cmd(bundle, data, **options):
     """Evaluate BUNDLE ('default' or a directory) on labeled DATA: accuracy, P/R/F1, ROC AUC,
     confusion matrix, ECE; writes metrics.json and plots."""
     from sentiscore.infer.evaluate import EvaluateConfig, evaluate_bundle
 
-    cfg = EvaluateConfig(
-        bundle=bundle,
-        data=list(data),
-        text_column=text_column,
-        label_column=label_column,
-        label_map=label_map,
-        output=output,
-        device=device,
-        precision=precision,
-        limit=limit,
-        plots=not no_plots,
-        max_tokens=max_tokens,
-        chunk_rows=chunk_rows,
-        max_length=max_length,
-        strip_html=strip_html,
-        group_column=group_column,
-        verify=not no_verify,
-    )
+    cfg = EvaluateConfig(bundle=bundle, data=list(data), **options)
     rep = evaluate_bundle(cfg)
     m = rep["metrics"]
     auc = f"{m['roc_auc']:.4f}" if m["roc_auc"] is not None else "n/a"

@@ -15,7 +15,7 @@ from sentiscore.choices import (
     WEIGHT_TYPES,
 )
 from sentiscore.cli.logs import third_party_to
-from sentiscore.cli.options import CONTEXT, csv_option
+from sentiscore.cli.options import CONTEXT, TEXT_COLUMN, csv_callback
 from sentiscore.export.config import ExportConfig
 
 
@@ -26,6 +26,7 @@ from sentiscore.export.config import ExportConfig
     "--precision",
     default=",".join(ExportConfig.precision),
     show_default=True,
+    callback=csv_callback,
     help="Comma-separated variants: fp32, int8 (dynamic, per-row scales), int8-static "
     "(calibrated QDQ, accuracy-controlled), fp16 (CUDA).",
 )
@@ -66,7 +67,7 @@ from sentiscore.export.config import ExportConfig
     default=None,
     help="Parquet/CSV/JSONL for the parity check (default: a built-in sample).",
 )
-@click.option("--text-column", default="text", show_default=True)
+@TEXT_COLUMN
 @click.option(
     "--label-column",
     default=None,
@@ -118,64 +119,20 @@ from sentiscore.export.config import ExportConfig
     "most sensitive layers in fp32 until it is within it.",
 )
 @click.option("--force", is_flag=True, help="Keep variants that fail the gate, marked failed.")
-def export_cmd(
-    model,
-    out_dir,
-    precision,
-    opset,
-    optimize,
-    cls_tail,
-    split_skip_layernorm,
-    max_length,
-    truncation,
-    validate_with,
-    text_column,
-    label_column,
-    samples,
-    calibration_rows,
-    calibrate,
-    per_channel,
-    weight_type,
-    exclude_nodes,
-    int8_gelu,
-    int8_activations,
-    max_drop,
-    force,
-):
+def export_cmd(model, out_dir, **options):
     """Export MODEL (HF directory, hub id, or a 'sentiscore train' run directory) to an ONNX
     bundle, gated by a parity report. Third-party warnings go to OUTPUT/export.log unless -v."""
     from sentiscore.export.config import ExportConfig
     from sentiscore.export.run import export_model
 
-    cfg = ExportConfig(
-        precision=csv_option(precision),
-        opset=opset,
-        optimize=optimize,
-        cls_tail=cls_tail,
-        split_skip_layernorm=split_skip_layernorm,
-        max_length=max_length,
-        truncation=truncation,
-        validate_with=validate_with,
-        text_column=text_column,
-        label_column=label_column,
-        samples=samples,
-        calibration_rows=calibration_rows,
-        calibrate=calibrate,
-        per_channel=per_channel,
-        weight_type=weight_type,
-        exclude_nodes=tuple(exclude_nodes),
-        int8_gelu=int8_gelu,
-        int8_activations=int8_activations,
-        max_drop=max_drop,
-        force=force,
-    )
+    cfg = ExportConfig(**options)
     log_path = os.path.join(out_dir, "export.log")
     with third_party_to(log_path) as quiet:
         report = export_model(model, out_dir, cfg)
     click.echo(report.table())
     if quiet:
         click.echo(f"(messages from the converters and ONNX Runtime: {log_path}; -v shows them)")
-    if report.fatal and not force:
+    if report.fatal and not cfg.force:
         from sentiscore.errors import ParityError
 
         raise ParityError(

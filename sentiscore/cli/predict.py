@@ -7,21 +7,17 @@ import sys
 
 import click
 
-from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
+from sentiscore.cli.options import CONTEXT, MODEL, scoring
 
 
 @click.command("predict", context_settings=CONTEXT)
 @click.argument("texts", nargs=-1)
-@click.option(
-    "-m", "--model", default="default", show_default=True, help="Bundle directory or 'default'."
-)
-@DEVICE
-@PRECISION
-@NO_VERIFY
+@MODEL
+@scoring
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON object per line instead of a table."
 )
-def predict_cmd(texts, model, device, precision, no_verify, as_json):
+def predict_cmd(texts, model, device, precision, verify, as_json):
     """Predict the sentiment of TEXTS (or of each stdin line when none are given)."""
     from sentiscore.errors import InputDataError
     from sentiscore.infer.scorer import Scorer
@@ -34,7 +30,7 @@ def predict_cmd(texts, model, device, precision, no_verify, as_json):
             "no TEXT arguments and an empty stdin",
             'pass a text (sentiscore predict "Great film!") or pipe lines in',
         )
-    scorer = Scorer.load(model, device=device, precision=precision, verify=not no_verify)
+    scorer = Scorer.load(model, device=device, precision=precision, verify=verify)
     results = scorer.predict(list(texts))
     if as_json:
         for text, r in zip(texts, results):

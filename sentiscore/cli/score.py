@@ -15,7 +15,17 @@ import click
 
 from sentiscore.choices import ENGINES, INPUT_FORMATS, OUTPUT_FORMATS
 from sentiscore.cli.logs import STATE, Progress, event, native_stderr
-from sentiscore.cli.options import CONTEXT, DEVICE, NO_VERIFY, PRECISION
+from sentiscore.cli.options import (
+    CONTEXT,
+    LIMIT,
+    MAX_LENGTH,
+    MAX_TOKENS,
+    MODEL,
+    STRIP_HTML,
+    TEXT_COLUMN,
+    THREADS,
+    scoring,
+)
 from sentiscore.errors import ConfigError, OutputError, ScoreInterrupted, SentiscoreError
 from sentiscore.io.readers import STDIN_SPOOL
 
@@ -26,13 +36,7 @@ def _progress_bar(total: int | None, silent: bool):
 
 @click.command("score", context_settings=CONTEXT)
 @click.argument("inputs", nargs=-1, required=True)
-@click.option(
-    "-m",
-    "--model",
-    default="default",
-    show_default=True,
-    help="Bundle directory, a bundle URI (s3://..., fetched once per machine), or 'default'.",
-)
+@MODEL
 @click.option(
     "-o",
     "--output",
@@ -41,12 +45,7 @@ def _progress_bar(total: int | None, silent: bool):
     "they are scored; CSV unless --format). Default: <stem>.scored.parquet beside each input; "
     "stdout when the input is -.",
 )
-@click.option(
-    "--text-column",
-    default=None,
-    help="Column holding the text (default: the first of text, sentence, review, content, "
-    "review_text, comment, body, document; the choice is logged).",
-)
+@TEXT_COLUMN
 @click.option("--id-column", default=None, help="Column always kept in the output (e.g. a row id).")
 @click.option(
     "--source-column",
@@ -68,7 +67,6 @@ def _progress_bar(total: int | None, silent: bool):
 )
 @click.option(
     "--format",
-    "fmt",
     type=click.Choice(OUTPUT_FORMATS),
     default=None,
     help="Output format (default: from the output extension, else parquet; csv for -o -).",
@@ -81,28 +79,16 @@ def _progress_bar(total: int | None, silent: bool):
     "txt = one text per line.",
 )
 @click.option("--delimiter", default=None, help="CSV delimiter (default ',' or tab for .tsv).")
-@DEVICE
-@PRECISION
-@NO_VERIFY
-@click.option(
-    "--threads",
-    type=int,
-    default=None,
-    help="CPU threads for ONNX Runtime (default: all cores; on CPU shared by two concurrent micro-batches).",
-)
-@click.option(
-    "--max-tokens",
-    type=int,
-    default=None,
-    help="Token budget per micro-batch (rows x longest row); default 4096 on CPU, 65536 on CUDA.",
-)
+@scoring
+@THREADS
+@MAX_TOKENS
 @click.option(
     "--resume",
     is_flag=True,
     help="Continue an interrupted run (inputs, bundle and options must be unchanged).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace existing output.")
-@click.option("--limit", type=int, default=None, help="Score only the first N rows.")
+@LIMIT
 @click.option(
     "--strict", is_flag=True, help="Stop at the first bad row instead of writing an error column."
 )
@@ -146,13 +132,7 @@ def _progress_bar(total: int | None, silent: bool):
     default=None,
     help="GPUs per Ray actor or Spark task (0.5 puts two on a GPU); implies CUDA.",
 )
-@click.option(
-    "--max-length",
-    type=int,
-    default=None,
-    help="Cut texts to N tokens, below the bundle's own limit: faster on long texts, less "
-    "accurate (see README).",
-)
+@MAX_LENGTH
 @click.option(
     "--min-score",
     type=float,
@@ -161,11 +141,7 @@ def _progress_bar(total: int | None, silent: bool):
     help="Rows whose top probability is below P get no label (null label and label_id: "
     "abstain, or neutral) and keep their score and probabilities.",
 )
-@click.option(
-    "--strip-html",
-    is_flag=True,
-    help="Remove HTML tags (IMDB's <br />) and decode entities (&amp;) before scoring.",
-)
+@STRIP_HTML
 @click.option(
     "--max-error-rate",
     type=float,
@@ -175,40 +151,7 @@ def _progress_bar(total: int | None, silent: bool):
 )
 @click.option("--silent", is_flag=True, help="No progress bar and no summary line.")
 @click.option("--stats-json", default=None, help="Write the run summary as JSON here.")
-def score_cmd(
-    inputs,
-    model,
-    output,
-    text_column,
-    id_column,
-    source_column,
-    row_number_column,
-    keep_columns,
-    fmt,
-    input_format,
-    delimiter,
-    device,
-    precision,
-    no_verify,
-    engine,
-    workers,
-    threads_per_worker,
-    gpus_per_worker,
-    threads,
-    max_tokens,
-    resume,
-    overwrite,
-    limit,
-    strict,
-    prefix,
-    chunk_rows,
-    max_length,
-    min_score,
-    strip_html,
-    max_error_rate,
-    silent,
-    stats_json,
-):
+def score_cmd(inputs, output, input_format, silent, **options):
     """Score review files: every input row comes back once, in order, with label, score and
     prob_<label> columns (and an error column for rows that could not be scored).
 
@@ -221,42 +164,13 @@ def score_cmd(
 
     if "-" in inputs and output is None:
         output = "-"  # stdin in, stdout out
+    fmt = options["format"]
     stdin_fmt = input_format or (fmt if fmt in INPUT_FORMATS else "csv")
     with _stdin_spooled(inputs, stdin_fmt) as paths:
-        cfg = ScoreConfig(
-            model=model,
-            output=None if output == "-" else output,
-            text_column=text_column,
-            id_column=id_column,
-            source_column=source_column,
-            row_number_column=row_number_column,
-            keep_columns=keep_columns,
-            format=fmt,
-            delimiter=delimiter,
-            device=device,
-            precision=precision,
-            threads=threads,
-            max_tokens=max_tokens,
-            resume=resume,
-            overwrite=overwrite,
-            limit=limit,
-            strict=strict,
-            prefix=prefix,
-            chunk_rows=chunk_rows,
-            stats_json=stats_json,
-            max_length=max_length,
-            max_error_rate=max_error_rate,
-            min_score=min_score,
-            strip_html=strip_html,
-            verify=not no_verify,
-            engine=engine,
-            workers=workers,
-            threads_per_worker=threads_per_worker,
-            gpus_per_worker=gpus_per_worker,
-        )
+        cfg = ScoreConfig(output=None if output == "-" else output, **options)
         bar = (  # the cluster engines draw their own progress
-            _progress_bar(total_rows(discover_inputs(paths, delimiter), limit), silent)
-            if engine == "local"
+            _progress_bar(total_rows(discover_inputs(paths, cfg.delimiter), cfg.limit), silent)
+            if cfg.engine == "local"
             else None
         )
         try:
@@ -264,7 +178,7 @@ def score_cmd(
                 engine_bars = not (silent or STATE["json"])  # Ray's and Spark's own bars
                 stats = _run(paths, cfg, output == "-", bar, engine_bars)
         except ScoreInterrupted as exc:
-            raise ScoreInterrupted(exc.saved_rows, exc.where + _resume_hint(resume)) from None
+            raise ScoreInterrupted(exc.saved_rows, exc.where + _resume_hint(cfg.resume)) from None
         finally:
             if bar:
                 bar.close()

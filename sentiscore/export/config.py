@@ -40,7 +40,8 @@ class ExportConfig:
     max_length / truncation / head_fraction: the tokenisation policy the bundle states;
         None takes the training run's (model/sentiscore_train.json), else the model's limit / head.
     validate_with: Parquet/CSV/JSONL used for parity (else a built-in sample of varied lengths).
-    text_column / label_column: columns in ``validate_with``; labels enable accuracy gates.
+    text_column / label_column: columns in ``validate_with`` (text: detected as ``score`` does when
+    None); labels enable accuracy gates.
     samples: validation rows used. calibrate: fit a softmax temperature (needs labels).
     calibration_rows: validation rows int8-static's activation ranges are measured on (at most
         ``samples``; NNCF's default 300; more rows, steadier ranges, longer export).
@@ -73,7 +74,7 @@ class ExportConfig:
     truncation: str | None = None
     head_fraction: float | None = None
     validate_with: str | None = None
-    text_column: str = "text"
+    text_column: str | None = None
     label_column: str | None = None
     samples: int = 1000
     calibration_rows: int = 300

@@ -55,45 +55,18 @@ def load_validation(cfg: ExportConfig, label2id: dict) -> ValidationSet:
 
     if not cfg.validate_with:
         return ValidationSet(builtin_sample(min(cfg.samples, 200)), None, "built-in sample")
-    from sentiscore.io.readers import discover_inputs, iter_batches
+    from sentiscore.infer.evaluate import LabelResolver
+    from sentiscore.io.texts import read_texts
 
-    texts, labels = [], []
-    for inp in discover_inputs([cfg.validate_with]):
-        for batch in iter_batches(inp):
-            names = batch.schema.names
-            if cfg.text_column not in names or (cfg.label_column and cfg.label_column not in names):
-                missing = cfg.text_column if cfg.text_column not in names else cfg.label_column
-                raise ExportError(
-                    f"Column '{missing}' in {cfg.validate_with}",
-                    f"columns {names}",
-                    "pass --text-column / --label-column",
-                )
-            texts += batch.column(cfg.text_column).to_pylist()
-            if cfg.label_column:
-                labels += batch.column(cfg.label_column).to_pylist()
-            if len(texts) >= cfg.samples:
-                break
-        if len(texts) >= cfg.samples:
-            break
-    keep = [i for i, t in enumerate(texts[: cfg.samples]) if isinstance(t, str) and t.strip()]
-    texts = [texts[i] for i in keep]
-    ids = None
+    sample = read_texts(
+        [cfg.validate_with], cfg.samples, cfg.text_column, cfg.label_column, ExportError
+    )
+    texts, ids = sample.texts, None
     if cfg.label_column:
-        ids = np.asarray([_label_id(labels[i], label2id) for i in keep], dtype=np.int64)
+        labels = [name for _, name in sorted((i, n) for n, i in label2id.items())]
+        gold = LabelResolver(labels)  # the label forms evaluate accepts
+        ids = np.asarray([gold(v) for v in sample.labels], dtype=np.int64)
     return ValidationSet(texts, ids, cfg.validate_with)
-
-
-def _label_id(value, label2id: dict) -> int:
-    if isinstance(value, str) and value in label2id:
-        return int(label2id[value])
-    try:
-        return int(value)
-    except (TypeError, ValueError) as exc:
-        raise ExportError(
-            f"Labels that are ids or one of {sorted(label2id)}",
-            repr(value),
-            "fix --label-column or the data",
-        ) from exc
 
 
 def torch_logits(model, ids: list[np.ndarray], pad_id: int, max_tokens: int = 8192) -> np.ndarray:

@@ -43,10 +43,10 @@ class BenchConfig:
 
     model: str = "default"
     data: tuple = ()
-    text_column: str = "text"
+    text_column: str | None = None
     rows: int = 1000
     rounds: int = 3
-    device: str = "cpu"
+    device: str = "auto"
     threads: int | None = None
     max_tokens: int | None = None
     output: str = "sentiscore-bench"
@@ -66,23 +66,10 @@ def load_texts(cfg: BenchConfig) -> tuple[list[str], str]:
 
         texts, source = builtin_sample(min(cfg.rows, 200)), "built-in sample"
     else:
-        from sentiscore.io.readers import discover_inputs, iter_batches
+        from sentiscore.io.texts import read_texts
 
-        texts, source = [], ", ".join(cfg.data)
-        for inp in discover_inputs(list(cfg.data)):
-            for batch in iter_batches(inp):
-                if cfg.text_column not in batch.schema.names:
-                    raise InputDataError(
-                        f"A text column named '{cfg.text_column}'",
-                        f"columns {batch.schema.names} in {inp.path}",
-                        "pass --text-column NAME",
-                    )
-                col = batch.column(cfg.text_column).to_pylist()
-                texts += [t for t in col if isinstance(t, str) and t.strip()]
-                if len(texts) >= cfg.rows:
-                    break
-            if len(texts) >= cfg.rows:
-                break
+        sample = read_texts(list(cfg.data), cfg.rows, cfg.text_column)
+        texts, source = sample.texts, sample.source
         if not texts:
             raise InputDataError("Non-empty texts to benchmark", f"none in {source}", "check DATA")
     reps = -(-cfg.rows // len(texts))

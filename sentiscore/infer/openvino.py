@@ -118,6 +118,10 @@ class OpenVinoRunner:
                 first_line(exc),
                 "re-export the bundle, or use --precision int8 or fp32 (ONNX Runtime)",
             ) from exc
+        # pybind11 sets up its numpy API on first use with a call_once; two streams making
+        # that first use at once have deadlocked in it (both threads waiting, seen in a
+        # stack dump of a hung run). Make the first use here, on one thread.
+        ov.Tensor(np.zeros((1, 1), dtype=np.int64), shared_memory=True)
         self.inference_precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
         self.input_names = [p.get_any_name() for p in self.compiled.inputs]
         self.pads_exactly = False  # see ``runner.Runner``
