@@ -437,3 +437,22 @@ def test_evaluate_writes_its_mistakes_and_metrics_per_group(tiny_bundle, tmp_pat
     assert set(errors["group"].to_pylist()) <= {"books", "kitchen"}
     missing = CliRunner().invoke(cli, [*args, "--group-column", "category"])
     assert missing.exit_code == 1 and "category" in missing.output
+
+
+def test_export_and_bench_read_texts_as_score_and_labels_as_evaluate(tmp_path):
+    """One reader for sampled texts: the text column is detected (Amazon's review_body), empty
+    texts are left out, and export's gold labels take the forms evaluate takes ('pos')."""
+    from sentiscore.export.config import ExportConfig
+    from sentiscore.export.parity import load_validation
+    from sentiscore.infer.bench import BenchConfig, load_texts
+
+    src = tmp_path / "amazon.parquet"
+    table = {"review_id": ["r1", "r2", "r3"], "review_body": ["Great kettle.", " ", "Broke."]}
+    pq.write_table(pa.table({**table, "sentiment": ["pos", "neg", "neg"]}), src)
+    cfg = ExportConfig(validate_with=str(src), label_column="sentiment", samples=10)
+    val = load_validation(cfg, {"negative": 0, "positive": 1})
+    assert val.texts == ["Great kettle.", "Broke."] and val.labels.tolist() == [1, 0]
+    texts, _ = load_texts(BenchConfig(data=(str(src),), rows=8))
+    assert set(texts) == {"Great kettle.", "Broke."}
+    with pytest.raises(Exception, match="--text-column"):
+        load_texts(BenchConfig(data=(str(src),), rows=8, text_column="nope"))
