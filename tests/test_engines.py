@@ -324,12 +324,13 @@ def test_a_killed_worker_is_retried_and_every_row_kept_once(engine, tiny_bundle,
     }
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "sentiscore", "score", str(src), "-m", tiny_bundle]
-    cmd += ["-o", str(out), "--engine", engine, "--workers", "2", "--log-json"]
+    cmd += ["-o", str(out), "--engine", engine, "--workers", "2", "--log-json", "-v"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     import json
 
-    # --log-json: every stderr line is JSON, the engine's own (JVM, Ray core) included
+    # --log-json: every stderr line is JSON, the engine's own (JVM, Ray core; all of it
+    # with -v) included
     lines = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
     (summary,) = [line for line in lines if line.get("event") == "summary"]
     assert {"engine": engine, "rows": n, "errors": 0}.items() <= summary.items()
@@ -409,7 +410,7 @@ def test_splits_cover_every_row_once_in_input_order(tiny_bundle, tmp_path):
     from sentiscore.errors import InputDataError
     from sentiscore.infer.engines import splits
     from sentiscore.infer.engines.run import _rebuilt
-    from sentiscore.infer.engines.spark import output_schema
+    from sentiscore.infer.rows import output_schema
     from sentiscore.io.readers import discover_inputs
 
     table = pa.table({"id": list(range(300)), "text": _texts(300)})
@@ -423,7 +424,7 @@ def test_splits_cover_every_row_once_in_input_order(tiny_bundle, tmp_path):
         **{"bundle": tiny_bundle, "device": "cpu", "precision": "auto", "threads": 1},
         "options": {},
         **{"text": "text", "keep": "all", "prefix": "", "in_schema": schema},
-        "out_schema": output_schema(schema, ["negative", "positive"], "text"),
+        "out_schema": output_schema(schema, ["negative", "positive"]),
     }
     scores = None
     for name in ("in.parquet", "groups.parquet", "in.csv", "in.jsonl"):

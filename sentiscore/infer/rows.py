@@ -35,11 +35,28 @@ def check_min_score(min_score: float | None) -> None:
         raise ConfigError("--min-score between 0 and 1", str(min_score), "e.g. 0.7")
 
 
-def output_names(labels: list[str], prefix: str = "") -> list[str]:
+def output_fields(labels: list[str], prefix: str = "") -> list[pa.Field]:
+    """The prediction columns, the one definition every engine writes: label, label_id,
+    score, prob_<label> for each label, error (each name with ``prefix``)."""
     return [
-        f"{prefix}{n}"
-        for n in ("label", "label_id", "score", *[f"prob_{lab}" for lab in labels], "error")
+        pa.field(f"{prefix}label", pa.string()),
+        pa.field(f"{prefix}label_id", pa.int32()),
+        pa.field(f"{prefix}score", pa.float32()),
+        *[pa.field(f"{prefix}prob_{lab}", pa.float32()) for lab in labels],
+        pa.field(f"{prefix}error", pa.string()),
     ]
+
+
+def output_names(labels: list[str], prefix: str = "") -> list[str]:
+    return [f.name for f in output_fields(labels, prefix)]
+
+
+def output_schema(
+    input_schema: pa.Schema, labels: list[str], keep_columns="all", prefix: str = ""
+) -> pa.Schema:
+    """The scored output's schema: the kept input columns, then ``output_fields``."""
+    kept = [input_schema.field(n) for n in keep_list(keep_columns, input_schema.names)]
+    return pa.schema([*kept, *output_fields(labels, prefix)])
 
 
 def repair_utf8(batch: pa.RecordBatch, name: str) -> tuple[pa.RecordBatch, set[int]]:

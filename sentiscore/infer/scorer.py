@@ -22,6 +22,7 @@ from sentiscore.infer.rows import (
     check_columns,
     check_min_score,
     check_texts,
+    output_fields,
     repair_utf8,
     settle_prefix,
 )
@@ -370,7 +371,10 @@ class Scorer:
         for j, lab in enumerate(self.labels):
             cols[f"{prefix}prob_{lab}"] = pa.array(full[:, j], mask=mask)
         cols[f"{prefix}error"] = pa.array(errors, type=pa.string())
-        return pa.RecordBatch.from_pydict(cols)
+        schema = pa.schema(
+            [*(batch.schema.field(n) for n in keep), *output_fields(self.labels, prefix)]
+        )
+        return pa.RecordBatch.from_arrays(list(cols.values()), schema=schema)
 
 
 NOT_FINITE = "model output is not finite (NaN or infinite logits)"

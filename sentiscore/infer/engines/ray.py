@@ -19,6 +19,7 @@ import os
 import pyarrow as pa
 
 from sentiscore.errors import ConfigError, require
+from sentiscore.infer.engines.worker import ship_to_ray
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,11 @@ class _ScoreActor:
         prefix: str,
         options: dict | None = None,
     ):
-        from sentiscore.infer.engines.splits import _bundle_here
+        from sentiscore.infer.engines.worker import bundle_here
         from sentiscore.infer.scorer import Scorer
 
         self.scorer = Scorer.load(
-            _bundle_here(bundle),  # shipped from the driver (another machine), or a name
+            bundle_here(bundle),  # shipped from the driver (another machine), or a name
             device=device,
             precision=precision,
             threads=threads,
@@ -183,7 +184,7 @@ def score_dataset(
     return ds.map_batches(
         _ScoreActor,
         fn_constructor_args=(
-            _shipped(bundle, ship_bundle),
+            ship_to_ray(bundle, ship_bundle),
             *(device, precision, threads, text_column, keep_columns, prefix),
             {
                 "max_length": max_length,
@@ -200,25 +201,6 @@ def score_dataset(
         num_gpus=num_gpus,
         **(ray_remote_args or {}),
     )
-
-
-def _shipped(bundle: str, ship: bool | None):
-    """The bundle as the actors get it: a local directory packed as bytes when shipped."""
-    from sentiscore.io.uris import is_uri
-
-    if bundle in ("default", None) or is_uri(bundle) or not os.path.isdir(bundle):
-        return bundle
-    if ship is None:
-        import ray
-
-        if not ray.is_initialized():  # what Ray Data would do: RAY_ADDRESS, else local
-            ray.init()
-        ship = sum(1 for n in ray.nodes() if n.get("Alive")) > 1
-    if not ship:
-        return bundle
-    from sentiscore.infer.fetch import pack_bundle
-
-    return pack_bundle(bundle)
 
 
 def _actor_pool(ray_data, concurrency: int | tuple[int, int]):

@@ -23,8 +23,9 @@ from sentiscore.errors import ConfigError
 from sentiscore.infer.checks import check_inputs, with_provenance
 from sentiscore.infer.config import ScoreConfig
 from sentiscore.infer.engines import quiet, splits
-from sentiscore.infer.engines.spark import output_schema
+from sentiscore.infer.engines.worker import check_spark_workers, ship_to_ray, ship_to_spark
 from sentiscore.infer.files import check_error_rate, write_stats
+from sentiscore.infer.rows import output_schema
 from sentiscore.io.commit import SUCCESS, remove_marker, write_marker
 from sentiscore.io.lock import locked
 from sentiscore.io.readers import InputFile, discover_inputs, map_inputs, read_schema
@@ -45,7 +46,7 @@ def score_on_engine(inputs, cfg: ScoreConfig, progress: bool = False) -> dict:
     keep, text, prefix = check_inputs(files, labels, cfg)  # kept, text column, name clashes
     cfg = replace(cfg, prefix=prefix)
     schema = with_provenance(_schema(files), cfg, "the inputs")
-    out_schema = output_schema(schema, labels, text, keep, prefix)
+    out_schema = output_schema(schema, labels, keep, prefix)
     start = time.perf_counter()
     with locked([] if is_uri(cfg.output) else [cfg.output]):  # one run writes it at a time
         _uncommit(cfg)
@@ -121,7 +122,7 @@ def _schema(files: list[InputFile]) -> pa.Schema:
 def _run_ray(files: list[InputFile], cfg: ScoreConfig, job: dict, progress) -> list[dict]:
     """Ray runs the splits (``engines.splits``) on an actor pool, one part per split."""
     ray = _need("ray", "ray")
-    from sentiscore.infer.engines.ray import _shipped, cluster_cpus, score_splits
+    from sentiscore.infer.engines.ray import cluster_cpus, score_splits
 
     quiet.quiet_ray_loggers()
     if not ray.is_initialized():  # RAY_ADDRESS joins a cluster; else a local one
@@ -131,7 +132,7 @@ def _run_ray(files: list[InputFile], cfg: ScoreConfig, job: dict, progress) -> l
     ray.data.DataContext.get_current().enable_progress_bars = progress
     slots = cfg.workers or max(1, cluster_cpus() // job["threads"])
     plan = splits.plan(files, slots, cfg.limit)
-    job = {**job, "bundle": _shipped(cfg.model, None)}
+    job = {**job, "bundle": ship_to_ray(cfg.model, None)}
     _clear(cfg.output)
     gpus = cfg.gpus_per_worker or (1 if job["device"] == "cuda" else 0)
     return score_splits(plan, job, cfg.workers, gpus)
@@ -145,8 +146,6 @@ def _run_spark(files: list[InputFile], cfg: ScoreConfig, job: dict, progress) ->
     from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
-    from sentiscore.infer.engines.spark import _shipped, _workers_can_score
-
     # Local workers run this interpreter unless told otherwise (a cluster sets its own).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("sentiscore")
@@ -158,10 +157,10 @@ def _run_spark(files: list[InputFile], cfg: ScoreConfig, job: dict, progress) ->
     for key, value in conf.items():
         builder = builder.config(key, value) if key != "master" else builder.master(value)
     spark = builder.getOrCreate()
-    _workers_can_score(spark)
+    check_spark_workers(spark)
     slots = max(1, spark.sparkContext.defaultParallelism // job["threads"])
     plan = splits.plan(files, slots, cfg.limit)
-    job = {**job, "bundle": _shipped(spark, cfg.model)}
+    job = {**job, "bundle": ship_to_spark(spark, cfg.model)}
     _clear(cfg.output)
     return (
         spark.sparkContext.parallelize(plan, len(plan))

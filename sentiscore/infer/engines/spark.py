@@ -13,85 +13,14 @@ one-line error instead of a Java stack trace. Needs the ``spark`` extra; model l
 
 from __future__ import annotations
 
-import os
-
-import pyarrow as pa
-
-from sentiscore.errors import ConfigError, first_line, require
-
-_SCORERS: dict = {}
-
-
-def _scorer(bundle: str, device: str, precision: str, threads: int | None, **options):
-    """This Python worker's scorer for these settings (loaded once, reused by every task).
-    ``options``: further ``Scorer.load`` arguments (max_length, max_tokens, verify,
-    min_score, strip_html)."""
-    key = (bundle, device, precision, threads, *sorted(options.items()))
-    if key not in _SCORERS:
-        from sentiscore.infer.scorer import Scorer
-
-        _SCORERS[key] = Scorer.load(
-            bundle, device=device, precision=precision, threads=threads, **options
-        )
-    return _SCORERS[key]
-
-
-def output_schema(
-    input_schema: pa.Schema,
-    labels: list[str],
-    text_column: str,
-    keep_columns="all",
-    prefix: str = "",
-) -> pa.Schema:
-    from sentiscore.infer.rows import keep_list
-
-    fields = [input_schema.field(n) for n in keep_list(keep_columns, input_schema.names)]
-    fields += [
-        pa.field(f"{prefix}label", pa.string()),
-        pa.field(f"{prefix}label_id", pa.int32()),
-        pa.field(f"{prefix}score", pa.float32()),
-    ]
-    fields += [pa.field(f"{prefix}prob_{lab}", pa.float32()) for lab in labels]
-    return pa.schema([*fields, pa.field(f"{prefix}error", pa.string())])
-
-
-def _workers_can_score(spark) -> None:
-    """One task on an executor: can its Python import what scoring needs?"""
-
-    def probe(_):
-        import importlib.util
-        import sys
-
-        missing = [m for m in ("sentiscore", "pyarrow") if importlib.util.find_spec(m) is None]
-        yield (sys.executable, ",".join(missing))
-
-    try:
-        ((python, missing),) = spark.sparkContext.parallelize([0], 1).mapPartitions(probe).collect()
-    except Exception as exc:  # noqa: BLE001 - Py4J wraps the worker's failure
-        python, missing = "the executors' Python", first_line(exc, 160)
-    if missing:
-        raise ConfigError(
-            "Spark executors whose Python has sentiscore and pyarrow installed",
-            f"{python}: cannot import {missing}",
-            "set PYSPARK_PYTHON (and spark.pyspark.python) to an interpreter with "
-            "sentiscore installed, e.g. the one running this driver",
-        )
-
-
-def _shipped(spark, bundle: str) -> str:
-    """The bundle name executors resolve: a local directory is shipped with addFile."""
-    if bundle == "default" or "://" in bundle or not os.path.isdir(bundle):
-        return bundle
-    spark.sparkContext.addFile(os.path.abspath(bundle), recursive=True)
-    return "sparkfiles:" + os.path.basename(os.path.normpath(bundle))
-
-
-def _resolve(bundle: str) -> str:
-    if bundle.startswith("sparkfiles:"):
-        from pyspark import SparkFiles
-
-        return SparkFiles.get(bundle.removeprefix("sparkfiles:"))
-    return bundle
+from sentiscore.errors import require
+from sentiscore.infer.engines.worker import (
+    bundle_here,
+    check_spark_workers,
+    scorer_for,
+    ship_to_spark,
+)
+from sentiscore.infer.rows import output_schema
 
 
 def score_dataframe(
@@ -127,11 +56,11 @@ def score_dataframe(
     in_schema = to_arrow_schema(df.schema)
     prefix = settle_prefix(in_schema.names, labels, keep_columns, prefix)
     check_columns(in_schema, labels, text_column, keep_columns, prefix)
-    out_schema = output_schema(in_schema, labels, text_column, keep_columns, prefix)
+    out_schema = output_schema(in_schema, labels, keep_columns, prefix)
     spark = df.sparkSession
     if check_workers:
-        _workers_can_score(spark)
-    where = _shipped(spark, bundle)
+        check_spark_workers(spark)
+    where = ship_to_spark(spark, bundle)
     precision = resolve_precision(bundle, device, precision, verify)  # once, for all workers
 
     def run(batches):
@@ -142,7 +71,7 @@ def score_dataframe(
             "min_score": min_score,
             "strip_html": strip_html,
         }
-        s = _scorer(_resolve(where), device, precision, threads, **options)
+        s = scorer_for(bundle_here(where), device, precision, threads, **options)
         for batch in batches:
             yield s.score_batch(batch, text_column, keep_columns, prefix).cast(out_schema)
 

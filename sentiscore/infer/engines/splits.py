@@ -114,10 +114,10 @@ def run_split(split: Split, job: dict) -> dict:
     prefix, in_schema, out_schema, output."""
     import json
 
-    from sentiscore.infer.engines.spark import _scorer
+    from sentiscore.infer.engines.worker import bundle_here, scorer_for
 
-    where = _bundle_here(job["bundle"])
-    scorer = _scorer(where, job["device"], job["precision"], job["threads"], **job["options"])
+    where = bundle_here(job["bundle"])
+    scorer = scorer_for(where, job["device"], job["precision"], job["threads"], **job["options"])
     args = (job["text"], job["keep"], job["prefix"])
     bad = [0]
 
@@ -134,18 +134,6 @@ def run_split(split: Split, job: dict) -> dict:
         error = json.dumps({**parts, "found": exc.found, "fix": exc.fix})
         return {"name": split.name, "rows": 0, "errors": 0, "error": error}
     return {"name": split.name, "rows": rows, "errors": bad[0], "error": None}
-
-
-def _bundle_here(bundle):
-    """The bundle on this worker: shipped through Ray's object store (a packed dict), through
-    Spark's addFile ('sparkfiles:NAME'), or a path, URI or 'default' it resolves itself."""
-    if isinstance(bundle, dict):
-        from sentiscore.infer.fetch import unpack_bundle
-
-        return unpack_bundle(bundle)
-    from sentiscore.infer.engines.spark import _resolve
-
-    return _resolve(bundle)
 
 
 def _batches(split: Split, schema: pa.Schema, provenance: tuple = (None, None)):
