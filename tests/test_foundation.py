@@ -119,3 +119,47 @@ def test_shared_data_fixture(shared_data):
 
     t = pq.read_table(f"{shared_data}/sst2/dev.parquet")
     assert t.num_rows == 872 and {"text", "label"} <= set(t.column_names)
+
+
+def _sentiscore_imports() -> dict:
+    """module -> (sentiscore modules it imports, at any depth of its code; private names)."""
+    import ast
+    import os
+
+    root = os.path.dirname(sentiscore.__file__)
+    graph = {}
+    for folder, _, files in os.walk(root):
+        for f in files:
+            if not f.endswith(".py"):
+                continue
+            path = os.path.join(folder, f)
+            rel = os.path.relpath(path, os.path.dirname(root))[:-3].replace(os.sep, ".")
+            name = rel.removesuffix(".__init__")
+            targets, private = set(), []
+            for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sentiscore"):
+                    targets.add(node.module)
+                    private += [a.name for a in node.names if a.name.startswith("_")
+                                and not a.name.startswith("__")]  # fmt: skip
+            graph[name] = (targets, private)
+    return graph
+
+
+def test_no_import_cycles_and_no_private_cross_imports():
+    """Not even through imports inside functions: each concern imports the ones below it."""
+    graph = _sentiscore_imports()
+    edges = {m: {t for t in targets if t in graph} for m, (targets, _) in graph.items()}
+    assert {m: p for m, (_, p) in graph.items() if p} == {}
+    state: dict = {}
+
+    def visit(m, path):
+        state[m] = "open"
+        for t in edges[m]:
+            assert state.get(t) != "open", f"import cycle: {' -> '.join([*path, t])}"
+            if t not in state:
+                visit(t, [*path, t])
+        state[m] = "done"
+
+    for m in edges:
+        if m not in state:
+            visit(m, [m])

@@ -17,7 +17,7 @@ import numpy as np
 from sentiscore.errors import ExportError
 from sentiscore.export.config import ExportConfig
 from sentiscore.infer.batching import iter_micro_batches
-from sentiscore.infer.runner import make_runner
+from sentiscore.infer.runners import make_runner
 from sentiscore.infer.session import cuda_available
 
 INVARIANCE_ROWS = 48  # rows re-scored one by one for the row-invariance check
@@ -98,7 +98,7 @@ def onnx_logits(
     max_tokens: int = 8192,
 ) -> tuple[np.ndarray, float]:
     """Logits and wall ms/row (after one warm-up batch), on the engine the scorer uses for
-    ``precision`` (``runner.make_runner``)."""
+    ``precision`` (``runners.make_runner``)."""
     runner = make_runner(precision, path, device, None)
     out = np.zeros((len(ids), 0), dtype=np.float32)
     batches = list(iter_micro_batches(ids, max_tokens, pad_id))

@@ -45,7 +45,7 @@ class Decision:
 
 def candidates(bundle, skip=()) -> tuple[list[str], dict]:
     """(CPU precisions auto may measure, {precision: why not} for the others)."""
-    from sentiscore.infer.bundle import FILE_OF
+    from sentiscore.infer.manifest import FILE_OF
 
     variants, ok, why = bundle.variants(), [], {}
     for p in CPU_ORDER:
@@ -91,7 +91,7 @@ def decide(bundle, skip=()) -> Decision:
 
 def _why(best: str, speeds: dict, cached: bool) -> str:
     from sentiscore.infer.cpu import cpu_info
-    from sentiscore.infer.runner import ENGINE_NAMES, engine_for
+    from sentiscore.infer.runners import ENGINE_NAMES, engine_for
 
     others = ", ".join(
         f"{speeds[best] / speeds[p]:.2f}x {p}" for p in speeds if p != best and speeds[p] > 0
@@ -107,7 +107,7 @@ def measure(bundle, precision: str) -> float:
     """Rows/s of ``precision`` on the built-in sample, on all of this machine's cores: the
     best of passes over at least ``MIN_SECONDS`` (after one warm-up pass)."""
     from sentiscore.infer.batching import iter_micro_batches
-    from sentiscore.infer.runner import make_runner
+    from sentiscore.infer.runners import make_runner
     from sentiscore.infer.tokenize import TextEncoder
     from sentiscore.samples import builtin_sample
 
@@ -135,7 +135,7 @@ def measure(bundle, precision: str) -> float:
 
 
 def _file_of(precision: str) -> str:
-    from sentiscore.infer.bundle import FILE_OF
+    from sentiscore.infer.manifest import FILE_OF
 
     return FILE_OF.get(precision, precision)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sentiscore.errors import BundleError
 from sentiscore.infer.manifest import (
+    FILE_OF,
     MANIFEST,
     inside,
     unlisted,
@@ -26,8 +27,6 @@ from sentiscore.io.writers import sha256_file
 
 log = logging.getLogger(__name__)
 PRECISIONS = ("fp32", "int8", "int8-static", "fp16", "bf16")
-# bf16 is not a file of its own: the fp32 graph runs in OpenVINO at bf16 (``infer/openvino.py``).
-FILE_OF = {"bf16": "fp32"}
 # What "auto" takes on CUDA, best first; on the CPU it measures (``auto``). int8 is never
 # offered for CUDA: dynamic int8 runs ~20x slower there (onnxruntime#10267).
 AUTO_ORDER = {"cuda": ("fp16", "fp32")}

@@ -17,6 +17,8 @@ from sentiscore.choices import TRUNCATIONS
 from sentiscore.errors import BundleError
 
 MANIFEST = "sentiscore.json"
+# bf16 is not a file of its own: the fp32 graph runs in OpenVINO at bf16 (``infer/openvino.py``).
+FILE_OF = {"bf16": "fp32"}
 BUNDLE_FORMAT = "sentiscore-bundle"
 FORMAT_VERSION = 1
 TOKENIZER = "tokenizer.json"

@@ -24,10 +24,11 @@ from sentiscore.errors import (
     first_line,
 )
 from sentiscore.io import remote
+from sentiscore.io.commit import MANIFEST_NAME
 from sentiscore.io.readers import InputFile, fingerprint, map_inputs
 from sentiscore.io.remote import is_remote, staging_path
 from sentiscore.io.uris import split_query
-from sentiscore.io.writers import MANIFEST_NAME, extension, output_format
+from sentiscore.io.writers import extension, output_format
 
 log = logging.getLogger(__name__)
 METADATA_KEY = "sentiscore.manifest"

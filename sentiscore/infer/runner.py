@@ -1,12 +1,12 @@
-"""The runner interface: what every inference engine offers the scorer, and which engine runs
-which variant.
+"""The runner interface: what every inference engine offers the scorer, and the helpers
+all of them share (threads, input feeds, micro-batches in flight).
 
 A runner holds one loaded model file on one device and turns micro-batches of token ids into
 logits: ``run(input_ids, attention_mask)`` for one micro-batch, ``run_all(batches)`` for many
 with ``streams`` of them in flight. ``session.OrtRunner`` (ONNX Runtime, CPU and CUDA) and
-``openvino.OpenVinoRunner`` (OpenVINO, CPU) implement it; ``make_runner`` picks one for a
-precision. This module imports neither engine at load time, so the two never import each
-other. Which precision to run is ``bundle``'s and ``auto``'s business; what the logits mean
+``openvino.OpenVinoRunner`` (OpenVINO, CPU) implement it; ``runners.make_runner`` picks one
+for a precision. This module imports no other sentiscore module, so the engines and the
+factory import it without a cycle. Which precision to run is ``bundle``'s and ``auto``'s business; what the logits mean
 is ``scorer``'s.
 """
 
@@ -20,11 +20,6 @@ from typing import Protocol
 import numpy as np
 
 CPU_STREAMS = 2  # concurrent micro-batches on CPU (see ``session``)
-# The engine of each precision on the CPU. bf16 is the fp32 graph at bf16 in OpenVINO (ONNX
-# Runtime has no bf16 kernels); int8-static is a QDQ graph with fixed activation scales, which
-# OpenVINO runs with integer kernels (ONNX Runtime runs it too, ~0.4x as fast).
-OPENVINO_PRECISIONS = ("bf16", "int8-static")
-ENGINE_NAMES = {"openvino": "OpenVINO", "onnxruntime": "ONNX Runtime"}
 
 
 class Runner(Protocol):
@@ -83,27 +78,3 @@ def run_streams(
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 yield pending.pop(future), future.result()
-
-
-def engine_for(precision: str, device: str) -> str:
-    """'openvino' or 'onnxruntime': the engine that runs ``precision`` on ``device``."""
-    if device != "cpu" or precision not in OPENVINO_PRECISIONS:
-        return "onnxruntime"
-    if precision == "bf16":
-        return "openvino"
-    from sentiscore.infer.openvino import openvino_available
-
-    return "openvino" if openvino_available() else "onnxruntime"
-
-
-def make_runner(precision: str, model_path: str, device: str, threads: int | None) -> Runner:
-    """The runner for a precision: OpenVINO for bf16 and (when installed) int8-static on the
-    CPU, ONNX Runtime for the rest and for everything on CUDA."""
-    if engine_for(precision, device) == "openvino":
-        from sentiscore.infer.openvino import OpenVinoRunner
-
-        hint = "bf16" if precision == "bf16" else "f32"
-        return OpenVinoRunner(model_path, threads, hint)
-    from sentiscore.infer.session import OrtRunner
-
-    return OrtRunner(model_path, device, threads)

@@ -26,7 +26,7 @@ from sentiscore.infer.rows import (
     repair_utf8,
     settle_prefix,
 )
-from sentiscore.infer.runner import make_runner
+from sentiscore.infer.runners import make_runner
 from sentiscore.infer.session import resolve_device
 from sentiscore.infer.tokenize import TextEncoder
 from sentiscore.metrics import softmax

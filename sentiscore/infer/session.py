@@ -5,7 +5,7 @@ use all cores, split over two concurrent streams of micro-batches (one shared se
 stream with half the intra-op threads: +8 % rows/s on short sentences and +3 % on long reviews
 on 2 cores, measured against one stream with all threads), full graph optimisation, and no
 per-shape memory patterns (shapes vary with every length-bucketed batch). CUDA sessions run
-one stream with IO binding. ``OrtRunner`` implements ``runner.Runner``; ``runner.make_runner``
+one stream with IO binding. ``OrtRunner`` implements ``runner.Runner``; ``runners.make_runner``
 decides when ONNX Runtime runs a variant. Which model file to load is decided by ``bundle``;
 what the logits mean is decided by ``scorer``.
 """

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 
 SUCCESS = "_SUCCESS"
+# The manifest an unfinished output's <output>.parts/ directory holds (see infer.outputs).
+MANIFEST_NAME = "manifest.json"
 
 
 def write_marker(filesystem, root: str, summary: dict, parts: list[dict]) -> None:

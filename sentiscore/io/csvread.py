@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from sentiscore.choices import TEXT_NAMES
 from sentiscore.errors import InputDataError, first_line
-from sentiscore.io.readers import InputFile, file_version
+from sentiscore.io.inputs import InputFile, file_version
 from sentiscore.io.streams import MAX_ROW_BYTES, grown_blocks, numbered_lines, open_stream, rebatch
 
 # Tried in this order: a column of ints is int64, not float64. An integer beyond int64, or

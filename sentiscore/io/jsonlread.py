@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from sentiscore.choices import TEXT_NAMES
 from sentiscore.errors import InputDataError
-from sentiscore.io.readers import InputFile, file_version
+from sentiscore.io.inputs import InputFile, file_version
 from sentiscore.io.streams import grown_blocks, numbered_lines, rebatch
 
 NESTED_SAMPLE = 1000

@@ -16,7 +16,7 @@ import os
 import pyarrow as pa
 
 from sentiscore.errors import InputDataError, first_line
-from sentiscore.io.commit import listed_parts
+from sentiscore.io.commit import MANIFEST_NAME, listed_parts
 from sentiscore.io.uris import bare, child_uri, filesystem_of, is_uri
 
 FORMATS = {
@@ -87,7 +87,6 @@ def _expand_local(spec: str) -> list[str]:
 def _own_parts(path: str) -> bool:
     """A ``<output>.parts/`` directory of an unfinished run (its parts and manifest are
     never input, even when the output was written inside the input directory)."""
-    from sentiscore.io.writers import MANIFEST_NAME
 
     return path.endswith(".parts") and os.path.exists(os.path.join(path, MANIFEST_NAME))
 

@@ -15,35 +15,17 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import pyarrow as pa
 
 from sentiscore.errors import InputDataError, first_line
+from sentiscore.io.inputs import InputFile, file_version  # noqa: F401 - API
 from sentiscore.io.listing import FORMATS, detect_format, expand, is_tsv  # noqa: F401 - API
 from sentiscore.io.streams import numbered_lines, open_stream
-from sentiscore.io.uris import bare, filesystem_of, is_uri
+from sentiscore.io.uris import filesystem_of, is_uri
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class InputFile:
-    """One input file: its path/URI, format and (for CSV) delimiter and text column."""
-
-    path: str
-    format: str
-    delimiter: str = ","
-    text_column: str | None = None  # the column to be scored, when the caller named one
-    # A small remote Parquet file fetched ahead by ``read_ahead`` (not part of its identity).
-    data: bytes | None = field(default=None, compare=False, hash=False, repr=False)
-
-    @property
-    def stem(self) -> str:
-        name = bare(self.path).rstrip("/").rsplit("/", 1)[-1]
-        if name.endswith(".gz"):
-            name = name[:-3]
-        return name.rsplit(".", 1)[0] if "." in name else name
 
 
 # The CLI spools stdin into a temporary directory named with this prefix.
@@ -287,15 +269,6 @@ def _iter_txt(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:
             texts = []
     if texts:
         yield pa.record_batch({"text": pa.array(texts, type=pa.string())})
-
-
-def file_version(inp: InputFile) -> tuple:
-    """A cache key that changes when a local file changes (path, size, mtime); the path
-    alone for remote files. Whole-file passes (CSV and JSONL typing) are cached by it."""
-    if is_uri(inp.path):
-        return (inp,)
-    st = os.stat(inp.path)
-    return (inp, st.st_size, st.st_mtime_ns)
 
 
 def fingerprint(inp: InputFile) -> dict:

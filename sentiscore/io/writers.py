@@ -39,7 +39,7 @@ def output_format(path: str, explicit: str | None = None) -> str:
             )
         fmt = explicit
     else:
-        from sentiscore.io.readers import detect_format, is_tsv
+        from sentiscore.io.listing import detect_format, is_tsv
         from sentiscore.io.uris import bare
 
         name = bare(path).rstrip("/").rsplit("/", 1)[-1].lower().removesuffix(".gz")
@@ -87,7 +87,7 @@ def _write_file(
     elif fmt in ("csv", "tsv"):
         from pyarrow import csv
 
-        from sentiscore.io.readers import is_tsv
+        from sentiscore.io.listing import is_tsv
 
         opts = csv.WriteOptions(delimiter="\t" if fmt == "tsv" or is_tsv(name) else ",")
         with (
@@ -154,8 +154,6 @@ def atomic_write(path: str, batches: Iterable[pa.RecordBatch], fmt: str, schema:
 
 
 LEDGER_NAME = "parts.jsonl"
-# The manifest an unfinished output's <output>.parts/ directory holds (see infer.outputs).
-MANIFEST_NAME = "manifest.json"
 
 
 def sha256_file(path: str) -> str:
