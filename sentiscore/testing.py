@@ -187,16 +187,6 @@ def minilm_path() -> str | None:
     return m.get_model_path()
 
 
-def shared_data_dir() -> str | None:
-    """``../shared/data`` next to the checkout (or $SENTISCORE_DATA), or None."""
-    env = os.environ.get("SENTISCORE_DATA")
-    if env and os.path.isdir(env):
-        return env
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    cand = os.path.join(os.path.dirname(here), "shared", "data")
-    return cand if os.path.isdir(cand) else None
-
-
 def build_tiny_bundle(path: str, seed: int = 0) -> str:
     """Export the tiny BERT (``build_tiny_model``) to a bundle at ``path``: fp32, per-row int8
     and int8-static (export's default variants), max_length 32, parity on 64 built-in sample

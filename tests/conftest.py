@@ -9,7 +9,7 @@ import tempfile
 
 import pytest
 
-from sentiscore.testing import build_tiny_model, minilm_path, sample_reviews, shared_data_dir
+from sentiscore.testing import build_tiny_model, minilm_path, sample_reviews
 
 # auto's measurements (and fetched bundles) go to a cache of this test run, never the user's;
 # subprocesses inherit it, so a resumed run takes the variant its first run measured.
@@ -46,6 +46,16 @@ def tiny_model_dir(tmp_path_factory) -> str:
 
 
 TINY_BUNDLE = os.path.join(os.path.dirname(__file__), "data", "tiny-bundle")
+
+
+def shared_data_dir() -> str | None:
+    """``../shared/data`` next to the checkout (or $SENTISCORE_DATA), or None."""
+    env = os.environ.get("SENTISCORE_DATA")
+    if env and os.path.isdir(env):
+        return env
+    checkout = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cand = os.path.join(os.path.dirname(checkout), "shared", "data")
+    return cand if os.path.isdir(cand) else None
 
 
 @pytest.fixture(scope="session")

@@ -137,7 +137,9 @@ def _sentiscore_imports() -> dict:
             name = rel.removesuffix(".__init__")
             targets, private = set(), []
             for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
-                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sentiscore"):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                    "sentiscore"
+                ):
                     targets.add(node.module)
                     private += [a.name for a in node.names if a.name.startswith("_")
                                 and not a.name.startswith("__")]  # fmt: skip

@@ -125,15 +125,6 @@ def fuse(
     return {k: int(v) for k, v in stats.items() if v and k in FUSED_OPS}
 
 
-def count_ops(path: str) -> dict:
-    import onnx
-
-    counts: dict = {}
-    for node in onnx.load(path, load_external_data=False).graph.node:
-        counts[node.op_type] = counts.get(node.op_type, 0) + 1
-    return counts
-
-
 def quantize_int8(
     src: str, dst: str, per_channel: bool, weight_type: str, reduce_range: bool, exclude: tuple
 ) -> dict:

@@ -204,9 +204,6 @@ class PartWriter:
         # Parts are always Parquet: lossless and typed. The final file takes the user's format.
         return os.path.join(self.parts_dir, f"part-{index:06d}.parquet")
 
-    def done(self, index: int) -> bool:
-        return index in self.verified
-
     def write(self, index: int, batch: pa.RecordBatch, offset: int = 0) -> None:
         """Write part ``index`` holding the job's rows from ``offset`` on."""
         path = self.path(index)
