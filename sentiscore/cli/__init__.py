@@ -11,6 +11,7 @@ subcommand (``score``, ``predict``, ``evaluate``, ``bench``, ``export`` with ``u
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -83,12 +84,30 @@ _register()
 
 
 def main() -> None:
-    cli(prog_name="sentiscore")
+    _exit_cleanly(lambda: cli.main(prog_name="sentiscore"))
 
 
 def score_main() -> None:
     """The ``score`` console script: exactly ``sentiscore score``."""
-    cli.main(args=["score", *sys.argv[1:]], prog_name="sentiscore")
+    _exit_cleanly(lambda: cli.main(args=["score", *sys.argv[1:]], prog_name="sentiscore"))
+
+
+def _exit_cleanly(run) -> None:
+    """After an interrupt (exit 130), leave without the interpreter's teardown: what was
+    saved is on disk and the message is printed, while ONNX Runtime's or OpenVINO's native
+    threads may still be inside a micro-batch, and destroying them there can abort with
+    'terminate called without an active exception'."""
+    try:
+        run()
+    except SystemExit as exc:
+        if exc.code != 130:
+            raise
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -90,6 +90,7 @@ def test_sigterm_saves_parts_and_says_how_to_resume(tiny_bundle, tmp_path):
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == 130, err
     assert "scored rows are saved" in err and "--resume" in err and not out.exists()
+    assert "terminate called" not in err and err.count("\n") == 1, err  # one line, no abort
     done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert pq.read_table(out).num_rows == 15_000
