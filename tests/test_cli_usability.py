@@ -399,8 +399,8 @@ def test_embedded_model_says_which_variant_it_ships():
     assert "re-export" not in r.output
 
 
-def test_readme_pipe_examples_run_as_written(tmp_path):
-    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+def test_documented_pipe_examples_run_as_written(tmp_path):
+    readme = open(os.path.join(ROOT, "docs", "scoring.md"), encoding="utf-8").read()
     block = readme.split("**Pipes.**", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
     os.symlink(os.path.join(ROOT, "examples"), tmp_path / "examples")
     env = {**os.environ, "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]}

@@ -1,6 +1,6 @@
 """Scorer.score_df: pandas (index kept), polars and pyarrow frames come back as the same kind
 of frame with the prediction columns, scoring exactly like score_batch; DuckDB scores a table
-through an Arrow UDF as the README shows."""
+through an Arrow UDF as docs/scoring.md shows."""
 
 import pyarrow as pa
 import pytest

@@ -66,7 +66,7 @@ MAX_LENGTH = click.option(
     type=int,
     default=None,
     help="Cut texts to N tokens, below the bundle's own limit: faster on long texts, less "
-    "accurate (see README).",
+    "accurate (docs/scoring.md).",
 )
 LIMIT = click.option("--limit", type=int, default=None, help="Use only the first N rows.")
 STRIP_HTML = click.option(

@@ -47,7 +47,7 @@ class ScoreConfig:
         (as named on the command line, or its URI) and its 0-based row number in that file,
         so that outputs join back to inputs after any engine; None adds none.
     strip_html: remove HTML tags (each a space) and decode entities before scoring (off by
-        default: measured on IMDB in the README).
+        default: measured on IMDB in docs/scoring.md).
     verify: check the bundle's files against the checksums in its manifest (--no-verify off).
     engine: local (this process), ray or spark (a cluster; output is a directory of Parquet
         parts). workers: Ray actors or local Spark tasks at once (default: the whole

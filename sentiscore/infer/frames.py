@@ -1,6 +1,6 @@
 """Data frames in, data frames out: ``Scorer.score_df`` for pandas and polars (and anything
 with ``__arrow_c_stream__`` or a pyarrow Table), so that notebooks and SQL engines with Python
-UDFs (DuckDB: README) score a table without writing files.
+UDFs (DuckDB: docs/scoring.md) score a table without writing files.
 
 The frame goes through Arrow to ``Scorer.score_batch`` in batches and comes back as the same
 kind of frame: its columns (``keep_columns``), then the prediction columns, same rows, same
