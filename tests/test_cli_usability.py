@@ -395,7 +395,7 @@ def test_small_max_tokens_message_names_the_option(tiny_bundle, tmp_path):
 
 def test_embedded_model_says_which_variant_it_ships():
     r = CliRunner().invoke(cli, ["predict", "--precision", "fp32", "Great film"])
-    assert r.exit_code == 1 and "ships only int8, int8-static" in r.output
+    assert r.exit_code == 1 and "ships only int8-static" in r.output
     assert "re-export" not in r.output
 
 

@@ -23,10 +23,10 @@ def test_default_bundle_loads_and_checksums_match():
     for name, digest in b.meta["files"].items():
         assert sha256_file(os.path.join(b.path, name)) == digest
     assert b.labels == ["negative", "positive"]
-    assert sorted(b.meta["variants"]) == ["int8", "int8-static"]  # both fast CPU variants
+    assert "int8-static" in b.meta["variants"]  # the fast CPU variant that passed the gate
     assert all(v["status"] == "ok" and v["row_invariant"] for v in b.meta["variants"].values())
     size = sum(os.path.getsize(os.path.join(b.path, n)) for n in os.listdir(b.path))
-    assert size < 50 * 2**20  # two 22 MB graphs and the tokenizer; no fp32 graph
+    assert size < 50 * 2**20  # 22 MB graphs and the tokenizer; no fp32 graph
     card = b.meta["card"]
     assert {"data", "metrics", "intended_use", "limits", "licence"} <= set(card)
 
