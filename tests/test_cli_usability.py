@@ -456,3 +456,19 @@ def test_export_and_bench_read_texts_as_score_and_labels_as_evaluate(tmp_path):
     assert set(texts) == {"Great kettle.", "Broke."}
     with pytest.raises(Exception, match="--text-column"):
         load_texts(BenchConfig(data=(str(src),), rows=8, text_column="nope"))
+
+
+def test_evaluate_of_several_files_reports_each_file_and_all(tiny_bundle, tmp_path):
+    from sentiscore.infer.evaluate import EvaluateConfig, evaluate_bundle
+
+    rows = sample_reviews(12, seed=3)
+    paths = []
+    for name, part in (("a.parquet", rows[:5]), ("b.parquet", rows[5:])):
+        labels = ["positive" if y else "negative" for _, y in part]
+        pq.write_table(pa.table({"text": [t for t, _ in part], "label": labels}), tmp_path / name)
+        paths.append(str(tmp_path / name))
+    rep = evaluate_bundle(
+        EvaluateConfig(bundle=tiny_bundle, data=paths, output=str(tmp_path / "ev"), plots=False)
+    )
+    assert list(rep["groups"]) == paths and [g["n"] for g in rep["groups"].values()] == [5, 7]
+    assert rep["metrics"]["n"] == 12

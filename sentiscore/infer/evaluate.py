@@ -21,7 +21,7 @@ from sentiscore.choices import LABEL_NAMES, TEXT_NAMES
 from sentiscore.errors import ConfigError, InputDataError, MissingDependencyError
 from sentiscore.infer.scorer import Scorer
 from sentiscore.io.columns import pick_column
-from sentiscore.io.readers import discover_inputs, iter_batches, read_schema
+from sentiscore.io.readers import discover_inputs, display_name, iter_batches, read_schema
 from sentiscore.metrics import classification_report
 
 log = logging.getLogger(__name__)
@@ -195,12 +195,16 @@ def _collect(cfg: EvaluateConfig, scorer: Scorer) -> _Scored:
         names = read_schema(inp).names
         pick_column(names, cfg.group_column, (), "group", "--group-column", where=inp.path)
     gold, got, left = LabelResolver(scorer.labels, cfg.label_map), _Scored(), cfg.limit
+    by_file = not cfg.group_column and len(files) > 1  # several files: metrics per file too
     for inp in files:
         for batch in iter_batches(inp, batch_rows=cfg.chunk_rows):
             if left is not None:
                 batch = batch.slice(0, left)
                 left -= batch.num_rows
+            before = len(got.texts)
             _add(got, batch, scorer, gold, text, label, cfg.group_column)
+            if by_file:
+                got.groups += [display_name(inp.path)] * (len(got.texts) - before)
             if left == 0:
                 break
         if left == 0:
@@ -235,7 +239,7 @@ def _add(got: _Scored, batch, scorer: Scorer, gold, text: str, label: str, group
 
 
 def _per_group(got: _Scored, probs: np.ndarray, y: np.ndarray, labels: list) -> dict:
-    """Metrics per value of --group-column, in order of first appearance."""
+    """Metrics per value of --group-column (or per input file), in order of first appearance."""
     groups = np.asarray(got.groups)
     report = {}
     for g in dict.fromkeys(got.groups):
@@ -319,7 +323,7 @@ def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
         "max_length": scorer.max_length,
         "rows_truncated": scorer.stats.truncated,
         **_write_errors(got, probs, y, scorer.labels, out),
-        **({"groups": _per_group(got, probs, y, scorer.labels)} if cfg.group_column else {}),
+        **({"groups": _per_group(got, probs, y, scorer.labels)} if got.groups else {}),
         "config": asdict(cfg),
     }
     path = os.path.join(out, "metrics.json")
