@@ -50,9 +50,14 @@ def main() -> None:
     train = pa.concat_tables(parts)
     train = train.take(rng.permutation(train.num_rows))
     dev = pa.concat_tables([_read(args.data, n, "dev") for n in (*PRODUCT, "sst2")])
-    os.makedirs(args.out, exist_ok=True)
-    pq.write_table(train, f"{args.out}/train.parquet")
-    pq.write_table(dev, f"{args.out}/dev.parquet")
+    write_sets(args.out, train, dev)
+
+
+def write_sets(out: str, train: pa.Table, dev: pa.Table) -> None:
+    """train.parquet and dev.parquet in ``out``, and their rows per domain on stdout."""
+    os.makedirs(out, exist_ok=True)
+    pq.write_table(train, f"{out}/train.parquet")
+    pq.write_table(dev, f"{out}/dev.parquet")
     for split, t in (("train", train), ("dev", dev)):
         counts = t.group_by("domain").aggregate([("label", "count")]).to_pylist()
         print(split, t.num_rows, {c["domain"]: c["label_count"] for c in counts})

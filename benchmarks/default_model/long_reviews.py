@@ -13,12 +13,12 @@ usage: python benchmarks/default_model/long_reviews.py MIX_DIR OUT_DIR [--data .
 from __future__ import annotations
 
 import argparse
-import os
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from domains import write_sets  # this directory is on the path when run as a script
 
 
 def main() -> None:
@@ -41,13 +41,7 @@ def main() -> None:
     train = pa.concat_tables([fresh.slice(0, args.imdb), replay])
     train = train.take(rng.permutation(train.num_rows))
     dev = pa.concat_tables([pq.read_table(f"{args.mix}/dev.parquet"), fresh.slice(args.imdb)])
-    os.makedirs(args.out, exist_ok=True)
-    pq.write_table(train, f"{args.out}/train.parquet")
-    pq.write_table(dev, f"{args.out}/dev.parquet")
-    for split, t in (("train", train), ("dev", dev)):
-        counts = t.group_by("domain").aggregate([("label", "count")]).to_pylist()
-        print(split, t.num_rows, {c["domain"]: c["label_count"] for c in counts})
-
+    write_sets(args.out, train, dev)
 
 if __name__ == "__main__":
     main()
