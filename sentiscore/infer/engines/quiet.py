@@ -1,6 +1,7 @@
 """Start-up noise of the cluster engines, kept off the terminal unless sentiscore's logger is
-at DEBUG (the CLI's ``-v``): Ray's INFO lines, its driver's C++ warnings, Ray Data's notes on
-disabled bars, and Spark's log4j start-up lines in local mode. Warnings and errors that say
+at DEBUG (the CLI's ``-v``): Ray's INFO lines, Ray Data's notes on disabled bars, PySpark's
+pandas warning and Spark's log4j start-up lines in local mode. Lines the engines' native code
+writes to stderr (Ray's C++ core, the JVM) are filtered by the CLI (``cli.logs.NATIVE_NOISE``). Warnings and errors that say
 something about the run still come through. Only sessions sentiscore starts itself are
 touched: a cluster joined through RAY_ADDRESS or spark-submit keeps its own settings.
 
@@ -23,13 +24,13 @@ _RAY_NOISE = (
 )
 
 _LOG4J = """\
-rootLogger.level = {level}
+rootLogger.level = warn
 rootLogger.appenderRef.stderr.ref = console
 appender.console.type = Console
 appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = %d{{yy/MM/dd HH:mm:ss}} %p %c{{1}}: %m%n%ex
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
 logger.native.name = org.apache.hadoop.util.NativeCodeLoader
 logger.native.level = error
 """
@@ -88,7 +89,7 @@ def spark_local_conf() -> dict:
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     if verbose():
         return {}
-    path = _write_once("log4j2.properties", _LOG4J.format(level="warn"))
+    path = _write_once("log4j2.properties", _LOG4J)
     return {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{path}"}
 
 
