@@ -13,6 +13,7 @@ from sentiscore.errors import BundleError, SentiscoreError
 from sentiscore.infer import bundle as bundle_mod
 from sentiscore.infer import cpu as cpu_mod
 from sentiscore.infer import openvino as ov_mod
+from sentiscore.infer.precision import choose
 from sentiscore.infer.scorer import Scorer
 from sentiscore.samples import builtin_sample
 
@@ -56,8 +57,8 @@ def test_bf16_needs_an_fp32_variant(tiny_bundle, amx_cpu):
     b = bundle_mod.load_bundle(tiny_bundle)
     b.meta["variants"] = {"int8": b.meta["variants"]["int8"]}
     with pytest.raises(BundleError, match="'fp32' variant"):
-        b.choose("cpu", "bf16")
-    assert b.choose("cpu", "auto")[0] == "int8"  # auto passes over bf16 without fp32
+        choose(b, "cpu", "bf16")
+    assert choose(b, "cpu", "auto")[0] == "int8"  # auto passes over bf16 without fp32
 
 
 def test_auto_measures_once_and_takes_the_fastest(tiny_bundle, monkeypatch, caplog):
@@ -67,37 +68,39 @@ def test_auto_measures_once_and_takes_the_fastest(tiny_bundle, monkeypatch, capl
     calls = []
     monkeypatch.setattr(auto, "measure", lambda b, p: calls.append(p) or {"fp32": 3.0}.get(p, 1.0))
     b = bundle_mod.load_bundle(tiny_bundle)
-    with caplog.at_level(logging.INFO, logger="sentiscore"):
-        assert b.choose("cpu", "auto")[0] == "fp32"
+    choice = choose(b, "cpu", "auto")
+    assert choice.precision == "fp32"
     assert sorted(calls) == ["fp32", "int8", "int8-static"]
-    assert "fp32 through ONNX Runtime" in caplog.text and "3.00x int8" in caplog.text
-    assert "bf16: no native bf16 here" in caplog.text  # what was not taken, and why
-    assert b.choose("cpu", "auto")[0] == "fp32"
+    assert "fp32 through ONNX Runtime" in choice.reason and "3.00x int8" in choice.reason
+    assert "bf16: no native bf16 here" in choice.reason  # what was not taken, and why
+    assert choose(b, "cpu", "auto")[0] == "fp32"
     assert len(calls) == 3  # the second choice came from the cache
     from sentiscore.infer.scorer import Scorer
 
     for threads in (1, 2):  # the run's threads are not part of the choice: no new measurement
-        assert Scorer(b, "cpu", "auto", threads).precision == "fp32"
+        with caplog.at_level(logging.INFO, logger="sentiscore"):
+            assert Scorer(b, "cpu", "auto", threads).precision == "fp32"
     assert len(calls) == 3
+    assert "precision auto on cpu: fp32 through ONNX Runtime" in caplog.text  # the scorer logs it
 
 
-def test_auto_reports_a_failed_variant_and_what_it_failed_on(tiny_bundle, auto_speeds, caplog):
+def test_auto_reports_a_failed_variant_and_what_it_failed_on(tiny_bundle, auto_speeds):
     b = bundle_mod.load_bundle(tiny_bundle)
     b.meta["variants"]["int8"] = dict(
         b.meta["variants"]["int8"], status="failed", failed_on=["accuracy drop 1.03 pt > 0.5 pt"]
     )
     measured = auto_speeds({"int8": 9.0, "fp32": 1.0})
-    with caplog.at_level(logging.INFO, logger="sentiscore"):
-        assert b.choose("cpu", "auto")[0] in ("fp32", "bf16")
+    choice = choose(b, "cpu", "auto")
+    assert choice.precision in ("fp32", "bf16")
     assert "int8" not in measured
-    assert "int8: failed its export gate (accuracy drop 1.03 pt > 0.5 pt)" in caplog.text
+    assert "int8: failed its export gate (accuracy drop 1.03 pt > 0.5 pt)" in choice.reason
 
 
 def test_auto_never_takes_a_batch_dependent_variant(tiny_bundle, auto_speeds):
     b = bundle_mod.load_bundle(tiny_bundle)
     b.meta["variants"]["int8"] = dict(b.meta["variants"]["int8"], activation_quant="per-tensor")
     auto_speeds({"int8": 9.0, "fp32": 1.0, "bf16": 0.1})
-    assert b.choose("cpu", "auto")[0] == "fp32"
+    assert choose(b, "cpu", "auto")[0] == "fp32"
 
 
 def test_auto_takes_bf16_after_its_probe(tiny_bundle, amx_cpu, auto_speeds, caplog):

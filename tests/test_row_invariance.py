@@ -158,6 +158,7 @@ def test_auto_skips_the_batch_dependent_per_tensor_int8(per_tensor_bundle, caplo
 
 def test_a_bundle_with_only_per_tensor_int8_is_refused_by_auto(per_tensor_bundle, tmp_path):
     from sentiscore.infer.bundle import load_bundle
+    from sentiscore.infer.precision import choose
 
     only = tmp_path / "only-int8"
     shutil.copytree(per_tensor_bundle, only)
@@ -166,7 +167,7 @@ def test_a_bundle_with_only_per_tensor_int8_is_refused_by_auto(per_tensor_bundle
     (only / "model.onnx").unlink()
     (only / "sentiscore.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match="row-invariant.*sentiscore upgrade|row-invariant"):
-        load_bundle(str(only)).choose("cpu", "auto")
+        choose(load_bundle(str(only)), "cpu", "auto")
 
 
 def test_upgrade_turns_per_tensor_int8_into_per_row(per_tensor_bundle, tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from sentiscore.errors import BadRowError, BundleError, ConfigError, DeviceError, InputDataError
 from sentiscore.infer.batching import iter_micro_batches, plan_batches
 from sentiscore.infer.bundle import load_bundle
+from sentiscore.infer.precision import choose, runnable
 from sentiscore.infer.scorer import Scorer
 from sentiscore.infer.session import cuda_available
 from sentiscore.infer.tokenize import TextEncoder
@@ -164,10 +165,10 @@ def test_same_length_batches_never_pad(tiny_bundle, monkeypatch):
 def test_device_and_precision_errors(tiny_bundle):
     b = load_bundle(tiny_bundle)
     with pytest.raises(BundleError, match="int8 is ~20x slower"):
-        b.choose("cuda", "int8")
+        choose(b, "cuda", "int8")
     with pytest.raises(BundleError, match="'fp16' variant"):
-        b.choose("cuda", "fp16")
-    assert b.choose("cpu", "auto")[0] in b.runnable()  # measured: the fastest here
+        choose(b, "cuda", "fp16")
+    assert choose(b, "cpu", "auto")[0] in runnable(b)  # measured: the fastest here
 
 
 def test_a_distributed_run_settles_auto_once(tiny_bundle, auto_speeds):

@@ -22,8 +22,9 @@ import numpy as np
 
 from sentiscore import __version__
 from sentiscore.errors import ConfigError, InputDataError, SentiscoreError
-from sentiscore.infer.bundle import DEVICES_FOR, load_bundle
+from sentiscore.infer.bundle import load_bundle
 from sentiscore.infer.cpu import cpu_info, int8_path
+from sentiscore.infer.precision import choose, runnable
 from sentiscore.infer.scorer import INVARIANCE_ROWS, Scorer
 from sentiscore.infer.session import resolve_device
 
@@ -90,10 +91,9 @@ def run_bench(cfg: BenchConfig) -> dict:
     device = resolve_device(cfg.device)
     texts, source = load_texts(cfg)
     scorers = {}
-    for precision in bundle.runnable():
-        if device in DEVICES_FOR.get(precision, ()):
-            scorers[precision] = Scorer(bundle, device, precision, cfg.threads, cfg.max_tokens)
-            scorers[precision].probabilities(texts[:16])  # warm-up
+    for precision in runnable(bundle, device):
+        scorers[precision] = Scorer(bundle, device, precision, cfg.threads, cfg.max_tokens)
+        scorers[precision].probabilities(texts[:16])  # warm-up
     if not scorers:
         raise SentiscoreError(
             f"A variant of {bundle.path} that runs on {device}",
@@ -139,21 +139,17 @@ def _summary(precision: str, scorer: Scorer, runs: list, texts: list[str]) -> di
 
 def _auto(bundle, device: str) -> dict:
     """What ``--precision auto`` takes here and why (on the CPU: auto's measurement)."""
+    try:
+        choice = choose(bundle, device, "auto")
+    except SentiscoreError as exc:
+        return {"precision": None, "why": str(exc)}
+    out = {"precision": choice.precision, "why": choice.reason}
     if device == "cpu":
         from sentiscore.infer.auto import decide
 
-        d = decide(bundle)
-        return {
-            "precision": d.precision or None,
-            "why": d.why or "; ".join(f"{p}: {w}" for p, w in d.skipped.items()),
-            "measured_rows_per_s": d.rows_per_s,
-            "not_taken": d.skipped,
-        }
-    try:
-        precision, _ = bundle.choose(device, "auto")
-    except SentiscoreError as exc:
-        return {"precision": None, "why": str(exc)}
-    return {"precision": precision, "why": f"{precision}, the fastest variant on {device}"}
+        d = decide(bundle)  # cached by choose: no second measurement
+        out.update(measured_rows_per_s=d.rows_per_s, not_taken=d.skipped)
+    return out
 
 
 def _versions() -> dict:

@@ -18,6 +18,7 @@ import pyarrow as pa
 from sentiscore.errors import BadRowError, BundleError, ConfigError, first_line
 from sentiscore.infer.batching import iter_micro_batches
 from sentiscore.infer.bundle import Bundle, load_bundle
+from sentiscore.infer.precision import choose
 from sentiscore.infer.rows import (
     check_columns,
     check_min_score,
@@ -104,7 +105,9 @@ class Scorer:
             )
         self.bundle = bundle
         self.device = resolve_device(device)
-        self.precision, self.model_path = bundle.choose(self.device, precision)
+        self.precision, self.model_path, why = choose(bundle, self.device, precision)
+        if precision == "auto":
+            log.info("precision auto on %s: %s", self.device, why)
         self.runner = make_runner(self.precision, self.model_path, self.device, threads)
         self.max_length = max_length or bundle.max_length
         self.min_score = min_score
@@ -206,9 +209,10 @@ class Scorer:
             check["max_dp"],
             check["flips"],
         )
-        self.precision, self.model_path = self.bundle.choose(
-            self.device, "auto", skip=(self.precision,)
+        self.precision, self.model_path, why = choose(
+            self.bundle, self.device, "auto", skip=(self.precision,)
         )
+        log.info("precision auto on %s: %s", self.device, why)
         self.runner = make_runner(self.precision, self.model_path, self.device, threads)
 
     def invariance(self, texts: list[str]) -> dict:
