@@ -4,6 +4,10 @@ these and the CLI offers them as choices, so the two cannot drift apart."""
 from __future__ import annotations
 
 DEVICES = ("auto", "cpu", "cuda")
+# Numeric limits, one definition each. A bundle's max_length, and the --max-length that train
+# and export accept, lie in MAX_LENGTH_RANGE; scoring may lower a bundle's limit to >= 8.
+MAX_LENGTH_RANGE = (8, 8192)
+MIN_MAX_TOKENS = 16  # the smallest --max-tokens (token budget per micro-batch)
 ENGINES = ("local", "ray", "spark")
 SCORE_PRECISIONS = (
     "auto",
@@ -25,6 +29,14 @@ OPTIMIZE_LEVELS = ("O1", "O2", "O3")
 WEIGHT_TYPES = ("qint8", "quint8")
 INT8_GELUS = ("tanh", "erf")
 INT8_ACTIVATIONS = ("per-row", "per-tensor")
+
+
+def listed(values) -> str:
+    """'a, b or c': a choice list for an error message."""
+    values = [str(v) for v in values]
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
+
+
 # Column names detected when --text-column / --label-column are not given, in order.
 TEXT_NAMES = (
     *("text", "sentence", "review", "content", "review_text", "review_body", "reviewtext"),

@@ -165,3 +165,62 @@ def test_no_import_cycles_and_no_private_cross_imports():
     for m in edges:
         if m not in state:
             visit(m, [m])
+
+
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"max_tokens": 8}, "--max-tokens >= 16"),
+        ({"max_length": 4}, "--max-length >= 8"),
+        ({"device": "tpu"}, "--device auto, cpu or cuda"),
+        ({"precision": "int4"}, "--precision auto, fp32, int8, int8-static, fp16 or bf16"),
+        ({"threads": 0}, "--threads >= 1"),
+    ],
+)
+def test_run_options_are_checked_alike_in_every_command(bad, message):
+    """score, evaluate and bench validate their shared options in one place, before any
+    bundle is loaded, with the same message."""
+    from sentiscore.infer.bench import BenchConfig
+    from sentiscore.infer.config import ScoreConfig
+    from sentiscore.infer.evaluate import EvaluateConfig
+
+    makers = [ScoreConfig, lambda **o: EvaluateConfig("default", ["x.csv"], **o)]
+    if set(bad) <= {"max_tokens", "device", "threads"}:
+        makers.append(BenchConfig)
+    for make in makers:
+        if "threads" in bad and make is not ScoreConfig and make is not BenchConfig:
+            continue  # evaluate has no --threads
+        with pytest.raises(SentiscoreError) as err:
+            make(**bad)
+        assert message in str(err.value), (make, str(err.value))
+
+
+def test_max_length_limits_agree_across_train_export_and_bundles():
+    """One range, from choices.py: train and export accept what a bundle may state."""
+    from sentiscore.choices import MAX_LENGTH_RANGE
+    from sentiscore.export.config import ExportConfig
+    from sentiscore.infer.manifest import validate
+    from sentiscore.trainer.config import TrainConfig
+
+    lo, hi = MAX_LENGTH_RANGE
+    for value, ok in ((lo, True), (hi, True), (hi + 1, False), (lo - 1, False)):
+        for make in (
+            lambda v: TrainConfig(model="m", data="d.csv", output="o", max_length=v),
+            lambda v: ExportConfig(max_length=v),
+        ):
+            if ok:
+                make(value)
+            else:
+                with pytest.raises(SentiscoreError, match=f"between {lo} and {hi}"):
+                    make(value)
+        meta = {
+            "format": "sentiscore-bundle",
+            "format_version": 1,
+            "labels": {"0": "a", "1": "b"},
+            "max_length": value,
+            "variants": {},
+            "files": {},
+        }
+        if not ok:
+            with pytest.raises(BundleError, match=f"{lo}..{hi}"):
+                validate(meta, "b")

@@ -48,7 +48,11 @@ from sentiscore.cli.options import (
 )
 @MAX_TOKENS
 @click.option(
-    "--chunk-rows", type=int, default=4096, show_default=True, help="Rows read per batch."
+    "--read-rows",
+    type=int,
+    default=4096,
+    show_default=True,
+    help="Rows read and scored at a time (memory); metrics do not depend on it.",
 )
 @MAX_LENGTH
 @STRIP_HTML

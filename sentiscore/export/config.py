@@ -10,9 +10,11 @@ from sentiscore.choices import (
     BUNDLE_PRECISIONS,
     INT8_ACTIVATIONS,
     INT8_GELUS,
+    MAX_LENGTH_RANGE,
     OPTIMIZE_LEVELS,
     TRUNCATIONS,
     WEIGHT_TYPES,
+    listed,
 )
 from sentiscore.errors import ConfigError
 
@@ -107,26 +109,31 @@ class ExportConfig:
         if "fp32" not in self.precision:
             self.precision = ("fp32", *self.precision)
         if self.optimize not in OPTIMIZE_LEVELS:
-            raise ConfigError("--optimize O1, O2 or O3", repr(self.optimize), "pick one of those")
+            raise ConfigError(
+                f"--optimize {listed(OPTIMIZE_LEVELS)}", repr(self.optimize), "pick one of those"
+            )
         if self.truncation not in (None, *TRUNCATIONS):
             raise ConfigError(
-                "--truncation head or head+tail", repr(self.truncation), "pick one of those"
+                f"--truncation {listed(TRUNCATIONS)}", repr(self.truncation), "pick one of those"
             )
         if self.weight_type not in WEIGHT_TYPES:
             raise ConfigError(
-                "--weight-type qint8 or quint8", repr(self.weight_type), "pick one of those"
+                f"--weight-type {listed(WEIGHT_TYPES)}", repr(self.weight_type), "pick one of those"
             )
         if self.int8_gelu not in INT8_GELUS:
-            raise ConfigError("--int8-gelu tanh or erf", repr(self.int8_gelu), "pick one of those")
+            raise ConfigError(
+                f"--int8-gelu {listed(INT8_GELUS)}", repr(self.int8_gelu), "pick one of those"
+            )
         if self.int8_activations not in INT8_ACTIVATIONS:
             raise ConfigError(
-                "--int8-activations per-row or per-tensor",
+                f"--int8-activations {listed(INT8_ACTIVATIONS)}",
                 repr(self.int8_activations),
                 "pick one of those",
             )
-        if self.max_length is not None and not 8 <= self.max_length <= 4096:
+        lo, hi = MAX_LENGTH_RANGE
+        if self.max_length is not None and not lo <= self.max_length <= hi:
             raise ConfigError(
-                "--max-length between 8 and 4096", str(self.max_length), "fix the option"
+                f"--max-length between {lo} and {hi}", str(self.max_length), "fix the option"
             )
         if self.samples < 8:
             raise ConfigError("--samples >= 8", str(self.samples), "use more validation rows")

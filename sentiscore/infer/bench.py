@@ -23,6 +23,7 @@ import numpy as np
 from sentiscore import __version__
 from sentiscore.errors import ConfigError, InputDataError, SentiscoreError
 from sentiscore.infer.bundle import load_bundle
+from sentiscore.infer.config import check_run_options
 from sentiscore.infer.cpu import cpu_info, int8_path
 from sentiscore.infer.precision import choose, runnable
 from sentiscore.infer.scorer import INVARIANCE_ROWS, Scorer
@@ -58,6 +59,7 @@ class BenchConfig:
             raise ConfigError(
                 "--rows >= 8 and --rounds >= 1", f"{self.rows}, {self.rounds}", "use the defaults"
             )
+        check_run_options(self.device, "auto", self.threads, self.max_tokens)
 
 
 def load_texts(cfg: BenchConfig) -> tuple[list[str], str]:

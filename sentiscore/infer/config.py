@@ -6,9 +6,47 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from sentiscore.choices import DEVICES, ENGINES, OUTPUT_FORMATS, SCORE_PRECISIONS
+from sentiscore.choices import (
+    DEVICES,
+    ENGINES,
+    MAX_LENGTH_RANGE,
+    MIN_MAX_TOKENS,
+    OUTPUT_FORMATS,
+    SCORE_PRECISIONS,
+    listed,
+)
 from sentiscore.errors import ConfigError
 from sentiscore.infer.rows import check_min_score
+
+
+def check_run_options(
+    device: str = "auto",
+    precision: str = "auto",
+    threads: int | None = None,
+    max_tokens: int | None = None,
+    max_length: int | None = None,
+    limit: int | None = None,
+) -> None:
+    """The options of every command that runs a bundle (score, evaluate, bench), checked
+    alike: ConfigError naming the flag. A max_length above the bundle's own is the scorer's
+    check, since only the bundle knows its limit."""
+    if device not in DEVICES:
+        raise ConfigError(f"--device {listed(DEVICES)}", repr(device), "pick one of those")
+    if precision not in SCORE_PRECISIONS:
+        raise ConfigError(
+            f"--precision {listed(SCORE_PRECISIONS)}", repr(precision), "pick one of those"
+        )
+    for flag, value in (("--threads", threads), ("--limit", limit)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag} >= 1", str(value), f"drop {flag} or give a positive number")
+    if max_tokens is not None and max_tokens < MIN_MAX_TOKENS:
+        raise ConfigError(
+            f"--max-tokens >= {MIN_MAX_TOKENS}", str(max_tokens), "drop it (default 4096 on CPU)"
+        )
+    if max_length is not None and max_length < MAX_LENGTH_RANGE[0]:
+        raise ConfigError(
+            f"--max-length >= {MAX_LENGTH_RANGE[0]}", str(max_length), "drop it or raise it"
+        )
 
 
 @dataclass
@@ -24,7 +62,7 @@ class ScoreConfig:
         id, say) that must exist and is always kept. keep_columns: "all", "none" or "a,b".
     format: output format (parquet/csv/tsv/jsonl); None follows the output's extension.
     delimiter: CSV delimiter (default: ',' or tab for .tsv).
-    device: auto/cpu/cuda. precision: auto/fp32/int8/fp16.
+    device: auto/cpu/cuda. precision: auto or a variant (``choices.SCORE_PRECISIONS``).
     threads: CPU threads for ONNX Runtime (default: all cores), shared by two concurrent
         micro-batch streams on CPU.
     max_tokens: token budget per micro-batch (rows x longest row); None = 4096 on CPU,
@@ -93,31 +131,27 @@ class ScoreConfig:
             raise ConfigError(
                 f"--format one of {', '.join(OUTPUT_FORMATS)}", repr(self.format), "pick one"
             )
-        if self.device not in DEVICES:
-            raise ConfigError("--device auto, cpu or cuda", repr(self.device), "pick one of those")
-        if self.precision not in SCORE_PRECISIONS:
-            raise ConfigError(
-                f"--precision one of {', '.join(SCORE_PRECISIONS)}",
-                repr(self.precision),
-                "pick one of those",
-            )
+        check_run_options(
+            self.device,
+            self.precision,
+            self.threads,
+            self.max_tokens,
+            self.max_length,
+            self.limit,
+        )
         if self.engine not in ENGINES:
             raise ConfigError(
                 f"--engine one of {', '.join(ENGINES)}", repr(self.engine), "pick one"
             )
         if self.gpus_per_worker is not None and not self.gpus_per_worker > 0:
             raise ConfigError("--gpus-per-worker > 0", str(self.gpus_per_worker), "e.g. 0.5 or 1")
-        for name in ("threads", "limit", "workers", "threads_per_worker"):
+        for name in ("workers", "threads_per_worker"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 flag = "--" + name.replace("_", "-")
                 raise ConfigError(
                     f"{flag} >= 1", str(value), f"drop {flag} or give a positive number"
                 )
-        if self.max_tokens is not None and self.max_tokens < 16:
-            raise ConfigError(
-                "--max-tokens >= 16", str(self.max_tokens), "drop it (default 4096 on CPU)"
-            )
         if self.chunk_rows < 1:
             raise ConfigError("--chunk-rows >= 1", str(self.chunk_rows), "drop it (default 20000)")
         check_min_score(self.min_score)
@@ -128,8 +162,6 @@ class ScoreConfig:
                 repr(named),
                 "e.g. --source-column source_file --row-number-column source_row",
             )
-        if self.max_length is not None and self.max_length < 8:
-            raise ConfigError("--max-length >= 8", str(self.max_length), "drop it or raise it")
         if self.max_error_rate is not None and not 0 <= self.max_error_rate <= 1:
             raise ConfigError(
                 "--max-error-rate between 0 and 1", str(self.max_error_rate), "e.g. 0.01 for 1 %"

@@ -19,6 +19,7 @@ import numpy as np
 
 from sentiscore.choices import LABEL_NAMES, TEXT_NAMES
 from sentiscore.errors import ConfigError, InputDataError, MissingDependencyError
+from sentiscore.infer.config import check_run_options
 from sentiscore.infer.scorer import Scorer
 from sentiscore.io.columns import pick_column
 from sentiscore.io.readers import discover_inputs, display_name, iter_batches, read_schema
@@ -40,8 +41,8 @@ class EvaluateConfig:
     label_map: gold value -> bundle label name or id, as a dict or 'neg=negative,pos=1'.
     output: directory for metrics.json and plots (default <bundle>/eval-<first data stem>,
         or ./eval-<stem> for the default bundle). limit: first N rows only.
-    max_tokens / chunk_rows: micro-batch token budget and rows read per batch, as in
-        ``score``; row-invariant variants give the same metrics for any values.
+    max_tokens: micro-batch token budget, as in ``score``. read_rows: rows read and scored
+        at a time (memory); row-invariant variants give the same metrics for any values.
     max_length: lower the bundle's token limit (faster, maybe less accurate).
     strip_html: remove HTML tags and decode entities before scoring, as ``score --strip-html``.
     group_column: a column (domain, product category, ...) to report metrics per value of.
@@ -59,7 +60,7 @@ class EvaluateConfig:
     limit: int | None = None
     plots: bool = True
     max_tokens: int | None = None
-    chunk_rows: int = 4096
+    read_rows: int = 4096
     max_length: int | None = None
     strip_html: bool = False
     group_column: str | None = None
@@ -72,12 +73,17 @@ class EvaluateConfig:
             self.label_map = parse_label_map(self.label_map)
         if not self.data:
             raise ConfigError("DATA with labeled rows", "none", "pass a Parquet/CSV/JSONL file")
-        if self.chunk_rows < 1:
+        if self.read_rows < 1:
             raise ConfigError(
-                "--chunk-rows >= 1", str(self.chunk_rows), "drop it or give a positive number"
+                "--read-rows >= 1", str(self.read_rows), "drop it or give a positive number"
             )
-        if self.limit is not None and self.limit < 1:
-            raise ConfigError("--limit >= 1", str(self.limit), "drop it or give a positive number")
+        check_run_options(
+            self.device,
+            self.precision,
+            max_tokens=self.max_tokens,
+            max_length=self.max_length,
+            limit=self.limit,
+        )
 
 
 # A --label-map target that leaves the row out of the metrics (a 3-star review, say).
@@ -197,7 +203,7 @@ def _collect(cfg: EvaluateConfig, scorer: Scorer) -> _Scored:
     gold, got, left = LabelResolver(scorer.labels, cfg.label_map), _Scored(), cfg.limit
     by_file = not cfg.group_column and len(files) > 1  # several files: metrics per file too
     for inp in files:
-        for batch in iter_batches(inp, batch_rows=cfg.chunk_rows):
+        for batch in iter_batches(inp, batch_rows=cfg.read_rows):
             if left is not None:
                 batch = batch.slice(0, left)
                 left -= batch.num_rows

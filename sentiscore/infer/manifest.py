@@ -13,7 +13,7 @@ import math
 import os
 import re
 
-from sentiscore.choices import TRUNCATIONS
+from sentiscore.choices import MAX_LENGTH_RANGE, TRUNCATIONS
 from sentiscore.errors import BundleError
 
 MANIFEST = "sentiscore.json"
@@ -22,7 +22,6 @@ FILE_OF = {"bf16": "fp32"}
 BUNDLE_FORMAT = "sentiscore-bundle"
 FORMAT_VERSION = 1
 TOKENIZER = "tokenizer.json"
-MAX_LENGTH_RANGE = (8, 8192)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 

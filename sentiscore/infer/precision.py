@@ -14,8 +14,8 @@ import logging
 import os
 from typing import NamedTuple
 
-from sentiscore.choices import SCORE_PRECISIONS
 from sentiscore.errors import BundleError
+from sentiscore.infer.config import check_run_options
 from sentiscore.infer.manifest import FILE_OF
 
 log = logging.getLogger(__name__)
@@ -59,10 +59,7 @@ def choose(bundle, device: str, precision: str = "auto", skip=()) -> Choice:
     run's threads)."""
     if precision == "auto":
         return _choose_auto(bundle, device, tuple(skip))
-    if precision not in SCORE_PRECISIONS:
-        raise BundleError(
-            f"--precision one of {', '.join(SCORE_PRECISIONS)}", f"'{precision}'", "pick one"
-        )
+    check_run_options(precision=precision)
     if device not in DEVICES_FOR[precision]:
         raise BundleError(
             f"Precision '{precision}' runs on {'/'.join(DEVICES_FOR[precision])}",

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from sentiscore.choices import MAX_LENGTH_RANGE
 from sentiscore.errors import BadRowError, BundleError, ConfigError, first_line
 from sentiscore.infer.batching import iter_micro_batches
 from sentiscore.infer.bundle import Bundle, load_bundle
+from sentiscore.infer.config import check_run_options
 from sentiscore.infer.precision import choose
 from sentiscore.infer.rows import (
     check_columns,
@@ -95,11 +97,11 @@ class Scorer:
         strip_html: bool = False,
     ):
         check_min_score(min_score)
-        if max_tokens is not None and max_tokens < 16:
-            raise ConfigError("--max-tokens >= 16", str(max_tokens), "use e.g. 8192")
-        if max_length is not None and not 8 <= max_length <= bundle.max_length:
+        check_run_options(precision=precision, threads=threads, max_tokens=max_tokens)
+        if max_length is not None and not MAX_LENGTH_RANGE[0] <= max_length <= bundle.max_length:
             raise ConfigError(
-                f"--max-length between 8 and the bundle's max_length ({bundle.max_length})",
+                f"--max-length between {MAX_LENGTH_RANGE[0]} and the bundle's max_length "
+                f"({bundle.max_length})",
                 str(max_length),
                 "lower it, or drop it to keep the bundle's limit",
             )

@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from sentiscore.choices import TRUNCATIONS
+from sentiscore.choices import TRUNCATIONS, listed
 from sentiscore.errors import BundleError, ConfigError, first_line
 
 DEFAULT_HEAD_FRACTION = 0.25  # Sun et al. 2019: head 128 + tail 382 of 510 worked best on IMDB.
@@ -129,7 +129,7 @@ class TextEncoder:
     ):
         if truncation not in TRUNCATIONS:
             raise ConfigError(
-                "truncation to be 'head' or 'head+tail'", repr(truncation), "pick one of those"
+                f"truncation {listed(TRUNCATIONS)}", repr(truncation), "pick one of those"
             )
         self.tok = text_only(load_tokenizer(tokenizer) if isinstance(tokenizer, str) else tokenizer)
         self.prefix, self.suffix = _special_frame(self.tok)

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from sentiscore.choices import HOLDOUTS, POOLINGS, SCHEDULERS, TRAIN_PRECISIONS, TRUNCATIONS
+from sentiscore.choices import (
+    HOLDOUTS,
+    MAX_LENGTH_RANGE,
+    POOLINGS,
+    SCHEDULERS,
+    TRAIN_PRECISIONS,
+    TRUNCATIONS,
+    listed,
+)
 from sentiscore.errors import ConfigError
 
 # Metrics a checkpoint or a search trial can be chosen by, and whether greater is better.
@@ -159,17 +167,18 @@ class TrainConfig:
             ),
             (
                 self.truncation in TRUNCATIONS,
-                "--truncation head or head+tail",
+                f"--truncation {listed(TRUNCATIONS)}",
                 self.truncation,
             ),
             (
                 self.precision in TRAIN_PRECISIONS,
-                "--precision auto, fp32, bf16 or fp16",
+                f"--precision {listed(TRAIN_PRECISIONS)}",
                 self.precision,
             ),
             (
-                self.max_length is None or 8 <= self.max_length <= 4096,
-                "--max-length between 8 and 4096",
+                self.max_length is None
+                or MAX_LENGTH_RANGE[0] <= self.max_length <= MAX_LENGTH_RANGE[1],
+                "--max-length between {} and {}".format(*MAX_LENGTH_RANGE),
                 self.max_length,
             ),
             (0 < self.head_fraction < 1, "head_fraction in (0, 1)", self.head_fraction),
