@@ -1,13 +1,18 @@
-"""Classification metrics in plain numpy, shared by trainer, export and ``evaluate``.
+"""Classification metrics shared by trainer, export and ``evaluate``.
 
-Accuracy, precision/recall/F1 (macro and per class), ROC AUC (binary, or macro one-vs-rest),
-confusion matrix, expected calibration error, NLL, and temperature fitting. No sklearn, so the
-CPU scorer install can evaluate. Plotting lives in ``plots``.
+Accuracy, precision/recall/F1 (macro and per class), ROC AUC (binary, or macro one-vs-rest)
+and the confusion matrix come from scikit-learn (the ``evaluate`` extra; train installs it
+too), imported when first needed so that the scorer imports without it. What scikit-learn
+lacks is here in numpy: softmax, expected calibration error, reliability bins, NLL and
+temperature fitting, which the scorer and export use without scikit-learn. Plotting lives
+in ``plots``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from sentiscore.errors import require
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -17,36 +22,21 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def confusion(y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
-    m = np.zeros((k, k), dtype=np.int64)
-    np.add.at(m, (y, pred), 1)
-    return m
+def sklearn_metrics():
+    """``sklearn.metrics``, or MissingDependencyError naming the extra to install."""
+    return require("sklearn.metrics", "evaluate", "Accuracy, F1 and ROC metrics")
 
 
 def roc_auc(y_bin: np.ndarray, score: np.ndarray) -> float | None:
-    """Area under the ROC curve via the rank statistic (ties averaged)."""
-    pos, neg = int(y_bin.sum()), int(len(y_bin) - y_bin.sum())
-    if pos == 0 or neg == 0:
+    """Area under the ROC curve; None when only one class is present."""
+    y_bin = np.asarray(y_bin)
+    if np.unique(y_bin).size < 2:
         return None
-    order = np.argsort(score, kind="mergesort")
-    ranks = np.empty(len(score), dtype=np.float64)
-    s = score[order]
-    i = 0
-    while i < len(s):
-        j = i
-        while j + 1 < len(s) and s[j + 1] == s[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1
-        i = j + 1
-    return float((ranks[y_bin == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+    return float(sklearn_metrics().roc_auc_score(y_bin, score))
 
 
 def roc_curve(y_bin: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(-score, kind="mergesort")
-    y = y_bin[order]
-    tps, fps = np.cumsum(y), np.cumsum(1 - y)
-    tpr = np.concatenate([[0], tps / max(tps[-1], 1)])
-    fpr = np.concatenate([[0], fps / max(fps[-1], 1)])
+    fpr, tpr, _ = sklearn_metrics().roc_curve(y_bin, score, drop_intermediate=False)
     return fpr, tpr
 
 
@@ -104,37 +94,37 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 def classification_report(y: np.ndarray, probs: np.ndarray, labels: list[str]) -> dict:
     """Every metric sentiscore reports, as a JSON-ready dict."""
+    m = sklearn_metrics()
     y = np.asarray(y, dtype=np.int64)
-    k = len(labels)
+    ids = list(range(len(labels)))
     pred = probs.argmax(axis=1)
-    cm = confusion(y, pred, k)
-    per_class = {}
-    for i, name in enumerate(labels):
-        tp, fp, fn = cm[i, i], cm[:, i].sum() - cm[i, i], cm[i, :].sum() - cm[i, i]
-        p = tp / (tp + fp) if tp + fp else 0.0
-        r = tp / (tp + fn) if tp + fn else 0.0
-        f = 2 * p * r / (p + r) if p + r else 0.0
-        per_class[name] = {
-            "precision": float(p),
-            "recall": float(r),
-            "f1": float(f),
-            "support": int(cm[i, :].sum()),
+    p, r, f, support = m.precision_recall_fscore_support(
+        y, pred, labels=ids, average=None, zero_division=0
+    )
+    per_class = {
+        name: {
+            "precision": float(p[i]),
+            "recall": float(r[i]),
+            "f1": float(f[i]),
+            "support": int(support[i]),
         }
-    if k == 2:
-        auc = roc_auc((y == 1).astype(np.int64), probs[:, 1])
+        for i, name in enumerate(labels)
+    }
+    aucs = [roc_auc((y == i).astype(np.int64), probs[:, i]) for i in ids]
+    if len(labels) == 2:
+        auc = aucs[1]
     else:
-        aucs = [roc_auc((y == i).astype(np.int64), probs[:, i]) for i in range(k)]
         aucs = [a for a in aucs if a is not None]
         auc = float(np.mean(aucs)) if aucs else None
     return {
         "n": int(len(y)),
-        "accuracy": float((pred == y).mean()) if len(y) else None,
-        "precision_macro": float(np.mean([c["precision"] for c in per_class.values()])),
-        "recall_macro": float(np.mean([c["recall"] for c in per_class.values()])),
-        "f1_macro": float(np.mean([c["f1"] for c in per_class.values()])),
+        "accuracy": float(m.accuracy_score(y, pred)) if len(y) else None,
+        "precision_macro": float(np.mean(p)),
+        "recall_macro": float(np.mean(r)),
+        "f1_macro": float(np.mean(f)),
         "roc_auc": auc,
         "ece": ece(probs, y),
         "per_class": per_class,
-        "confusion_matrix": cm.tolist(),
+        "confusion_matrix": m.confusion_matrix(y, pred, labels=ids).tolist(),
         "labels": list(labels),
     }

@@ -43,5 +43,6 @@ def main() -> None:
     dev = pa.concat_tables([pq.read_table(f"{args.mix}/dev.parquet"), fresh.slice(args.imdb)])
     write_sets(args.out, train, dev)
 
+
 if __name__ == "__main__":
     main()

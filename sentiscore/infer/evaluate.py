@@ -23,11 +23,11 @@ from sentiscore.infer.config import check_run_options
 from sentiscore.infer.scorer import Scorer
 from sentiscore.io.columns import pick_column
 from sentiscore.io.readers import discover_inputs, display_name, iter_batches, read_schema
-from sentiscore.metrics import classification_report
+from sentiscore.metrics import classification_report, sklearn_metrics
 
 log = logging.getLogger(__name__)
 
-PLOTS_HINT = "pip install matplotlib (or 'sentiscore[plots]'), or pass --no-plots"
+PLOTS_HINT = "pip install matplotlib (or 'sentiscore[evaluate]'), or pass --no-plots"
 
 
 @dataclass
@@ -290,6 +290,7 @@ def _plots(y: np.ndarray, probs: np.ndarray, metrics: dict, out: str) -> tuple[l
 
 def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
     """Evaluate; write metrics.json (+ plots) into the output directory; return the report."""
+    sklearn_metrics()  # the evaluate extra, before anything is scored
     scorer = scorer or Scorer.load(
         cfg.bundle,
         device=cfg.device,
