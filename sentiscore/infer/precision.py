@@ -129,7 +129,10 @@ def _choose_auto(bundle, device: str, skip: tuple) -> Choice:
     raise BundleError(
         f"A usable, row-invariant variant for device '{device}'",
         f"none in {bundle.path}: " + "; ".join(f"{p} {why}" for p, why in reasons.items()),
-        "re-export the bundle with 'sentiscore export', or pass --precision int8 "
+        "re-export the model with 'sentiscore export MODEL --precision fp32,fp16' "
+        "(the embedded default model ships CPU variants only), or use --device cpu"
+        if device == "cuda"
+        else "re-export the bundle with 'sentiscore export', or pass --precision int8 "
         "to accept batch-dependent scores",
     )
 

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from sentiscore.choices import MAX_LENGTH_RANGE
-from sentiscore.errors import BadRowError, BundleError, ConfigError, first_line
+from sentiscore.errors import BadRowError, BundleError, ConfigError, SentiscoreError, first_line
 from sentiscore.infer.batching import iter_micro_batches
 from sentiscore.infer.bundle import Bundle, load_bundle
 from sentiscore.infer.config import check_run_options
@@ -106,11 +106,7 @@ class Scorer:
                 "lower it, or drop it to keep the bundle's limit",
             )
         self.bundle = bundle
-        self.device = resolve_device(device)
-        self.precision, self.model_path, why = choose(bundle, self.device, precision)
-        if precision == "auto":
-            log.info("precision auto on %s: %s", self.device, why)
-        self.runner = make_runner(self.precision, self.model_path, self.device, threads)
+        self._start(device, precision, threads)
         self.max_length = max_length or bundle.max_length
         self.min_score = min_score
         self.strip_html = bool(strip_html)
@@ -130,6 +126,25 @@ class Scorer:
         log.info(
             "loaded %s (%s, %s, T=%.3f)", bundle.path, self.precision, self.device, self.temperature
         )
+
+    def _start(self, device: str, precision: str, threads: int | None) -> None:
+        """Device, variant and runner. ``--device auto`` takes CUDA only when it can really
+        score there: a bundle without a CUDA variant, or a CUDA session that cannot start
+        (missing CUDA/cuDNN libraries, a fallback to the CPU), scores on the CPU with a
+        warning; ``--device cuda`` raises instead."""
+        self.device = resolve_device(device)
+        try:
+            self.precision, self.model_path, why = choose(self.bundle, self.device, precision)
+            self.runner = make_runner(self.precision, self.model_path, self.device, threads)
+        except SentiscoreError as exc:
+            if device != "auto" or self.device != "cuda":
+                raise
+            log.warning("device auto: not using CUDA (%s); scoring on the CPU", first_line(exc))
+            self.device = "cpu"
+            self.precision, self.model_path, why = choose(self.bundle, "cpu", precision)
+            self.runner = make_runner(self.precision, self.model_path, "cpu", threads)
+        if precision == "auto":
+            log.info("precision auto on %s: %s", self.device, why)
 
     @classmethod
     def load(

@@ -88,6 +88,47 @@ def resolve_device(device: str) -> str:
     return "cpu"
 
 
+CUDA_LIBRARIES_FIX = (
+    "install the CUDA and cuDNN 9 libraries onnxruntime-gpu was built for "
+    "(pip install 'onnxruntime-gpu[cuda,cudnn]', or the system CUDA toolkit on "
+    "LD_LIBRARY_PATH), or use --device cpu"
+)
+# One name per library; any major version found counts (CUDA 12 and 13 builds exist).
+CUDA_LIBRARIES = {
+    "libcudart": ("libcudart.so.13", "libcudart.so.12"),
+    "libcublasLt": ("libcublasLt.so.13", "libcublasLt.so.12"),
+    "libcudnn": ("libcudnn.so.9",),
+}
+
+
+def missing_cuda_libraries() -> list[str]:
+    """The CUDA libraries ONNX Runtime's CUDA provider needs that this process cannot load."""
+    import ctypes
+
+    missing = []
+    for name, files in CUDA_LIBRARIES.items():
+        for f in files:
+            try:
+                ctypes.CDLL(f)
+                break
+            except OSError:
+                continue
+        else:
+            missing.append(name)
+    return missing
+
+
+def _preload_cuda_libraries(ort) -> None:
+    """Load CUDA/cuDNN from the nvidia-* pip packages when they are installed (onnxruntime
+    >= 1.21 can), so a pip-only setup finds them; a failure shows up as a fallback below."""
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:
+        try:
+            preload()
+        except Exception as exc:  # noqa: BLE001 - best effort; the session check decides
+            log.debug("onnxruntime.preload_dlls: %s", first_line(exc))
+
+
 def _options(intra_threads: int):
     ort = _ort()
     so = ort.SessionOptions()
@@ -120,20 +161,26 @@ class OrtRunner:
             ]
         else:
             providers = ["CPUExecutionProvider"]
+        if device == "cuda":
+            _preload_cuda_libraries(ort)
         try:
             self.session = ort.InferenceSession(model_path, sess_options=so, providers=providers)
         except Exception as exc:  # noqa: BLE001 - ORT raises several unrelated types
             raise DeviceError(
                 f"ONNX Runtime to load '{os.path.basename(model_path)}' on {device}",
                 first_line(exc),
-                "re-export the bundle or try --device cpu",
+                CUDA_LIBRARIES_FIX
+                if device == "cuda" and "shared object" in str(exc)
+                else "re-export the bundle or try --device cpu",
             ) from exc
         active = self.session.get_providers()
         if device == "cuda" and active[0] != "CUDAExecutionProvider":
+            missing = missing_cuda_libraries()
             raise DeviceError(
                 "The session to run on CUDAExecutionProvider",
-                f"ONNX Runtime fell back to {active}",
-                "check the CUDA and cuDNN libraries, or use --device cpu",
+                f"ONNX Runtime fell back to {active}"
+                + (f" (not loadable: {', '.join(missing)})" if missing else ""),
+                CUDA_LIBRARIES_FIX,
             )
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.pads_exactly = True  # see ``runner.Runner``
