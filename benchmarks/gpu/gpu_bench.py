@@ -98,7 +98,9 @@ def repeated(src: str, dst: str, rows: int, cols=("text", "label")) -> str:
     return dst
 
 
-def score(bundle, data, device, precision, work, max_tokens=None, label="run", keep="id", limit=None):
+def score(
+    bundle, data, device, precision, work, max_tokens=None, label="run", keep="id", limit=None
+):
     stats = os.path.join(work, f"stats-{label}.json")
     out = os.path.join(work, f"out-{label}.parquet")
     cmd = [sys.executable, "-m", "sentiscore.cli", "score", data, "-m", bundle, "--device", device]
@@ -160,7 +162,9 @@ def split(bundle: str, data: str, device: str, precision: str, max_tokens: int, 
         n_mb += 1
         tokens += mb.input_ids.size
         if device == "cuda":
-            _timed_cuda(runner, feeds_for(runner.input_names, mb.input_ids, mb.attention_mask), timing)
+            _timed_cuda(
+                runner, feeds_for(runner.input_names, mb.input_ids, mb.attention_mask), timing
+            )
         else:
             t = time.perf_counter()
             runner.run(mb.input_ids, mb.attention_mask)
@@ -255,7 +259,12 @@ def pipeline_baseline(model_dir: str, data: str, rows: int, device: str) -> dict
     _sync(device)
     s = time.perf_counter() - t
     attn = getattr(pipe.model.config, "_attn_implementation", None)
-    return {"rows": len(texts), "seconds": round(s, 2), "rows_per_s": round(len(texts) / s, 1), "attn": attn}
+    return {
+        "rows": len(texts),
+        "seconds": round(s, 2),
+        "rows_per_s": round(len(texts) / s, 1),
+        "attn": attn,
+    }
 
 
 def _sync(device: str) -> None:
@@ -269,8 +278,26 @@ def agreement(bundle, labeled: dict, device, precision, work, limit=None) -> dic
     """Labels and probabilities of ``precision`` on ``device`` against fp32 on the CPU."""
     res = {}
     for name, path in labeled.items():
-        fast = score(bundle, path, device, precision, work, label=f"agree-{name}-{precision}", keep="none", limit=limit)
-        ref = score(bundle, path, "cpu", "fp32", work, label=f"agree-{name}-cpu-fp32", keep="none", limit=limit)
+        fast = score(
+            bundle,
+            path,
+            device,
+            precision,
+            work,
+            label=f"agree-{name}-{precision}",
+            keep="none",
+            limit=limit,
+        )
+        ref = score(
+            bundle,
+            path,
+            "cpu",
+            "fp32",
+            work,
+            label=f"agree-{name}-cpu-fp32",
+            keep="none",
+            limit=limit,
+        )
         if "error" in fast or "error" in ref:
             res[name] = {"fast": fast, "cpu_fp32": ref}
             continue
@@ -384,33 +411,103 @@ def main() -> None:
     if "env" in steps:
         step("env", a.out, env, device)
     if "models" in steps:
-        step("models", a.out, lambda: {
-            "default": prep.default_gpu_bundle(default),
-            "bert_base_tensors_filled": prep.reconstitute(a.bert_skeleton, bert),
-        })
+        step(
+            "models",
+            a.out,
+            lambda: {
+                "default": prep.default_gpu_bundle(default),
+                "bert_base_tensors_filled": prep.reconstitute(a.bert_skeleton, bert),
+            },
+        )
     budgets = (65536,) if q else (65536, 262144)
     if "score" in steps:
         grid = {
             "default": {"imdb": files["imdb"], "sst2": files["sst2"]},
             "bert-base": {"imdb": files["imdb_bert"]},
         }
-        step("score", a.out, score_grid, {"default": default, "bert-base": bert}, grid, device, prec, w, budgets)
+        step(
+            "score",
+            a.out,
+            score_grid,
+            {"default": default, "bert-base": bert},
+            grid,
+            device,
+            prec,
+            w,
+            budgets,
+        )
     if "split" in steps:
-        step("split_default_imdb", a.out, split, default, files["imdb"], device, prec, budgets[-1], n["imdb"] // 2)
-        step("split_default_sst2", a.out, split, default, files["sst2"], device, prec, budgets[-1], n["sst2"] // 2)
+        step(
+            "split_default_imdb",
+            a.out,
+            split,
+            default,
+            files["imdb"],
+            device,
+            prec,
+            budgets[-1],
+            n["imdb"] // 2,
+        )
+        step(
+            "split_default_sst2",
+            a.out,
+            split,
+            default,
+            files["sst2"],
+            device,
+            prec,
+            budgets[-1],
+            n["sst2"] // 2,
+        )
     tok = os.path.join(default, "tokenizer.json")
     if "pipeline" in steps:
         mini = hf_model("minilm", tok, os.path.join(w, "hf-minilm"))
-        step("pipeline_minilm_imdb", a.out, pipeline_baseline, mini, a.imdb, 200 if q else 4000, device)
-        step("pipeline_minilm_sst2", a.out, pipeline_baseline, mini, a.sst2, 400 if q else 8000, device)
+        step(
+            "pipeline_minilm_imdb",
+            a.out,
+            pipeline_baseline,
+            mini,
+            a.imdb,
+            200 if q else 4000,
+            device,
+        )
+        step(
+            "pipeline_minilm_sst2",
+            a.out,
+            pipeline_baseline,
+            mini,
+            a.sst2,
+            400 if q else 8000,
+            device,
+        )
     if "agreement" in steps:
-        step("agreement", a.out, agreement, default, {"imdb": a.imdb, "sst2": a.sst2}, device, prec, w, 100 if q else None)
+        step(
+            "agreement",
+            a.out,
+            agreement,
+            default,
+            {"imdb": a.imdb, "sst2": a.sst2},
+            device,
+            prec,
+            w,
+            100 if q else None,
+        )
     if "train" in steps:
         big = hf_model("minilm" if q else "bert-base", tok, os.path.join(w, "hf-train"))
         if not q:
             step("pipeline_bert_base_imdb", a.out, pipeline_baseline, big, a.imdb, 2000, device)
         step("train_notebook", a.out, train_notebook, big, a.imdb, 4 if q else 60, device, w)
-        step("train_sentiscore", a.out, train_sentiscore, big, a.imdb, a.sst2, 64 if q else 3072, 32, w)
+        step(
+            "train_sentiscore",
+            a.out,
+            train_sentiscore,
+            big,
+            a.imdb,
+            a.sst2,
+            64 if q else 3072,
+            32,
+            w,
+        )
     print("done", flush=True)
 
 

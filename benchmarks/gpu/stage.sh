@@ -19,7 +19,8 @@ dl() { "$py" -m pip download -q --no-deps --only-binary=:all: --python-version 3
 dl "$tmp/ort" "onnxruntime-gpu==$ver"
 mkdir -p "$tmp/x" && (cd "$tmp/x" && unzip -q "$tmp"/ort/*.whl)
 tar -C "$tmp/x" -cf - . | xz -9 -T0 | split -b "${part}M" -d -a 2 - "$tmp/ort.tar.xz.part."
-dl "$stage/last/whl" transformers==4.57.6 tokenizers==0.22.2 huggingface_hub==0.36.0
+dl "$stage/last/whl" transformers==4.57.6 tokenizers==0.22.2 huggingface_hub==0.36.0 \
+  datasets==5.0.1 dill==0.4.1 multiprocess==0.70.19
 "$py" - "$imdb" "$sst2" "$stage/last/data" <<'PY'
 import sys, numpy as np, pyarrow.parquet as pq
 imdb, sst2, out = sys.argv[1:]

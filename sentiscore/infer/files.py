@@ -28,6 +28,7 @@ import pyarrow as pa
 from sentiscore.errors import (
     BadRowError,
     ConfigError,
+    InputDataError,
     OutputError,
     ScoreInterrupted,
 )
@@ -254,6 +255,10 @@ def _run_job(
             if pending is not None:
                 pending.result()  # a part being written is finished, not lost
             raise ScoreInterrupted(writer.rows(), f"parts in {job.parts_dir}") from None
+        except InputDataError as exc:  # e.g. the store went away mid-read
+            if pending is not None:
+                pending.result()
+            raise _resumable(exc, writer.rows()) from exc
         if pending is not None:
             pending.result()
     with _writing(job.remote or job.output):
@@ -261,6 +266,14 @@ def _run_job(
         finish(job)  # an object-store output is uploaded in one piece, only now
         shutil.rmtree(job.parts_dir, ignore_errors=True)
     return rows - skip, rows  # ``skip``: the rows an earlier run had saved
+
+
+def _resumable(exc: InputDataError, saved: int) -> InputDataError:
+    """``exc`` with the way on: parts already scored are kept for ``--resume``."""
+    if not saved or isinstance(exc, BadRowError):  # --strict stops are not resumed
+        return exc
+    fix = f"{exc.fix or 'make the input readable'}; then rerun with --resume: "
+    return type(exc)(exc.expected, exc.found, fix + f"the {saved} rows scored so far are kept")
 
 
 def load_scorer(cfg: ScoreConfig) -> Scorer:

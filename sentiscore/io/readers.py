@@ -248,7 +248,11 @@ def _iter_parquet(inp: InputFile, batch_rows: int, row_groups=None) -> Iterator[
         if meta.num_rows and row_bytes:  # batches of about BATCH_BYTES, not 8192 huge rows
             per_row = row_bytes / meta.num_rows
             batch_rows = max(1, min(batch_rows, int(BATCH_BYTES / per_row)))
-        yield from pf.iter_batches(batch_size=batch_rows, row_groups=row_groups)
+        # One row group at a time: pyarrow would otherwise fetch every requested row group of
+        # a remote file up front (the whole object in memory, and a store that goes away
+        # mid-run would go unnoticed until the end).
+        for rg in range(meta.num_row_groups) if row_groups is None else row_groups:
+            yield from pf.iter_batches(batch_size=batch_rows, row_groups=[rg])
 
 
 def _iter_txt(inp: InputFile, batch_rows: int) -> Iterator[pa.RecordBatch]:

@@ -8,12 +8,30 @@ readers never see a partial object. Deciding what to write is ``infer.outputs``'
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
+import time
 
+from sentiscore.errors import first_line
 from sentiscore.io.uris import filesystem_of
 
+log = logging.getLogger(__name__)
 STAGING_ENV = "SENTISCORE_STAGING"
+UPLOAD_ATTEMPTS = 4  # a dropped connection or a throttled request is tried again
+RETRY_WAIT_S = 1.0  # doubled after each failed attempt: 1 + 2 + 4 s at most
+# Refusals that another attempt cannot change: credentials, permissions, a missing bucket.
+PERMANENT = (
+    "ACCESS_DENIED",
+    "AccessDenied",
+    "Forbidden",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "NoSuchBucket",
+    "NO_SUCH_BUCKET",
+    "ExpiredToken",
+    "403",
+)
 
 
 def is_remote(path: str | None) -> bool:
@@ -48,7 +66,29 @@ def open_input(uri: str):
 
 
 def upload(local: str, uri: str) -> None:
-    """Copy ``local`` to ``uri`` in one upload (the object appears only when complete)."""
+    """Copy ``local`` to ``uri`` in one upload (the object appears only when complete),
+    trying again after a transient failure; a refusal (credentials, permissions) is raised
+    at once. The caller keeps ``local`` for --resume when it raises."""
+    wait = RETRY_WAIT_S
+    for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+        try:
+            return _upload_once(local, uri)
+        except OSError as exc:
+            if attempt == UPLOAD_ATTEMPTS or any(p in str(exc) for p in PERMANENT):
+                raise
+            log.warning(
+                "upload to %s failed (%s); retrying in %.0f s (%d/%d)",
+                uri,
+                first_line(exc),
+                wait,
+                attempt,
+                UPLOAD_ATTEMPTS - 1,
+            )
+            time.sleep(wait)
+            wait *= 2
+
+
+def _upload_once(local: str, uri: str) -> None:
     filesystem, path = filesystem_of(uri)
     with open(local, "rb") as src, filesystem.open_output_stream(path, compression=None) as dst:
         shutil.copyfileobj(src, dst, 8 << 20)

@@ -52,7 +52,7 @@ def filesystem_of(uri: str):
         root = f"{parts.scheme}://{host}{query}"  # Azure: one per account; else per bucket
         if parts.scheme not in AZURE_SCHEMES:
             root = f"{parts.scheme}://{bucket}{query}"
-        return _root_filesystem(root), bucket + parts.path
+        return _root_filesystem(root, _settings(parts.scheme)), bucket + parts.path
     from pyarrow import fs
 
     return fs.FileSystem.from_uri(uri)
@@ -68,8 +68,22 @@ def on_filesystem(paths: list[str]) -> tuple[object, list[str]]:
     return located[0][0], [path for _, path in located]
 
 
+# Environment settings a file system is built from: a changed endpoint or key (rotated
+# credentials in a long-lived process) gets a new file system, not a cached stale one.
+SETTINGS_ENV = {
+    "s3": ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_PROFILE"),
+    "gs": ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS"),
+}
+
+
+def _settings(scheme: str) -> tuple:
+    names = SETTINGS_ENV.get("gs" if scheme == "gcs" else scheme, ())
+    return tuple(os.environ.get(n) for n in names)
+
+
 @functools.lru_cache(maxsize=64)
-def _root_filesystem(root: str):
+def _root_filesystem(root: str, settings: tuple = ()):
+    """A file system per root and environment settings (``settings`` is only a cache key)."""
     from pyarrow import fs
 
     scheme, _, rest = root.partition("://")
