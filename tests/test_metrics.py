@@ -75,3 +75,27 @@ def test_label_map_swaps_an_integer_gold_column(tiny_bundle, tmp_path):
         reps.append(json.loads((out / "metrics.json").read_text())["metrics"])
     assert reps[1]["accuracy"] == pytest.approx(1 - reps[0]["accuracy"])
     assert reps[1]["per_class"]["positive"]["support"] == 2
+
+
+def test_evaluate_names_its_bundle_with_m_like_score_and_keeps_the_older_form(
+    tiny_bundle, tmp_path
+):
+    data = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"text": ["Loved it.", "Awful."], "label": [1, 0]}), data)
+    runs = {
+        "m": ["evaluate", "-m", tiny_bundle, str(data)],
+        "positional": ["evaluate", tiny_bundle, str(data)],
+        "default model": ["evaluate", str(data)],
+    }
+    got = {}
+    for name, args in runs.items():
+        out = tmp_path / name.replace(" ", "_")
+        r = CliRunner().invoke(cli, [*args, "-o", str(out), "--no-plots"])
+        assert r.exit_code == 0, r.output
+        got[name] = json.loads((out / "metrics.json").read_text())
+    assert got["m"]["metrics"] == got["positional"]["metrics"]
+    assert got["default model"]["bundle"] == "default" != got["m"]["bundle"]
+    r = CliRunner().invoke(cli, ["evaluate", tiny_bundle])
+    assert r.exit_code == 2 and "Missing DATA" in r.output
+    two = CliRunner().invoke(cli, ["evaluate", str(data), str(data), "-o", str(tmp_path / "two")])
+    assert two.exit_code == 0, two.output  # two data files: the default model, as in score

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from sentiscore.cli.options import (
@@ -16,8 +18,14 @@ from sentiscore.cli.options import (
 
 
 @click.command("evaluate", context_settings=CONTEXT)
-@click.argument("bundle")
-@click.argument("data", nargs=-1, required=True)
+@click.argument("args", nargs=-1, required=True, metavar="[BUNDLE] DATA...")
+@click.option(
+    "-m",
+    "--model",
+    default=None,
+    help="Bundle directory, a bundle URI, or 'default' (as in score). Without it, a first "
+    "argument that is 'default' or a bundle names the bundle; else the default model runs.",
+)
 @TEXT_COLUMN
 @click.option("--label-column", default=None, help="Gold label column (default: label, ...).")
 @click.option(
@@ -61,12 +69,14 @@ from sentiscore.cli.options import (
     default=None,
     help="Also report metrics per value of this column (a domain, a product category).",
 )
-def evaluate_cmd(bundle, data, **options):
-    """Evaluate BUNDLE ('default' or a directory) on labeled DATA: accuracy, P/R/F1, ROC AUC,
-    confusion matrix, ECE; writes metrics.json and plots."""
+def evaluate_cmd(args, model, **options):
+    """Evaluate a bundle ('default', a directory or a URI; -m, or the first of several
+    arguments) on labeled DATA: accuracy, P/R/F1, ROC AUC, confusion matrix, ECE; writes
+    metrics.json and plots."""
     from sentiscore.infer.evaluate import EvaluateConfig, evaluate_bundle
 
-    cfg = EvaluateConfig(bundle=bundle, data=list(data), **options)
+    bundle, data = _bundle_and_data(args, model)
+    cfg = EvaluateConfig(bundle=bundle, data=data, **options)
     rep = evaluate_bundle(cfg)
     m = rep["metrics"]
     auc = f"{m['roc_auc']:.4f}" if m["roc_auc"] is not None else "n/a"
@@ -75,3 +85,25 @@ def evaluate_cmd(bundle, data, **options):
     click.echo(
         f"accuracy {m['accuracy']:.4f}  macro-F1 {m['f1_macro']:.4f}  ROC AUC {auc}  ECE {m['ece']:.4f}  n={m['n']}  ({rep['precision']} on {rep['device']}) -> {rep['output']}"
     )
+
+
+def _bundle_and_data(args: tuple, model: str | None) -> tuple[str, list[str]]:
+    """``-m BUNDLE DATA...``; ``BUNDLE DATA...`` (the older form: a first argument that is
+    'default', a bundle directory or a bundle URI); else every argument is DATA and the
+    default model runs, as in ``score``."""
+    if model is not None:
+        return model, list(args)
+    if _is_bundle(args[0]):
+        if len(args) == 1:
+            raise click.UsageError(f"Missing DATA: labeled files to evaluate '{args[0]}' on")
+        return args[0], list(args[1:])
+    return "default", list(args)
+
+
+def _is_bundle(arg: str) -> bool:
+    from sentiscore.io.uris import is_uri
+
+    if arg == "default" or os.path.isfile(os.path.join(arg, "sentiscore.json")):
+        return True
+    data_like = any(ext in arg.lower() for ext in (".parquet", ".csv", ".tsv", ".json", ".txt"))
+    return is_uri(arg) and not data_like and not any(c in arg for c in "*?[")
