@@ -70,8 +70,8 @@ from sentiscore.cli.options import (
     help="Also report metrics per value of this column (a domain, a product category).",
 )
 def evaluate_cmd(args, model, **options):
-    """Evaluate a bundle ('default', a directory or a URI; -m, or the first of several
-    arguments) on labeled DATA: accuracy, P/R/F1, ROC AUC, confusion matrix, ECE; writes
+    """Evaluate a bundle ('default', a directory or a URI; given with -m, or as the first
+    argument) on labeled DATA: accuracy, P/R/F1, ROC AUC, confusion matrix, ECE; writes
     metrics.json and plots."""
     from sentiscore.infer.evaluate import EvaluateConfig, evaluate_bundle
 
