@@ -144,22 +144,33 @@ def test_micro_batches_cover_rows_under_budget():
     assert [len(b) for b in plan_batches(np.array([5, 5, 5]), 100)] == [3]
 
 
-def test_same_length_batches_never_pad(tiny_bundle, monkeypatch):
-    """For an engine whose results move with padding (OpenVINO), every micro-batch holds rows
-    of one length, within the same token budget."""
-    lengths = np.array([5, 7, 5, 9, 7, 7, 5, 9])
-    batches = plan_batches(lengths, 16, same_length=True)
-    assert sorted(np.concatenate(batches).tolist()) == list(range(8))
-    assert all(len(set(lengths[b].tolist())) == 1 for b in batches)
-    assert all(len(b) * lengths[b[0]] <= 16 for b in batches)
+def test_same_width_batches_pad_each_row_by_its_own_length(tiny_bundle, monkeypatch):
+    """For an engine whose results move with padding (OpenVINO), every row is padded to the
+    next multiple of PAD_STEP of its own length (capped at max_length) and each micro-batch
+    holds rows of one width, within the same token budget: a row is computed the same way
+    whatever it is batched with."""
+    from sentiscore.infer.batching import PAD_STEP, row_width
+
+    lengths = np.array([5, 7, 5, 9, 7, 7, 5, 9, 16, 17])
+    widths = row_width(lengths, cap=17)
+    assert widths.tolist() == [8, 8, 8, 16, 8, 8, 8, 16, 16, 17]
+    batches = plan_batches(lengths, 32, same_length=True, widths=widths)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(10))
+    assert all(len(set(widths[b].tolist())) == 1 for b in batches)
+    assert all(len(b) * widths[b[0]] <= 32 for b in batches)
     ids = [np.arange(k) + 5 for k in lengths]
-    for mb in iter_micro_batches(ids, 16, same_length=True):
-        assert mb.attention_mask.all()  # no padding at all
+    for mb in iter_micro_batches(ids, 32, same_length=True, max_width=17):
+        for r, row, mask in zip(mb.rows, mb.input_ids, mb.attention_mask):
+            assert row.size == widths[r] and mask.sum() == lengths[r]
+            assert (row[: lengths[r]] == ids[r]).all() and not mask[lengths[r] :].any()
+    alone = [next(iter_micro_batches([x], 32, same_length=True, max_width=17)) for x in ids]
+    assert [mb.input_ids.shape[1] for mb in alone] == widths.tolist()  # same width alone
     pytest.importorskip("openvino")
     scorer = Scorer.load(tiny_bundle, device="cpu", precision="int8-static")
-    assert scorer.runner.pads_exactly is False  # OpenVINO: the scorer batches by length
+    assert scorer.runner.pads_exactly is False  # OpenVINO: the scorer batches by width
     scorer.probabilities(["a good film", "a truly wonderful and moving film", "bad"])
-    assert scorer.stats.computed_tokens == scorer.stats.real_tokens
+    assert scorer.stats.computed_tokens % PAD_STEP == 0
+    assert scorer.stats.computed_tokens >= scorer.stats.real_tokens
 
 
 def test_device_and_precision_errors(tiny_bundle):

@@ -30,7 +30,8 @@ class Runner(Protocol):
     # Runtime's: yes (within 1e-7 in fp32, bit for bit in per-row int8). OpenVINO's: not for
     # quantised or bf16 graphs (its kernels round differently per sequence length, and a
     # static scale turns that into a whole quantisation step: up to 5e-3 in probability on
-    # 512-token reviews); so the scorer never pads for it, batching rows of one length.
+    # 512-token reviews); so the scorer pads each row for it to a width set by the row's own
+    # length alone (``batching.row_width``), batching rows of one width.
     pads_exactly: bool
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:

@@ -257,7 +257,11 @@ class Scorer:
         that it can estimate time by tokens (the longest texts run first)."""
         probs = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
         batches = iter_micro_batches(
-            ids, self.max_tokens, self.encoder.pad_id, same_length=not self.runner.pads_exactly
+            ids,
+            self.max_tokens,
+            self.encoder.pad_id,
+            same_length=not self.runner.pads_exactly,
+            max_width=self.max_length,
         )
         by_tokens = hasattr(on_rows, "plan") and hasattr(on_rows, "worked")
         if by_tokens:
