@@ -182,6 +182,11 @@ def count_rows(inp: InputFile) -> int | None:
 
 def read_schema(inp: InputFile) -> pa.Schema:
     """Schema of the input: the footer for Parquet, the first block for CSV/JSONL."""
+    wanted = "An input with at least one row" + (
+        " under its header" if inp.format in ("csv", "tsv") else ""
+    )
+    if inp.data is None and not is_uri(inp.path) and _size(inp.path) == 0:
+        raise InputDataError(wanted, f"'{inp.path}' is empty (0 bytes)", EMPTY_FIX)
     if inp.format == "parquet":
         try:
             meta = parquet_metadata(inp)
@@ -189,11 +194,23 @@ def read_schema(inp: InputFile) -> pa.Schema:
                 return meta.schema.to_arrow_schema()
         except (pa.ArrowInvalid, OSError):
             pass  # iter_batches below raises the proper one-line error (or "is empty")
-    for batch in iter_batches(inp, batch_rows=16):
-        return batch.schema
-    raise InputDataError(
-        "Input to contain a header and at least one row", f"'{inp.path}' is empty", "check the file"
-    )
+    try:
+        for batch in iter_batches(inp, batch_rows=16):
+            return batch.schema
+    except InputDataError as exc:  # pyarrow's words for a file of blank lines
+        if not any(w in str(exc.found) for w in ("Empty JSON stream", "Empty CSV file")):
+            raise
+    raise InputDataError(wanted, f"'{inp.path}' has no rows", EMPTY_FIX)
+
+
+EMPTY_FIX = "check the file, or leave it out of the inputs"
+
+
+def _size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path) if os.path.isfile(path) else None
+    except OSError:
+        return None
 
 
 # Parquet is read in batches of about this many (uncompressed) bytes at most.
