@@ -263,7 +263,7 @@ def test_stdout_on_a_full_device_and_closed_stdin_are_one_line(tiny_bundle):
     assert r.returncode == 1 and "No space left on device" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr and "<stdout>" in r.stderr
     r = _cli("score", "-", "-m", tiny_bundle, "-o", "-", "--silent", stdin=subprocess.DEVNULL)
-    assert r.returncode == 1 and "'<stdin>': Empty CSV file" in r.stderr  # one line
+    assert r.returncode == 1 and "'<stdin>' is empty (0 bytes)" in r.stderr  # one line
     assert "Traceback" not in r.stderr
     closed = subprocess.run(
         [sys.executable, "-m", "sentiscore", "score", "-", "-m", tiny_bundle, "-o", "-"],
