@@ -102,9 +102,9 @@ class OpenVinoRunner:
             "PERFORMANCE_HINT": "THROUGHPUT",
             "NUM_STREAMS": str(self.streams),
             "INFERENCE_NUM_THREADS": str(threads),
-            # kernels kept per input shape: exact-length batching made hundreds of shapes,
-            # and the default (5,000) grew to 8 GB on 20,000 IMDB reviews; with 100 the
-            # same run peaked at 1.25 GB (benchmarks/results/long_texts_memory.md)
+            # kernels kept per input shape: exact-length batching (now padded widths) made
+            # hundreds of shapes, and the default (5,000) grew to 8 GB on 20,000 IMDB reviews;
+            # 100 kept that run at 1.25 GB, 842 MB with padded widths (long_texts_memory.md)
             "CPU_RUNTIME_CACHE_CAPACITY": str(SHAPE_CACHE),
         }
         try:
