@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gpu_bench import hf_model  # noqa: E402
+from baselines import hf_model  # noqa: E402
 
 from sentiscore.infer.bundle import default_bundle_dir  # noqa: E402
 

@@ -101,9 +101,12 @@ def _bundle_and_data(args: tuple, model: str | None) -> tuple[str, list[str]]:
 
 
 def _is_bundle(arg: str) -> bool:
+    """'default', a local bundle directory, or a URI that names no data file or glob."""
+    from sentiscore.choices import INPUT_FORMATS
+    from sentiscore.infer.manifest import MANIFEST
     from sentiscore.io.uris import is_uri
 
-    if arg == "default" or os.path.isfile(os.path.join(arg, "sentiscore.json")):
+    if arg == "default" or os.path.isfile(os.path.join(arg, MANIFEST)):
         return True
-    data_like = any(ext in arg.lower() for ext in (".parquet", ".csv", ".tsv", ".json", ".txt"))
+    data_like = any(f".{ext}" in arg.lower() for ext in (*INPUT_FORMATS, "json"))
     return is_uri(arg) and not data_like and not any(c in arg for c in "*?[")

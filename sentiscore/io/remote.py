@@ -30,7 +30,6 @@ PERMANENT = (
     "NoSuchBucket",
     "NO_SUCH_BUCKET",
     "ExpiredToken",
-    "403",
 )
 
 
