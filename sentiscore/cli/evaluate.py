@@ -69,6 +69,18 @@ from sentiscore.cli.options import (
     default=None,
     help="Also report metrics per value of this column (a domain, a product category).",
 )
+@click.option(
+    "--recalibrate",
+    default=None,
+    metavar="OUT",
+    help="Also fit a calibration on these rows (a softmax temperature per band of token "
+    "length, or one) and write the bundle with it to the new directory OUT.",
+)
+@click.option(
+    "--bundle-version",
+    default=None,
+    help="Version of the --recalibrate bundle (default: the bundle's, plus '+recalibrated').",
+)
 def evaluate_cmd(args, model, **options):
     """Evaluate a bundle ('default', a directory or a URI; given with -m, or as the first
     argument) on labeled DATA: accuracy, P/R/F1, ROC AUC, confusion matrix, ECE; writes
@@ -82,8 +94,26 @@ def evaluate_cmd(args, model, **options):
     auc = f"{m['roc_auc']:.4f}" if m["roc_auc"] is not None else "n/a"
     for name, g in rep.get("groups", {}).items():
         click.echo(f"  {name}: accuracy {g['accuracy']:.4f}  ECE {g['ece']:.4f}  n={g['n']}")
+    if "recalibrated" in rep:
+        _echo_recalibrated(rep["recalibrated"])
     click.echo(
         f"accuracy {m['accuracy']:.4f}  macro-F1 {m['f1_macro']:.4f}  ROC AUC {auc}  ECE {m['ece']:.4f}  n={m['n']}  ({rep['precision']} on {rep['device']}) -> {rep['output']}"
+    )
+
+
+def _echo_recalibrated(rec: dict) -> None:
+    def line(name, g):
+        b, a = g["before"], g["after"]
+        return (
+            f"  {name}: ECE {b['ece']:.4f} -> {a['ece']:.4f}  (a calibrated model would show "
+            f"~{a['ece_floor']:.3f} on {a['rows']} rows)"
+        )
+
+    for name, g in rec.get("groups", {}).items():
+        click.echo(line(name, g))
+    click.echo(line("all", rec["overall"]))
+    click.echo(
+        f"recalibrated: {rec['before']} -> {rec['after']}; bundle written to {rec['bundle']}"
     )
 
 

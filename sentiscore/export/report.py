@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from sentiscore.metrics import ece, fit_temperature, softmax
+from sentiscore import calibration
+from sentiscore.calibration import Calibration
+from sentiscore.metrics import ece, softmax
 
 # The fast CPU variants: an export needs one of those it builds to pass, not all of them.
 FAST_CPU = ("int8", "int8-static")
@@ -24,8 +26,14 @@ class ExportReport:
     rows: int
     fused_ops: dict
     variants: list = field(default_factory=list)
-    temperature: float = 1.0
+    calibration: Calibration = field(default_factory=Calibration)
+    calibration_fit: dict | None = None  # cross-validated NLL of each banding tried
     reference_accuracy: float | None = None
+
+    @property
+    def temperature(self) -> float:
+        """The manifest's single ``temperature`` (the middle band's, with bands)."""
+        return self.calibration.to_manifest()["temperature"]
 
     @property
     def failed(self) -> list[str]:
@@ -54,7 +62,7 @@ class ExportReport:
     def table(self) -> str:
         head = f"{'variant':<12}{'status':<8}{'max|dl|':>10}{'mean|dl|':>10}{'agree':>8}{'acc':>8}{'ECE':>7}{'ECE@T':>7}{'MB':>8}{'ms/row':>9}{'row|dp|':>10}  device"
         lines = [
-            f"bundle {self.bundle}  (validation: {self.validation}, {self.rows} rows, T={self.temperature:.3f})",
+            f"bundle {self.bundle}  (validation: {self.validation}, {self.rows} rows, {self.calibration.describe()})",
             head,
         ]
         for v in self.variants:
@@ -74,18 +82,23 @@ class ExportReport:
 
     def as_dict(self) -> dict:
         d = asdict(self)
+        d["temperature"] = self.temperature
+        d["calibration"] = {"chosen": self.calibration.describe(), **d["calibration"]}
         for v in d["variants"]:
             v.pop("logits", None)
         return d
 
 
 def calibrate_report(
-    report: ExportReport, ref: np.ndarray, labels: np.ndarray | None, calibrate: bool
+    report: ExportReport, ref: np.ndarray, labels: np.ndarray | None, calibrate: bool, lengths
 ) -> None:
+    """Reference accuracy, the calibration fitted on the reference logits (``calibrate``),
+    and every variant's ECE before and after it; ``lengths``: the rows' token counts."""
     if labels is None:
         return
     report.reference_accuracy = float((ref.argmax(1) == labels).mean())
-    report.temperature = fit_temperature(ref, labels) if calibrate else 1.0
+    if calibrate:
+        report.calibration, report.calibration_fit = calibration.fit(ref, labels, lengths)
     for v in report.variants:
         v.ece = ece(softmax(v.logits), labels)
-        v.ece_calibrated = ece(softmax(v.logits, report.temperature), labels)
+        v.ece_calibrated = ece(report.calibration.probabilities(v.logits, lengths), labels)

@@ -299,7 +299,7 @@ def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> E
         report.variants = [done[p] for p in cfg.precision]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    calibrate_report(report, ref, val.labels, cfg.calibrate)
+    calibrate_report(report, ref, val.labels, cfg.calibrate, [len(row) for row in ids])
     _write_manifest(out_dir, model, config, policy, lowercase, report, built, cfg)
     log.info("\n%s", report.table())
     if report.left_out and not cfg.force:
@@ -365,7 +365,7 @@ def _write_manifest(
         "source_revision": getattr(config, "_commit_hash", None),
         "model_type": config.model_type,
         "pooling": policy["pooling"],
-        "temperature": report.temperature,
+        **report.calibration.to_manifest(),
         "variants": variants,
         "fused_ops": report.fused_ops,
         "opset": cfg.opset,

@@ -13,6 +13,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from sentiscore.calibration import Calibration
 from sentiscore.errors import BundleError
 from sentiscore.infer.manifest import (
     MANIFEST,
@@ -54,6 +55,11 @@ class Bundle:
     @property
     def temperature(self) -> float:
         return float(self.meta.get("temperature", 1.0) or 1.0)
+
+    @property
+    def calibration(self) -> Calibration:
+        """Temperature per token band, or the single ``temperature`` (validated on load)."""
+        return Calibration.from_manifest(self.meta)
 
     @property
     def tokenizer_path(self) -> str:

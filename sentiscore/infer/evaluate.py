@@ -47,6 +47,9 @@ class EvaluateConfig:
     strip_html: remove HTML tags and decode entities before scoring, as ``score --strip-html``.
     group_column: a column (domain, product category, ...) to report metrics per value of.
     verify: check the bundle's checksums (--no-verify turns it off).
+    recalibrate: also fit a calibration (a temperature per token band, ``calibration.fit``)
+        on these rows and write the bundle with it to this new directory
+        (``recalibrate``); bundle_version: that bundle's version (default: '<version>+recalibrated').
     """
 
     bundle: str
@@ -65,6 +68,8 @@ class EvaluateConfig:
     strip_html: bool = False
     group_column: str | None = None
     verify: bool = True
+    recalibrate: str | None = None
+    bundle_version: str | None = None
 
     def __post_init__(self):
         if isinstance(self.data, str):
@@ -190,6 +195,7 @@ class _Scored:
     gold: list = field(default_factory=list)
     texts: list = field(default_factory=list)
     groups: list = field(default_factory=list)
+    lengths: list = field(default_factory=list)  # token count of each kept row
     skipped: int = 0
     dropped: int = 0
 
@@ -223,7 +229,10 @@ def _collect(cfg: EvaluateConfig, scorer: Scorer) -> _Scored:
 
 
 def _add(got: _Scored, batch, scorer: Scorer, gold, text: str, label: str, group) -> None:
-    out = scorer.score_batch(batch.select([text]), text, keep_columns="none")
+    prep = scorer.prepare(batch.select([text]), text, keep_columns="none")
+    out = scorer.finish(prep)
+    tokens = np.full(batch.num_rows, -1, np.int64)
+    tokens[prep.valid] = [len(row) for row in prep.ids]
     ok = np.asarray([e is None for e in out.column("error").to_pylist()])
     got.skipped += int((~ok).sum())
     p = np.stack(
@@ -236,6 +245,7 @@ def _add(got: _Scored, batch, scorer: Scorer, gold, text: str, label: str, group
     got.dropped += int((ok & (ids < 0)).sum())
     got.probs.append(p[kept])
     got.gold.append(ids[kept])
+    got.lengths.append(tokens[kept])
     keep = np.flatnonzero(kept)
     texts = batch.column(text).to_pylist()
     got.texts += [texts[i] for i in keep]
@@ -333,6 +343,11 @@ def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
         **({"groups": _per_group(got, probs, y, scorer.labels)} if got.groups else {}),
         "config": asdict(cfg),
     }
+    if cfg.recalibrate:
+        from sentiscore.infer.recalibrate import recalibrate
+
+        lengths = np.concatenate(got.lengths)
+        report["recalibrated"] = recalibrate(scorer, probs, y, lengths, got.groups, cfg)
     path = os.path.join(out, "metrics.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)

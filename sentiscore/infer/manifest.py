@@ -13,6 +13,7 @@ import math
 import os
 import re
 
+from sentiscore.calibration import Calibration
 from sentiscore.choices import MAX_LENGTH_RANGE, TRUNCATIONS
 from sentiscore.errors import BundleError
 
@@ -86,6 +87,12 @@ def _check_numbers(meta: dict, path: str) -> None:
     t = meta.get("temperature", 1.0)
     if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0:
         raise _bad("temperature to be a finite number > 0", t, path)
+    try:
+        Calibration.from_manifest(meta)
+    except ValueError as exc:
+        raise _bad(
+            "calibration to be token bands with one temperature > 0 each", str(exc), path
+        ) from exc
     hf = meta.get("head_fraction", 0.25)
     if isinstance(hf, bool) or not isinstance(hf, (int, float)) or not 0 < hf < 1:
         raise _bad("head_fraction to be a number between 0 and 1", hf, path)

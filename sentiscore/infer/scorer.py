@@ -2,9 +2,9 @@
 
 ``Scorer.score_batch(RecordBatch) -> RecordBatch`` is the one place the model logic lives:
 text checks (null / empty / non-string rows get an ``error``, never dropped), tokenisation,
-length-bucketed micro-batches, ORT, softmax with the bundle's temperature, input order
-restored, prediction columns appended. The file pipeline (``files``) and the Ray / Spark
-adapters (``engines``) call it; reading and writing are theirs.
+length-bucketed micro-batches, ORT, softmax with the bundle's calibration (a temperature per
+band of token length), input order restored, prediction columns appended. The file pipeline
+(``files``) and the Ray / Spark adapters (``engines``) call it; reading and writing are theirs.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from sentiscore.calibration import Calibration
 from sentiscore.choices import MAX_LENGTH_RANGE
 from sentiscore.errors import BadRowError, BundleError, ConfigError, SentiscoreError, first_line
 from sentiscore.infer.batching import iter_micro_batches
@@ -32,7 +33,6 @@ from sentiscore.infer.rows import (
 from sentiscore.infer.runners import make_runner
 from sentiscore.infer.session import resolve_device
 from sentiscore.infer.tokenize import TextEncoder
-from sentiscore.metrics import softmax
 
 log = logging.getLogger(__name__)
 # Precisions run by engines whose kernels sentiscore does not control: ``auto`` checks their row
@@ -117,15 +117,30 @@ class Scorer:
             bundle.meta.get("head_fraction", 0.25),
         )
         self.labels = bundle.labels
-        self.temperature = bundle.temperature
+        self.calibration = bundle.calibration
         self.max_tokens = max(int(max_tokens or DEFAULT_MAX_TOKENS[self.device]), self.max_length)
         self.stats = ScoreStats()
         self._probe_model()
         if precision == "auto" and self.precision in PROBED:
             self._probe_or_fall_back(threads)
         log.info(
-            "loaded %s (%s, %s, T=%.3f)", bundle.path, self.precision, self.device, self.temperature
+            "loaded %s (%s, %s, %s)",
+            bundle.path,
+            self.precision,
+            self.device,
+            self.calibration.describe(),
         )
+
+    @property
+    def temperature(self) -> float:
+        """The temperature (the bundle's single one, or its middle band's)."""
+        temps = self.calibration.temperatures
+        return temps[len(temps) // 2]
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        """One temperature for every row from now on (1.0: raw model probabilities)."""
+        self.calibration = Calibration((), (value,))
 
     def _start(self, device: str, precision: str, threads: int | None) -> None:
         """Device, variant and runner. ``--device auto`` takes CUDA only when it can really
@@ -263,11 +278,13 @@ class Scorer:
             same_length=not self.runner.pads_exactly,
             max_width=self.max_length,
         )
+        lengths = np.fromiter((len(row) for row in ids), dtype=np.int64, count=len(ids))
         by_tokens = hasattr(on_rows, "plan") and hasattr(on_rows, "worked")
         if by_tokens:
-            on_rows.plan(len(ids), sum(len(row) for row in ids))
+            on_rows.plan(len(ids), int(lengths.sum()))
         for mb, logits in self.runner.run_all(batches):
-            probs[mb.rows] = softmax(logits, self.temperature).astype(np.float32)
+            cal = self.calibration.probabilities(logits, lengths[mb.rows])
+            probs[mb.rows] = cal.astype(np.float32)
             self.stats.real_tokens += mb.real_tokens
             self.stats.computed_tokens += mb.computed_tokens
             if by_tokens:
