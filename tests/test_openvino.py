@@ -148,7 +148,29 @@ def test_bench_lists_bf16_when_runnable(tiny_bundle, amx_cpu, auto_speeds, tmp_p
 
     report = run_bench(BenchConfig(model=tiny_bundle, output=str(tmp_path), rows=64, rounds=1))
     got = {v["precision"]: v for v in report["variants"]}
-    assert set(got) == {"fp32", "int8", "int8-static", "bf16"}
-    assert got["bf16"]["invariance"]["ok"]
+    assert set(got) == {"fp32", "int8", "int8-static", "bf16", "int8-static-bf16"}
+    assert got["bf16"]["invariance"]["ok"] and got["int8-static-bf16"]["invariance"]["ok"]
     assert report["auto"]["precision"] == "bf16"
     assert "bf16" in (tmp_path / "bench.md").read_text()
+
+
+def test_int8_static_bf16_runs_the_static_graph_at_bf16_in_openvino(
+    tiny_bundle, amx_cpu, auto_speeds
+):
+    auto_speeds({"int8-static-bf16": 3.0, "int8-static": 2.0, "fp32": 1.0})
+    scorer = Scorer.load(tiny_bundle, device="cpu", precision="auto")
+    assert scorer.precision == "int8-static-bf16"
+    assert isinstance(scorer.runner, ov_mod.OpenVinoRunner)
+    assert scorer.model_path.endswith("model.int8-static.onnx")
+    texts = builtin_sample(32)
+    static = Scorer.load(tiny_bundle, device="cpu", precision="int8-static").probabilities(texts)
+    assert np.abs(scorer.probabilities(texts) - static).max() < 0.05  # the same model
+    assert scorer.invariance(texts)["ok"]
+
+
+def test_int8_static_bf16_without_native_bf16_is_one_clear_error(tiny_bundle, monkeypatch):
+    pytest.importorskip("openvino")
+    monkeypatch.setattr(ov_mod, "bf16_capabilities", lambda: (False, "no bf16 on this CPU"))
+    with pytest.raises(SentiscoreError, match=r"int8-static-bf16.*\n?.*no bf16") as got:
+        Scorer.load(tiny_bundle, device="cpu", precision="int8-static-bf16")
+    assert "--precision int8-static" in str(got.value)

@@ -26,10 +26,12 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from sentiscore.choices import BF16_PRECISIONS
+
 log = logging.getLogger(__name__)
 # Every CPU precision auto may take, in the order used when speeds tie (and for a lone one).
-CPU_ORDER = ("int8-static", "bf16", "int8", "fp32")
-CACHE_FORMAT = 3  # 3: OpenVINO rows padded to multiples of batching.PAD_STEP
+CPU_ORDER = ("int8-static", "int8-static-bf16", "bf16", "int8", "fp32")
+CACHE_FORMAT = 4  # 3: OpenVINO rows padded to multiples of batching.PAD_STEP; 4: int8-static-bf16
 SAMPLE_ROWS = 48  # built-in texts: 36 of 1-8 sentences, 12 of ~512 tokens
 MIN_SECONDS = 0.5  # each candidate is timed for at least this long (best pass counts)
 
@@ -59,7 +61,7 @@ def candidates(bundle, skip=()) -> tuple[list[str], dict]:
             why[p] = f"failed its export gate ({'; '.join(reasons)})"
         elif not bundle.row_invariant(p):
             why[p] = "quantises activations per micro-batch (scores depend on the batch)"
-        elif p == "bf16" and not _bf16_here()[0]:
+        elif p in BF16_PRECISIONS and not _bf16_here()[0]:
             why[p] = _bf16_here()[1]
         else:
             ok.append(p)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sentiscore.calibration import Calibration
 from sentiscore.errors import BundleError
 from sentiscore.infer.manifest import (
+    FILE_OF,
     MANIFEST,
     inside,
     unlisted,
@@ -88,6 +89,7 @@ class Bundle:
         its activations are quantised per row (``export/rowquant.py``); ONNX Runtime's stock
         dynamic int8 picks one scale per micro-batch and is not. int8-static's scales are
         fixed at export."""
+        precision = FILE_OF.get(precision, precision)
         v = self.variants().get(precision) or {}
         if precision == "int8":
             return v.get("activation_quant") == "per-row"

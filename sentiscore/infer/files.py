@@ -23,8 +23,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import pyarrow as pa
-
 from sentiscore.errors import (
     BadRowError,
     ConfigError,
@@ -33,6 +31,7 @@ from sentiscore.errors import (
     ScoreInterrupted,
 )
 from sentiscore.infer.checks import check_inputs
+from sentiscore.infer.chunking import PartSizer, chunks
 from sentiscore.infer.config import ScoreConfig
 from sentiscore.infer.outputs import (
     METADATA_KEY,
@@ -43,122 +42,17 @@ from sentiscore.infer.outputs import (
     plan_jobs,
     prepare_output,
 )
-from sentiscore.infer.rows import add_provenance
 from sentiscore.infer.scorer import Scorer
 from sentiscore.io.lock import locked
 from sentiscore.io.readers import (
     InputFile,
     count_rows,
     discover_inputs,
-    iter_batches,
     map_inputs,
-    read_ahead,
 )
 from sentiscore.io.writers import PartWriter, concat_parts
 
 log = logging.getLogger(__name__)
-# Parts: the first has FIRST_PART_ROWS rows (seconds even for 512-token reviews on 2 cores, so
-# that an early interrupt keeps work), the next ones about PART_SECONDS of scoring.
-FIRST_PART_ROWS = 128
-MIN_PART_ROWS = 64
-PART_SECONDS = 30.0
-# A chunk ends early at this much input (one-megabyte reviews: 16 rows, not --chunk-rows).
-MAX_CHUNK_BYTES = 16 << 20
-
-
-class Origin:
-    """Where a chunk's rows come from: segments of (first row in the chunk, input path, its
-    row within that input), so that a --strict error names the file and row of a chunk that
-    joins several small inputs."""
-
-    def __init__(self, segments: list[tuple[int, str, int]]):
-        self.segments = segments
-
-    def __call__(self, row: int) -> str:
-        start, path, offset = max((s for s in self.segments if s[0] <= row), key=lambda s: s[0])
-        return f"'{path}' row {offset + row - start + 1} (counting from 1, header excluded)"
-
-    def after(self, take: int) -> Origin:
-        """The origin of the rows left once the first ``take`` are cut off."""
-        kept = [(s - take, p, o) for s, p, o in self.segments if s >= take]
-        before = [(s, p, o) for s, p, o in self.segments if s < take]
-        if before and (not kept or kept[0][0] > 0):
-            s, p, o = before[-1]
-            kept.insert(0, (0, p, o + take - s))
-        return Origin(kept)
-
-
-def chunks(
-    inputs: list[InputFile],
-    rows,
-    limit: int | None,
-    skip: int = 0,
-    index: int = 0,
-    provenance: tuple = (None, None),
-) -> Iterator[tuple[int, Origin, pa.RecordBatch]]:
-    """Yield (chunk index, origin of its rows, batch), in order, after the first ``skip``
-    rows (already scored). A chunk has at most ``rows`` rows (an int, or a callable asked
-    before each chunk) and ends early once it holds ``MAX_CHUNK_BYTES``. Small inputs with
-    the same schema share chunks (10,000 two-row files are not 10,000 model calls).
-    ``provenance``: the (source, row number) column names to add, or None each."""
-    size = rows if callable(rows) else (lambda: rows)
-    left = limit
-    pending, held, nbytes, origin = [], 0, 0, Origin([])
-    for inp in read_ahead(inputs):
-        offset = 0
-        for batch in iter_batches(inp, batch_rows=min(size(), 8192)):
-            if left is not None:
-                batch = batch.slice(0, left)
-                left -= batch.num_rows
-            if skip:
-                cut = min(skip, batch.num_rows)
-                skip, offset, batch = skip - cut, offset + cut, batch.slice(cut)
-            if batch.num_rows:
-                batch = add_provenance(batch, inp.path, offset, *provenance)
-                if pending and not batch.schema.equals(pending[0].schema):
-                    yield index, origin, _combine(pending)
-                    index, pending, held, nbytes, origin = index + 1, [], 0, 0, Origin([])
-                origin.segments.append((held, inp.path, offset))
-                pending.append(batch)
-                held, offset, nbytes = (
-                    held + batch.num_rows,
-                    offset + batch.num_rows,
-                    nbytes + batch.nbytes,
-                )
-            while held and (held >= size() or nbytes >= MAX_CHUNK_BYTES):
-                whole, take = _combine(pending), min(held, size())
-                yield index, origin, whole.slice(0, take)
-                index, held, origin = index + 1, held - take, origin.after(take)
-                pending = [whole.slice(take)] if held else []
-                nbytes = pending[0].nbytes if held else 0
-            if left == 0:
-                break
-        if left == 0:
-            break
-    if held:
-        yield index, origin, _combine(pending)
-
-
-class PartSizer:
-    """Rows per part: about ``PART_SECONDS`` of scoring at the rate measured so far, at most
-    --chunk-rows, so that progress is saved often and a crash loses little work. Parts only
-    group rows; a row's scores do not depend on them."""
-
-    def __init__(self, cap: int):
-        self.cap, self.target = cap, min(cap, FIRST_PART_ROWS)
-
-    def __call__(self) -> int:
-        return self.target
-
-    def record(self, rows: int, seconds: float) -> None:
-        if rows and seconds > 0:
-            self.target = int(min(self.cap, max(MIN_PART_ROWS, rows / seconds * PART_SECONDS)))
-
-
-def _combine(batches: list[pa.RecordBatch]) -> pa.RecordBatch:
-    if len(batches) == 1:
-        return batches[0]
-    return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
 def prefetch(items: Iterable, depth: int = 2) -> Iterator:
@@ -232,7 +126,8 @@ def _run_job(
     def prepared():  # in the reader thread: read, check and tokenise ahead of the model
         at = skip
         tags = (cfg.source_column, cfg.row_number_column)
-        for i, origin, chunk in chunks(job.inputs, sizer, limit, skip, index, tags):
+        parts = chunks(job.inputs, sizer, limit, skip, index, tags, sizer.max_bytes)
+        for i, origin, chunk in parts:
             args = (chunk, text_column, keep, prefix, cfg.strict, origin)
             yield i, at, scorer.prepare(*args)
             at += chunk.num_rows

@@ -18,8 +18,9 @@ from sentiscore.choices import MAX_LENGTH_RANGE, TRUNCATIONS
 from sentiscore.errors import BundleError
 
 MANIFEST = "sentiscore.json"
-# bf16 is not a file of its own: the fp32 graph runs in OpenVINO at bf16 (``infer/openvino.py``).
-FILE_OF = {"bf16": "fp32"}
+# Precisions that are not files of their own: OpenVINO runs the fp32 graph at bf16, and the
+# int8-static graph with bf16 for its non-integer ops (``choices.BF16_PRECISIONS``).
+FILE_OF = {"bf16": "fp32", "int8-static-bf16": "int8-static"}
 BUNDLE_FORMAT = "sentiscore-bundle"
 FORMAT_VERSION = 1
 TOKENIZER = "tokenizer.json"

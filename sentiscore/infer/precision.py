@@ -14,6 +14,7 @@ import logging
 import os
 from typing import NamedTuple
 
+from sentiscore.choices import BF16_PRECISIONS
 from sentiscore.errors import BundleError
 from sentiscore.infer.config import check_run_options
 from sentiscore.infer.manifest import FILE_OF
@@ -28,6 +29,7 @@ DEVICES_FOR = {
     "int8-static": ("cpu",),
     "fp16": ("cuda",),
     "bf16": ("cpu",),
+    "int8-static-bf16": ("cpu",),
 }
 
 
@@ -39,17 +41,19 @@ class Choice(NamedTuple):
 
 def runnable(bundle, device: str = "cpu") -> list[str]:
     """Precisions ``bundle`` can run on ``device`` here: its variants that passed parity, plus
-    bf16 on a CPU that runs it natively in OpenVINO when the bundle has fp32."""
+    the bf16 precisions of those (``choices.BF16_PRECISIONS``) on a CPU that runs bf16
+    natively in OpenVINO."""
     ok = [
         p
         for p, v in bundle.variants().items()
         if v.get("status", "ok") == "ok" and device in DEVICES_FOR.get(p, ())
     ]
-    if device == "cpu" and "fp32" in ok:
+    extra = [p for p in BF16_PRECISIONS if FILE_OF[p] in ok]
+    if device == "cpu" and extra:
         from sentiscore.infer.openvino import bf16_available
 
         if bf16_available():
-            ok.append("bf16")
+            ok.extend(extra)
     return ok
 
 
@@ -68,8 +72,8 @@ def choose(bundle, device: str, precision: str = "auto", skip=()) -> Choice:
             "int8 or fp32 on CPU",
         )
     v = _variant(bundle, precision)
-    if precision == "bf16":
-        _check_bf16()
+    if precision in BF16_PRECISIONS:
+        _check_bf16(precision)
     if v.get("status", "ok") != "ok":
         raise BundleError(
             f"The '{precision}' variant to have passed its parity check",
@@ -100,7 +104,7 @@ def _variant(bundle, precision: str) -> dict:
         )
     raise BundleError(
         f"A '{name}' variant in the bundle"
-        + (" (bf16 runs the fp32 graph in OpenVINO)" if precision == "bf16" else ""),
+        + (f" ({precision} runs the {name} graph in OpenVINO)" if name != precision else ""),
         f"only {sorted(variants)} in {bundle.path}",
         f"re-export with --precision {name}",
     )
@@ -137,16 +141,16 @@ def _choose_auto(bundle, device: str, skip: tuple) -> Choice:
     )
 
 
-def _check_bf16() -> None:
+def _check_bf16(precision: str) -> None:
     from sentiscore.infer.openvino import bf16_capabilities
 
     ok, why = bf16_capabilities()
     if not ok:
         raise BundleError(
-            "--precision bf16 to run on a CPU with native bf16 (AMX or AVX-512 BF16) through "
-            "OpenVINO",
+            f"--precision {precision} to run on a CPU with native bf16 (AMX or AVX-512 BF16) "
+            "through OpenVINO",
             why,
-            "use --precision int8 or fp32, or install sentiscore[openvino] on such a CPU",
+            f"use --precision {FILE_OF[precision]}, or install sentiscore[openvino] on such a CPU",
         )
 
 

@@ -6,12 +6,14 @@ CUDA. The engines themselves are ``session`` and ``openvino``; their shared inte
 
 from __future__ import annotations
 
+from sentiscore.choices import BF16_PRECISIONS
 from sentiscore.infer.runner import Runner
 
 # The engine of each precision on the CPU. bf16 is the fp32 graph at bf16 in OpenVINO (ONNX
 # Runtime has no bf16 kernels); int8-static is a QDQ graph with fixed activation scales, which
-# OpenVINO runs with integer kernels (ONNX Runtime runs it too, ~0.4x as fast).
-OPENVINO_PRECISIONS = ("bf16", "int8-static")
+# OpenVINO runs with integer kernels (ONNX Runtime runs it too, ~0.4x as fast); int8-static-bf16
+# is that graph with its other ops at bf16, in OpenVINO only.
+OPENVINO_PRECISIONS = (*BF16_PRECISIONS, "int8-static")
 ENGINE_NAMES = {"openvino": "OpenVINO", "onnxruntime": "ONNX Runtime"}
 
 
@@ -19,7 +21,7 @@ def engine_for(precision: str, device: str) -> str:
     """'openvino' or 'onnxruntime': the engine that runs ``precision`` on ``device``."""
     if device != "cpu" or precision not in OPENVINO_PRECISIONS:
         return "onnxruntime"
-    if precision == "bf16":
+    if precision in BF16_PRECISIONS:
         return "openvino"
     from sentiscore.infer.openvino import openvino_available
 
@@ -32,7 +34,7 @@ def make_runner(precision: str, model_path: str, device: str, threads: int | Non
     if engine_for(precision, device) == "openvino":
         from sentiscore.infer.openvino import OpenVinoRunner
 
-        hint = "bf16" if precision == "bf16" else "f32"
+        hint = "bf16" if precision in BF16_PRECISIONS else "f32"
         return OpenVinoRunner(model_path, threads, hint)
     from sentiscore.infer.session import OrtRunner
 

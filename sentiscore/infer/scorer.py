@@ -37,7 +37,7 @@ from sentiscore.infer.tokenize import TextEncoder
 log = logging.getLogger(__name__)
 # Precisions run by engines whose kernels sentiscore does not control: ``auto`` checks their row
 # invariance at load (INVARIANCE_ROWS built-in texts) before using them.
-PROBED = ("bf16", "int8-static")
+PROBED = ("bf16", "int8-static", "int8-static-bf16")
 INVARIANCE_ROWS = 64
 INVARIANCE_TOLERANCE = 1e-3
 # Per micro-batch. CPU runs two micro-batches at once (runner.CPU_STREAMS), so 2 x 4096 tokens

@@ -13,8 +13,9 @@ from collections.abc import Callable
 
 from sentiscore.errors import ConfigError
 from sentiscore.infer.checks import check_inputs
+from sentiscore.infer.chunking import chunks
 from sentiscore.infer.config import ScoreConfig
-from sentiscore.infer.files import chunks, finish_run, load_scorer, prefetch
+from sentiscore.infer.files import finish_run, load_scorer, prefetch
 from sentiscore.infer.scorer import Scorer
 from sentiscore.io.readers import discover_inputs
 from sentiscore.io.writers import StreamWriter

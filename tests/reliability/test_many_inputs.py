@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sentiscore.errors import BadRowError, OutputError
-from sentiscore.infer import checks, files
+from sentiscore.infer import checks, chunking, files
 from sentiscore.infer.files import score_files
 from sentiscore.io import readers, writers
 from sentiscore.testing import sample_reviews
@@ -39,7 +39,7 @@ def test_small_inputs_share_chunks_cut_where_the_schema_changes(tmp_path):
     import pyarrow.csv  # noqa: F401 - pa.csv
 
     d = _small_files(tmp_path / "in", n=12, rows=3, csv_from=8)
-    got = list(files.chunks(readers.discover_inputs([str(d)]), 10, None))
+    got = list(chunking.chunks(readers.discover_inputs([str(d)]), 10, None))
     # 8 Parquet files (24 rows) in chunks of 10, 10, 4; the CSVs (another schema) 10, 2.
     assert [c.num_rows for _, _, c in got] == [10, 10, 4, 10, 2]
     assert [i for i, _, _ in got] == [0, 1, 2, 3, 4]

@@ -203,12 +203,13 @@ def test_special_tokens_typed_in_a_review_are_text(tiny_bundle):
 def test_parts_follow_the_scoring_rate_and_resume_accepts_other_chunk_rows(
     tiny_bundle, tmp_path, monkeypatch
 ):
-    from sentiscore.infer import files
+    from sentiscore.infer import chunking as files
 
     sizer = files.PartSizer(20_000)
-    assert sizer() == files.FIRST_PART_ROWS
+    assert sizer.max_bytes() == files.FIRST_PART_BYTES  # the first parts: by input size
     sizer.record(1000, 20.0)  # 50 rows/s: IMDB-length reviews on a small CPU
     assert sizer() == 50 * files.PART_SECONDS
+    assert sizer.max_bytes() == files.MAX_CHUNK_BYTES
     sizer.record(10_000, 1.0)
     assert sizer() == 20_000  # never above --chunk-rows
     src, ref, out = _interrupted_with_reference(tiny_bundle, tmp_path, monkeypatch, 2)
@@ -225,7 +226,7 @@ def test_progress_moves_within_a_part(tiny_bundle, tmp_path):
 
 
 def test_huge_rows_make_small_chunks(tiny_bundle, tmp_path, monkeypatch):
-    from sentiscore.infer import files
+    from sentiscore.infer import chunking as files
     from sentiscore.io import readers
 
     monkeypatch.setattr(files, "MAX_CHUNK_BYTES", 200_000)
@@ -237,3 +238,16 @@ def test_huge_rows_make_small_chunks(tiny_bundle, tmp_path, monkeypatch):
     assert max(b.num_rows for b in batches) == 1
     chunks = list(files.chunks(readers.discover_inputs([str(src)]), 1000, None))
     assert [c.num_rows for _, _, c in chunks] == [2] * 6
+
+
+def test_first_parts_are_cut_by_input_size(tmp_path):
+    from sentiscore.infer import chunking as files
+    from sentiscore.io import readers
+
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": [f"{i:04d} " + "x" * 995 for i in range(1000)]}), src)
+    sizer = files.PartSizer(20_000)
+    parts = files.chunks(readers.discover_inputs([str(src)]), sizer, None, 0, 0, (None, None),
+                         lambda: 100_000)  # fmt: skip
+    rows = [c.num_rows for _, _, c in parts]
+    assert sum(rows) == 1000 and max(rows) <= 100 and min(rows[:-1]) >= 90
