@@ -287,6 +287,28 @@ def write_results(out: str, report: dict, markdown: str) -> None:
         f.write(markdown)
 
 
+def accuracies(bundle: str, data: str, imdb_rows: int) -> dict:
+    """Accuracy of each sentiscore CPU variant this machine runs, on SST-2 dev (872) and the
+    IMDB reviews of the speed set, against the gold labels: the 0.5 pt rule beside speed."""
+    from sentiscore.infer.bundle import load_bundle
+    from sentiscore.infer.precision import runnable
+    from sentiscore.infer.scorer import Scorer
+
+    sst2 = pq.read_table(f"{data}/sst2/dev.parquet")
+    imdb = pq.read_table(f"{data}/imdb/test.parquet")
+    step = max(1, imdb.num_rows // imdb_rows)
+    imdb = imdb.take(list(range(0, imdb.num_rows, step))[:imdb_rows])
+    out = {}
+    for precision in runnable(load_bundle(bundle), "cpu"):
+        scorer = Scorer.load(bundle, device="cpu", precision=precision)
+        out[precision] = {}
+        for name, table in (("sst2_dev", sst2), ("imdb_test", imdb)):
+            probs = scorer.probabilities(table.column("text").to_pylist())
+            gold = np.asarray(table.column("label").to_pylist())
+            out[precision][name] = round(float((probs.argmax(1) == gold).mean()), 4)
+    return out
+
+
 def bench_set(name, texts, args, model, bundles, work) -> dict:
     parquet = os.path.join(work, f"{name}.parquet")
     pq.write_table(pa.table({"text": texts}), parquet)
@@ -335,7 +357,7 @@ def bench_set(name, texts, args, model, bundles, work) -> dict:
 
     through_openvino = ["int8-static"] if os.path.exists(static) else []
     if bf16_available():  # AMX / AVX-512 BF16 CPUs
-        through_openvino.append("bf16")
+        through_openvino += ["bf16"] + (["int8-static-bf16"] if through_openvino else [])
     for precision in through_openvino:
         label = f"{precision} (OpenVINO)"
         runs[f"sentiscore score, {label}"], scorer = sentiscore_pass(
@@ -395,6 +417,19 @@ def markdown(report: dict) -> str:
             f"| {k} | {v['max_dp']:.1e} | {v['flips']} |" for k, v in res["invariance"].items()
         ]
         lines.append("")
+    acc = report.get("accuracy", {})
+    if acc:
+        lines += [
+            "## Accuracy per sentiscore variant (gold labels; SST-2 dev 872, the IMDB set above)",
+            "",
+            "| variant | SST-2 dev | IMDB | SST-2 vs fp32 (pt) |",
+            "|---|---:|---:|---:|",
+        ]
+        ref = acc.get("fp32", {}).get("sst2_dev")
+        for p, a in acc.items():
+            delta = f"{(a['sst2_dev'] - ref) * 100:+.2f}" if ref is not None else "-"
+            lines.append(f"| {p} | {a['sst2_dev']:.2%} | {a['imdb_test']:.2%} | {delta} |")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -426,6 +461,7 @@ def main() -> None:
             name: bench_set(name, texts, args, model, bundles, args.work)
             for name, texts in sets.items()
         },
+        "accuracy": accuracies(bundles["per-row"], args.data, args.imdb_rows),
     }
     with open(args.out + ".json", "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)

@@ -116,9 +116,17 @@ def test_int8_static_scores_the_same_on_both_engines(tiny_bundle, monkeypatch):
     _assert_same(on_openvino, on_ort)
 
 
-@pytest.mark.parametrize("precision", ["fp32", "int8", "int8-static"])
+@pytest.mark.parametrize("precision", ["fp32", "int8", "int8-static", "int8-static-bf16"])
 def test_files_give_the_same_scores_whatever_the_chunking(tiny_bundle, tmp_path, precision):
     from sentiscore.infer.files import score_files
+
+    if precision == "int8-static-bf16":
+        pytest.importorskip("openvino")
+        from sentiscore.infer.openvino import bf16_capabilities
+
+        ok, why = bf16_capabilities()
+        if not ok:
+            pytest.skip(f"int8-static-bf16 needs native bf16: {why}")
 
     src = tmp_path / "in.parquet"
     pq.write_table(pa.table({"id": list(range(63)), "text": _texts()}), src)

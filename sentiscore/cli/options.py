@@ -36,8 +36,9 @@ PRECISION = click.option(
     default="auto",
     show_default=True,
     help="Bundle variant. auto = the fastest row-invariant variant that passed export's gate, "
-    "measured once on this CPU (int8-static, per-row int8, bf16 or fp32; OpenVINO when "
-    "installed and faster); fp16 on CUDA. A per-tensor (stock dynamic) int8 variant gives "
+    "measured once on this CPU (int8-static, int8-static-bf16, per-row int8, bf16 or fp32; "
+    "OpenVINO when installed and faster); fp16 on CUDA. int8-static-bf16: the int8-static "
+    "graph with its non-integer ops at bf16 (OpenVINO, CPUs with native bf16). A per-tensor (stock dynamic) int8 variant gives "
     "batch-dependent scores and is used only when asked for with int8.",
 )
 NO_VERIFY = click.option(
