@@ -60,11 +60,11 @@ def test_an_unfinished_output_inside_the_input_directory_is_not_read_as_input(
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(Scorer, "finish", interrupted)
-    r = _score(indir, "-m", tiny_bundle, "-o", out)
+    r = _score(indir, "-m", tiny_bundle, "-o", out, "--chunk-rows", "100")
     assert r.exit_code == 130 and (indir / "out.parquet.parts" / "manifest.json").exists()
     monkeypatch.setattr(Scorer, "finish", real)
     assert [os.path.basename(i.path) for i in discover_inputs([str(indir)])] == ["a.parquet"]
-    r = _score(indir, "-m", tiny_bundle, "-o", out, "--resume")
+    r = _score(indir, "-m", tiny_bundle, "-o", out, "--chunk-rows", "100", "--resume")
     assert r.exit_code == 0, r.output
     assert pq.read_table(out).column("id").to_pylist() == list(range(300))
 
