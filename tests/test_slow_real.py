@@ -55,8 +55,9 @@ def test_default_model_on_sst2_dev(shared_data, tmp_path):
 
 
 def test_default_model_scores_each_row_the_same_in_any_batch(shared_data):
-    """SST-2 dev with the shipped bundle, each variant this CPU runs: one row at a time, length-bucketed batches, a small
-    token budget with one thread, and reversed order give the same probabilities."""
+    """SST-2 dev with the shipped bundle, each variant this CPU runs: one row at a time,
+    length-bucketed batches, a small token budget with one thread, and reversed order give
+    the same probabilities."""
     import pyarrow.parquet as pq
 
     from sentiscore.infer.scorer import Scorer
