@@ -1,8 +1,7 @@
 """Probability calibration: a softmax temperature per band of token length.
 
-One temperature fitted on a mix of short sentences and long reviews is a compromise: a
-fine-tuned encoder is over-confident on short texts and about right on long ones (the default
-model's dev union: T 1.7 below 24 tokens, 1.1 above 64). ``Calibration`` holds one temperature
+One temperature fitted on a mix of short sentences and long reviews can be a compromise when a
+model is more over-confident on short texts than on long ones. ``Calibration`` holds one temperature
 per band of tokens (the row's own token count after truncation, special tokens included), so a
 row's probabilities still depend on the row alone, in every engine and variant. ``fit`` picks
 the bands by cross-validated NLL on labeled rows and keeps a single temperature unless bands
@@ -45,17 +44,23 @@ class Calibration:
             raise ValueError(
                 f"{len(edges) + 1} temperatures needed for {len(edges)} edges, got {len(temps)}"
             )
-        for t in temps:
-            if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
-                raise ValueError(f"temperatures must be finite numbers > 0, got {temps}")
-            if t <= 0:
-                raise ValueError(f"temperatures must be finite numbers > 0, got {temps}")
+        if any(
+            isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t) or t <= 0
+            for t in temps
+        ):
+            raise ValueError(f"temperatures must be finite numbers > 0, got {temps}")
         object.__setattr__(self, "edges", edges)
         object.__setattr__(self, "temperatures", tuple(float(t) for t in temps))
 
     @property
     def single(self) -> bool:
         return not self.edges
+
+    @property
+    def temperature(self) -> float:
+        """The one temperature that stands for this calibration (the middle band's with bands):
+        the manifest's ``temperature``, which older readers apply to every row."""
+        return self.temperatures[len(self.temperatures) // 2]
 
     def temperatures_for(self, lengths) -> np.ndarray:
         """The temperature of each row, from its token count."""
@@ -80,9 +85,9 @@ class Calibration:
         """Manifest fields: ``temperature`` (one number, which bundles have always had and
         older readers use) and, with bands, ``calibration``."""
         if self.single:
-            return {"temperature": self.temperatures[0]}
+            return {"temperature": self.temperature}
         return {
-            "temperature": self.temperatures[len(self.temperatures) // 2],
+            "temperature": self.temperature,
             "calibration": {
                 "by": "tokens",
                 "edges": list(self.edges),
@@ -146,7 +151,7 @@ def fit(
             continue
         tried[tuple(edges)] = _cv_nll(logits, y, lengths, tuple(edges), FOLDS, seed)
     best = ()
-    single = tried.get((), _cv_nll(logits, y, lengths, (), FOLDS, seed))
+    single = tried[()] if () in tried else _cv_nll(logits, y, lengths, (), FOLDS, seed)
     for edges, score in tried.items():
         if edges and score <= single - MIN_GAIN and score < tried.get(best, single):
             best = edges

@@ -124,3 +124,6 @@ def test_evaluate_recalibrate_writes_a_bundle_that_reproduces_its_figures(tiny_b
     assert again == pytest.approx(report["overall"]["after"]["ece"], abs=1e-4)
     res = CliRunner().invoke(main, [*args, "--recalibrate", str(out)])  # not empty now
     assert res.exit_code != 0 and "not empty" in res.output and "Traceback" not in res.output
+    fresh = ["evaluate", "-m", tiny_bundle, str(data), "--no-plots", "-o", str(tmp_path / "e3")]
+    res = CliRunner().invoke(main, [*fresh, "--recalibrate", str(out)])
+    assert res.exit_code != 0 and not (tmp_path / "e3").exists()  # refused before scoring

@@ -173,7 +173,10 @@ def test_no_import_cycles_and_no_private_cross_imports():
         ({"max_tokens": 8}, "--max-tokens >= 16"),
         ({"max_length": 4}, "--max-length >= 8"),
         ({"device": "tpu"}, "--device auto, cpu or cuda"),
-        ({"precision": "int4"}, "--precision auto, fp32, int8, int8-static, fp16, bf16 or int8-static-bf16"),
+        (
+            {"precision": "int4"},
+            "--precision auto, fp32, int8, int8-static, fp16, bf16 or int8-static-bf16",
+        ),
         ({"threads": 0}, "--threads >= 1"),
     ],
 )

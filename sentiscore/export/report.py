@@ -33,7 +33,7 @@ class ExportReport:
     @property
     def temperature(self) -> float:
         """The manifest's single ``temperature`` (the middle band's, with bands)."""
-        return self.calibration.to_manifest()["temperature"]
+        return self.calibration.temperature
 
     @property
     def failed(self) -> list[str]:

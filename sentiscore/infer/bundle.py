@@ -54,10 +54,6 @@ class Bundle:
         return self.meta.get("truncation", "head")
 
     @property
-    def temperature(self) -> float:
-        return float(self.meta.get("temperature", 1.0) or 1.0)
-
-    @property
     def calibration(self) -> Calibration:
         """Temperature per token band, or the single ``temperature`` (validated on load)."""
         return Calibration.from_manifest(self.meta)

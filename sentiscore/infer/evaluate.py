@@ -310,6 +310,10 @@ def evaluate_bundle(cfg: EvaluateConfig, scorer: Scorer | None = None) -> dict:
         verify=cfg.verify,
         strip_html=cfg.strip_html,
     )
+    if cfg.recalibrate:
+        from sentiscore.infer.recalibrate import check_out
+
+        check_out(cfg.recalibrate, scorer.bundle.path)
     start = time.perf_counter()
     got = _collect(cfg, scorer)
     probs, y = np.concatenate(got.probs), np.concatenate(got.gold)

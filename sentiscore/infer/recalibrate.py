@@ -34,7 +34,8 @@ def _logits(probs: np.ndarray, lengths: np.ndarray, applied) -> np.ndarray:
     return logp * applied.temperatures_for(lengths)[:, None]
 
 
-def _check_out(out: str, bundle_path: str) -> None:
+def check_out(out: str, bundle_path: str) -> None:
+    """Refuse an OUT that is remote, not empty or the bundle itself (before anything is scored)."""
     if is_uri(out):
         raise ConfigError(
             "--recalibrate to be a local directory", out, "write it locally, then upload it"
@@ -71,8 +72,8 @@ def _figures(probs, y) -> dict:
 
 
 def recalibrate(scorer, probs, y, lengths, groups, cfg) -> dict:
-    """Fit, write ``cfg.recalibrate``, and report; ``groups``: a group name per row or []."""
-    _check_out(cfg.recalibrate, scorer.bundle.path)
+    """Fit, write ``cfg.recalibrate`` (checked by ``check_out`` before scoring), and report;
+    ``groups``: a group name per row or []."""
     lengths = np.asarray(lengths, np.int64)
     logits = _logits(probs, lengths, scorer.calibration)
     cal, fit = calibration.fit(logits, y, lengths)

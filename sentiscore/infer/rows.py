@@ -1,7 +1,7 @@
 """What a row must hold to be scored and which columns go out: text checks per row (null,
 empty, not a string, invalid UTF-8, repaired so it can still be written), the text column's
-type, the kept input columns and the prediction column names. Pure pyarrow; scoring is
-``scorer``'s business.
+type, the kept input columns, the prediction column names and the output batch (``assemble``).
+Pyarrow and numpy; scoring is ``scorer``'s business.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import html
 import re
 import unicodedata
 
+import numpy as np
 import pyarrow as pa
 
 from sentiscore.errors import ConfigError, InputDataError
@@ -257,3 +258,28 @@ def add_provenance(
         cols.append(pa.array(range(first_row, first_row + n), pa.int64()))
         names.append(row_number_column)
     return pa.RecordBatch.from_arrays(cols, names=names)
+
+
+def assemble(batch, keep, prefix, valid, probs, errors, labels, min_score=None) -> pa.RecordBatch:
+    """The output batch: the ``keep`` input columns, then the prediction columns of
+    ``output_fields``; ``valid`` rows get ``probs``, the others null predictions and their
+    ``errors``; with ``min_score``, rows whose top probability is below it get a null label."""
+    n = batch.num_rows
+    mask = np.ones(n, dtype=bool)
+    mask[valid] = False  # True = null
+    full = np.zeros((n, len(labels)), dtype=np.float32)
+    full[valid] = probs
+    label_id = full.argmax(axis=1).astype(np.int32)
+    score = full.max(axis=1)
+    abstain = mask | (score < min_score) if min_score else mask
+    cols = {name: batch.column(name) for name in keep}
+    cols[f"{prefix}label"] = pa.DictionaryArray.from_arrays(
+        pa.array(label_id, mask=abstain), pa.array(labels, type=pa.string())
+    ).cast(pa.string())
+    cols[f"{prefix}label_id"] = pa.array(label_id, mask=abstain)
+    cols[f"{prefix}score"] = pa.array(score, mask=mask)
+    for j, lab in enumerate(labels):
+        cols[f"{prefix}prob_{lab}"] = pa.array(full[:, j], mask=mask)
+    cols[f"{prefix}error"] = pa.array(errors, type=pa.string())
+    schema = pa.schema([*(batch.schema.field(c) for c in keep), *output_fields(labels, prefix)])
+    return pa.RecordBatch.from_arrays(list(cols.values()), schema=schema)

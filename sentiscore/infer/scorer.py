@@ -23,10 +23,10 @@ from sentiscore.infer.bundle import Bundle, load_bundle
 from sentiscore.infer.config import check_run_options
 from sentiscore.infer.precision import choose
 from sentiscore.infer.rows import (
+    assemble,
     check_columns,
     check_min_score,
     check_texts,
-    output_fields,
     repair_utf8,
     settle_prefix,
 )
@@ -134,8 +134,7 @@ class Scorer:
     @property
     def temperature(self) -> float:
         """The temperature (the bundle's single one, or its middle band's)."""
-        temps = self.calibration.temperatures
-        return temps[len(temps) // 2]
+        return self.calibration.temperature
 
     @temperature.setter
     def temperature(self, value: float) -> None:
@@ -392,31 +391,9 @@ class Scorer:
         self.stats.rows += n
         self.stats.errors += n - len(valid)
         self.stats.truncated += prep.truncated
-        return self._assemble(prep.batch, prep.keep, prep.prefix, valid, probs, errors)
-
-    def _assemble(self, batch, keep, prefix, valid, probs, errors) -> pa.RecordBatch:
-        n = batch.num_rows
-        mask = np.ones(n, dtype=bool)
-        mask[valid] = False  # True = null
-        full = np.zeros((n, len(self.labels)), dtype=np.float32)
-        full[valid] = probs
-        label_id = full.argmax(axis=1).astype(np.int32)
-        score = full.max(axis=1)
-        abstain = mask | (score < self.min_score) if self.min_score else mask
-        labels_arr = pa.array(self.labels, type=pa.string())
-        cols = {name: batch.column(name) for name in keep}
-        cols[f"{prefix}label"] = pa.DictionaryArray.from_arrays(
-            pa.array(label_id, mask=abstain), labels_arr
-        ).cast(pa.string())
-        cols[f"{prefix}label_id"] = pa.array(label_id, mask=abstain)
-        cols[f"{prefix}score"] = pa.array(score, mask=mask)
-        for j, lab in enumerate(self.labels):
-            cols[f"{prefix}prob_{lab}"] = pa.array(full[:, j], mask=mask)
-        cols[f"{prefix}error"] = pa.array(errors, type=pa.string())
-        schema = pa.schema(
-            [*(batch.schema.field(n) for n in keep), *output_fields(self.labels, prefix)]
+        return assemble(
+            prep.batch, prep.keep, prep.prefix, valid, probs, errors, self.labels, self.min_score
         )
-        return pa.RecordBatch.from_arrays(list(cols.values()), schema=schema)
 
 
 NOT_FINITE = "model output is not finite (NaN or infinite logits)"
