@@ -153,7 +153,7 @@ def test_same_width_batches_pad_each_row_by_its_own_length(tiny_bundle, monkeypa
 
     lengths = np.array([5, 7, 5, 9, 7, 7, 5, 9, 16, 17])
     widths = row_width(lengths, cap=17)
-    assert widths.tolist() == [8, 8, 8, 16, 8, 8, 8, 16, 16, 17]
+    assert widths.tolist() == [8, 8, 8, 12, 8, 8, 8, 12, 16, 17]
     batches = plan_batches(lengths, 32, same_length=True, widths=widths)
     assert sorted(np.concatenate(batches).tolist()) == list(range(10))
     assert all(len(set(widths[b].tolist())) == 1 for b in batches)

@@ -31,7 +31,7 @@ from sentiscore.choices import BF16_PRECISIONS
 log = logging.getLogger(__name__)
 # Every CPU precision auto may take, in the order used when speeds tie (and for a lone one).
 CPU_ORDER = ("int8-static", "int8-static-bf16", "bf16", "int8", "fp32")
-CACHE_FORMAT = 4  # 3: OpenVINO rows padded to multiples of batching.PAD_STEP; 4: int8-static-bf16
+CACHE_FORMAT = 5  # 3: OpenVINO rows padded to row widths; 4: int8-static-bf16; 5: PAD_STEP 4
 SAMPLE_ROWS = 48  # built-in texts: 36 of 1-8 sentences, 12 of ~512 tokens
 MIN_SECONDS = 0.5  # each candidate is timed for at least this long (best pass counts)
 

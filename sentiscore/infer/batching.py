@@ -36,10 +36,12 @@ class MicroBatch:
 # two rows: peak memory 555 -> 306 MB with the default model, at the same rows/s).
 ATTENTION_WIDTH = 128
 # ``same_length`` widths: a row of L tokens is computed at the next multiple of a step that
-# grows with L (8 up to 127 tokens, then an eighth of the power of two at or below L: 16 from
-# 128, 32 from 256, 64 from 512), so padding stays under 1/8 of a row and rows share few
-# widths. Exact lengths gave many small batches and one kernel set per length in OpenVINO.
-PAD_STEP = 8
+# grows with L (4 up to 63 tokens, then an eighth of the power of two at or below L: 8 from 64,
+# 16 from 128, 32 from 256, 64 from 512), so padding stays under 1/8 of a row and rows share
+# few widths. Exact lengths gave many small batches and one kernel set per length in OpenVINO;
+# a step of 8 for short rows computed 8 % more tokens than one of 4 on SST-2 sentences, for
+# ~4 % fewer rows/s (benchmarks/results/peers-*.md has the end-to-end figures).
+PAD_STEP = 4
 
 
 def row_width(lengths: np.ndarray, cap: int | None = None) -> np.ndarray:

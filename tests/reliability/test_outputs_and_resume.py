@@ -251,3 +251,21 @@ def test_first_parts_are_cut_by_input_size(tmp_path):
                          lambda: 100_000)  # fmt: skip
     rows = [c.num_rows for _, _, c in parts]
     assert sum(rows) == 1000 and max(rows) <= 100 and min(rows[:-1]) >= 90
+
+
+def test_the_inputs_last_rows_join_the_last_part(tmp_path):
+    """A small remainder is not a part of its own (it would run in small micro-batches): the
+    last part takes up to TAIL_SHARE more input instead."""
+    from sentiscore.infer import chunking as files
+    from sentiscore.io import readers
+
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.table({"text": [f"{i:04d} " + "x" * 995 for i in range(1040)]}), src)
+    parts = files.chunks(readers.discover_inputs([str(src)]), 20_000, None, 0, 0, (None, None),
+                         lambda: 100_000)  # fmt: skip
+    rows = [c.num_rows for _, _, c in parts]
+    assert sum(rows) == 1040 and min(rows) >= 90
+    assert 130 <= rows[-1] <= (1 + files.TAIL_SHARE) * 100
+    texts = [t for _, _, c in files.chunks(readers.discover_inputs([str(src)]), 20_000, None,
+             0, 0, (None, None), lambda: 100_000) for t in c.column("text").to_pylist()]  # fmt: skip
+    assert [int(t[:4]) for t in texts] == list(range(1040))  # every row once, in order
