@@ -40,7 +40,7 @@ ATTENTION_WIDTH = 128
 # 16 from 128, 32 from 256, 64 from 512), so padding stays under 1/8 of a row and rows share
 # few widths. Exact lengths gave many small batches and one kernel set per length in OpenVINO;
 # a step of 8 for short rows computed 8 % more tokens than one of 4 on SST-2 sentences, for
-# ~4 % fewer rows/s (benchmarks/results/peers-*.md has the end-to-end figures).
+# ~4 % fewer rows/s (docs/experiments/cpu-scoring-speed.md has the end-to-end figures).
 PAD_STEP = 4
 
 
