@@ -147,8 +147,8 @@ def _dq_weight(dq, inits: dict) -> np.ndarray:
 
 
 def _smooth_scale(prod: dict, inits: dict, activation: str) -> np.ndarray:
-    """The per-channel factor SmoothQuant multiplied a linear layer's input by (ones if none):
-    the input is DequantizeLinear(QuantizeLinear(Mul(x, scale)))."""
+    """The per-channel factor SmoothQuant multiplied a linear layer's input by: the input is
+    DequantizeLinear(QuantizeLinear(Mul(x, scale))); any other input is an error."""
     q = prod[prod[activation].input[0]]
     mul = prod.get(q.input[0])
     if mul is None or mul.op_type != "Mul" or not mul.input[1].endswith("nncf_smooth_quant_scale"):

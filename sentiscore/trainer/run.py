@@ -117,7 +117,7 @@ def _precision_flags(cfg: TrainConfig) -> dict:
         feats = set(cpu_info()["features"])
         if not feats & {"avx512_bf16", "amx_bf16"}:
             raise TrainingError(
-                "a CUDA GPU, or a CPU with native bf16 (AVX-512 BF16 or AMX), for --precision bf16",
+                "A CUDA GPU, or a CPU with native bf16 (AVX-512 BF16 or AMX), for --precision bf16",
                 f"{cpu_info()['model']} with {', '.join(sorted(feats)) or 'no listed features'}",
                 "use --precision auto or fp32",
             )
