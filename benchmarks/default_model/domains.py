@@ -8,7 +8,10 @@ SST-2 dev), with a ``domain`` column; the published test parts are not in ``../s
 so figures on these rows are selection figures, not test figures.
 
 usage: python benchmarks/default_model/domains.py OUT_DIR [--data ../shared/data] [--seed 0]
-       [--sst2 5000] [--imdb 2000] [--repeat-short 2]
+       [--sst2 5000] [--imdb 2000] [--repeat-short 2] [--exclude SELECTION.parquet]
+
+``--exclude`` keeps the texts of a selection file (``long_reviews.py``'s held-out IMDB train
+reviews) out of the SST-2 and IMDB samples, so that they stay unseen by the new stage.
 """
 
 from __future__ import annotations
@@ -38,14 +41,22 @@ def main() -> None:
     ap.add_argument("--sst2", type=int, default=5000)
     ap.add_argument("--imdb", type=int, default=2000)
     ap.add_argument("--repeat-short", type=int, default=2)
+    ap.add_argument("--exclude", help="a Parquet file whose texts stay out of the samples")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     parts = []
     for name in PRODUCT:
         t = _read(args.data, name, "train")
         parts += [t] * (args.repeat_short if name in SHORT else 1)
+    held = (
+        set(pq.read_table(args.exclude, columns=["text"])["text"].to_pylist())
+        if args.exclude
+        else set()
+    )
     for name, n in (("sst2", args.sst2), ("imdb", args.imdb)):
         t = _read(args.data, name, "train")
+        if held:
+            t = t.filter(pa.array([x not in held for x in t["text"].to_pylist()]))
         parts.append(t.take(rng.choice(t.num_rows, n, replace=False)))
     train = pa.concat_tables(parts)
     train = train.take(rng.permutation(train.num_rows))
