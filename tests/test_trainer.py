@@ -1,5 +1,6 @@
 """Trainer on the tiny fixture model: runs, outputs, labels, errors, resume, search."""
 
+import dataclasses
 import json
 import os
 
@@ -341,7 +342,8 @@ def test_search_keeps_the_best_trial_in_the_metric_s_direction(tmp_path, monkeyp
 
 def test_bf16_on_a_cpu_needs_native_bf16(tiny_model_dir, tmp_path, monkeypatch):
     """--precision bf16 without CUDA: autocast on CPUs with AVX-512 BF16 or AMX, else a clear
-    error naming what was found; training runs with it where the CPU has it."""
+    error naming what was found; auto picks it there and fp32 elsewhere; training runs with it
+    where the CPU has it."""
     import torch
 
     from sentiscore.infer import cpu
@@ -355,9 +357,12 @@ def test_bf16_on_a_cpu_needs_native_bf16(tiny_model_dir, tmp_path, monkeypatch):
     real = cpu.cpu_info()
     monkeypatch.setattr(cpu, "cpu_info", lambda: {**real, "features": ["avx2", "avx512_bf16"]})
     assert run_mod._precision_flags(cfg) == {"bf16": True, "fp16": False, "use_cpu": True}
+    auto = dataclasses.replace(cfg, precision="auto")
+    assert run_mod._precision_flags(auto) == {"bf16": True, "fp16": False, "use_cpu": True}
     monkeypatch.setattr(cpu, "cpu_info", lambda: {**real, "features": ["avx2"]})
     with pytest.raises(TrainingError, match="native bf16.*avx2"):
         run_mod._precision_flags(cfg)
+    assert run_mod._precision_flags(auto) == {"bf16": False, "fp16": False}
     if {"avx512_bf16", "amx_bf16"} & set(real["features"]):
         monkeypatch.setattr(cpu, "cpu_info", lambda: real)
         res = train(cfg)
@@ -365,3 +370,4 @@ def test_bf16_on_a_cpu_needs_native_bf16(tiny_model_dir, tmp_path, monkeypatch):
         assert losses and all(0.0 < x < 10.0 for x in losses)
         assert (tmp_path / "r" / "model" / "model.safetensors").exists()
         assert json.load(open(tmp_path / "r" / "train_config.json"))["precision"] == "bf16"
+        assert res.metrics["precision"] == "bf16"

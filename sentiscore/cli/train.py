@@ -113,6 +113,8 @@ from sentiscore.trainer.config import METRICS
     type=click.Choice(TRAIN_PRECISIONS),
     default="auto",
     show_default=True,
+    help="auto: bf16 on a GPU that has it (else fp16), bf16 on a CPU with AVX-512 BF16 or AMX "
+    "(autocast over fp32 weights), else fp32.",
 )
 @click.option(
     "--resume", is_flag=True, help="Continue from the last checkpoint in the run directory."

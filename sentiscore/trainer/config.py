@@ -48,8 +48,9 @@ class TrainConfig:
     pooling: how the classifier reads the encoder: ``cls`` (the [CLS] token, Hugging Face's
         default), ``mean`` (average of the token vectors; BERT-type models) or ``auto`` (what
         a sentiscore-trained checkpoint recorded, else cls). See ``pooling``.
-    precision: auto (bf16/fp16 on GPU, fp32 on CPU), fp32, bf16 (GPU, or a CPU with AVX-512
-        BF16 or AMX: autocast over fp32 weights, ~1.5x faster steps) or fp16 (GPU).
+    precision: auto (bf16/fp16 on GPU; on a CPU bf16 where it is native, else fp32), fp32,
+        bf16 (GPU, or a CPU with AVX-512 BF16 or AMX: autocast over fp32 weights, ~1.5x faster
+        steps at the same accuracy) or fp16 (GPU).
     evals_per_epoch: how often the validation split is scored and a checkpoint saved: once
         per epoch (1), or N times per epoch, so that the kept best checkpoint can fall between
         epochs (useful when one epoch is long, or when validation peaks mid-schedule).

@@ -86,6 +86,7 @@ def write_run(
         "train_rows": len(data.train.texts),
         "eval_rows": len(data.eval.texts),
         "max_length": max_length,
+        "precision": "bf16" if trainer.args.bf16 else "fp16" if trainer.args.fp16 else "fp32",
         "pooling": getattr(trainer.model.config, "sentiscore_pooling", "cls"),
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "log_history": history,
@@ -227,7 +228,7 @@ def model_card(cfg: TrainConfig, data, metrics: dict) -> str:
 - max_length {metrics["max_length"]} with `{cfg.truncation}` truncation; dynamic padding, length-grouped batches
 - Validation scored {"once" if cfg.evals_per_epoch == 1 else f"{cfg.evals_per_epoch} times"} per epoch; the checkpoint with the best validation {cfg.metric_for_best} is the one kept
 - Read-out: {"mean of the token vectors (load with `sentiscore.modeling.pooling.load_classifier(dir)`, which runs no code from the directory)" if metrics.get("pooling") == "mean" else "the [CLS] token"}
-- Runtime {metrics["runtime_s"]} s on {platform.machine()} ({metrics["train_samples_per_s"] or 0:.1f} samples/s)
+- Runtime {metrics["runtime_s"]} s on {platform.machine()} ({metrics["train_samples_per_s"] or 0:.1f} samples/s), {metrics.get("precision", "fp32")} steps (weights kept in fp32)
 
 | epoch | train loss | eval loss | eval accuracy |
 |---|---|---|---|

@@ -101,32 +101,51 @@ def _encode(tok, texts: list[str], labels: list[int], max_length: int, cfg: Trai
     )
 
 
-def _precision_flags(cfg: TrainConfig) -> dict:
-    """TrainingArguments' mixed-precision flags. bf16 on a CPU runs autocast over fp32 weights
-    and needs native bf16 instructions (AVX-512 BF16 or AMX); there it measured 1.5x the fp32
-    step (docs/training.md). auto stays fp32 on a CPU."""
+def _native_bf16() -> tuple[bool, str]:
+    """Whether this CPU has bf16 instructions (AVX-512 BF16 or AMX), and what it is."""
+    from sentiscore.infer.cpu import cpu_info
+
+    info = cpu_info()
+    feats = set(info["features"])
+    listed = ", ".join(sorted(feats)) or "no listed features"
+    return bool(feats & {"avx512_bf16", "amx_bf16"}), f"{info['model']} with {listed}"
+
+
+def resolve_precision(cfg: TrainConfig) -> str:
+    """The precision a run trains in. auto: bf16 (or fp16 without bf16) on a CUDA GPU; on a CPU
+    bf16 where it has native bf16 (autocast over fp32 weights: 1.5x the fp32 step at the same
+    accuracy, docs/training.md), else fp32."""
     import torch
 
     want = cfg.precision
     cuda = torch.cuda.is_available()
+    if want == "auto" and cuda:
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    native, cpu = (False, "") if cuda else _native_bf16()
     if want == "auto":
-        want = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if cuda else "fp32"
-    if want == "bf16" and not cuda:
-        from sentiscore.infer.cpu import cpu_info
-
-        feats = set(cpu_info()["features"])
-        if not feats & {"avx512_bf16", "amx_bf16"}:
-            raise TrainingError(
-                "A CUDA GPU, or a CPU with native bf16 (AVX-512 BF16 or AMX), for --precision bf16",
-                f"{cpu_info()['model']} with {', '.join(sorted(feats)) or 'no listed features'}",
-                "use --precision auto or fp32",
-            )
-        return {"bf16": True, "fp16": False, "use_cpu": True}
+        want = "bf16" if native else "fp32"
+        log.info("precision auto on cpu: %s (%s)", want, cpu)
+    if want == "bf16" and not cuda and not native:
+        raise TrainingError(
+            "A CUDA GPU, or a CPU with native bf16 (AVX-512 BF16 or AMX), for --precision bf16",
+            cpu,
+            "use --precision auto or fp32",
+        )
     if want == "fp16" and not cuda:
         raise TrainingError(
             "A CUDA GPU for --precision fp16", "none available", "use --precision auto or fp32"
         )
-    return {"bf16": want == "bf16", "fp16": want == "fp16"}
+    return want
+
+
+def _precision_flags(cfg: TrainConfig) -> dict:
+    """TrainingArguments' mixed-precision flags for ``resolve_precision``'s choice; bf16 on a
+    CPU runs under autocast (``use_cpu``)."""
+    import torch
+
+    want = resolve_precision(cfg)
+    flags = {"bf16": want == "bf16", "fp16": want == "fp16"}
+    return flags | ({"use_cpu": True} if want == "bf16" and not torch.cuda.is_available() else {})
 
 
 def training_arguments(cfg: TrainConfig, n_train: int):
