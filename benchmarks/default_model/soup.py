@@ -14,6 +14,15 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 
+def mix(a: dict, b: dict, alpha: float) -> dict:
+    """ALPHA * B + (1 - ALPHA) * A over two state dicts; integer buffers are taken from B."""
+    with torch.no_grad():
+        return {
+            k: (alpha * v + (1 - alpha) * a[k]) if v.is_floating_point() else v
+            for k, v in b.items()
+        }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("a")
@@ -23,13 +32,7 @@ def main() -> None:
     args = ap.parse_args()
     a = AutoModelForSequenceClassification.from_pretrained(args.a).state_dict()
     model = AutoModelForSequenceClassification.from_pretrained(args.b)
-    b = model.state_dict()
-    with torch.no_grad():
-        mixed = {
-            k: (args.alpha * v + (1 - args.alpha) * a[k]) if v.is_floating_point() else v
-            for k, v in b.items()
-        }
-    model.load_state_dict(mixed)
+    model.load_state_dict(mix(a, model.state_dict(), args.alpha))
     shutil.copytree(args.b, args.out, dirs_exist_ok=True)  # tokenizer and training record
     model.save_pretrained(args.out)
 

@@ -17,6 +17,7 @@ import json
 
 import numpy as np
 import pyarrow.parquet as pq
+from soup import mix  # this directory is on the path when run as a script
 
 
 def predictions(model, ids: list, budget: int = 4096) -> np.ndarray:
@@ -39,7 +40,6 @@ def predictions(model, ids: list, budget: int = 4096) -> np.ndarray:
 
 
 def main() -> None:
-    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -56,13 +56,7 @@ def main() -> None:
     model = AutoModelForSequenceClassification.from_pretrained(args.b).eval()
     b = {k: v.clone() for k, v in model.state_dict().items()}
     for alpha in (float(x) for x in args.alphas.split(",")):
-        with torch.no_grad():
-            model.load_state_dict(
-                {
-                    k: alpha * v + (1 - alpha) * a[k] if v.is_floating_point() else v
-                    for k, v in b.items()
-                }  # fmt: skip
-            )
+        model.load_state_dict(mix(a, b, alpha))
         ok = predictions(model, ids) == y
         acc = {d: round(100 * float(ok[domain == d].mean()), 2) for d in sorted(set(domain))}
         print(json.dumps({"alpha": alpha, **acc, "all": round(100 * float(ok.mean()), 2)}))
