@@ -8,10 +8,13 @@ SST-2 dev), with a ``domain`` column; the published test parts are not in ``../s
 so figures on these rows are selection figures, not test figures.
 
 usage: python benchmarks/default_model/domains.py OUT_DIR [--data ../shared/data] [--seed 0]
-       [--sst2 5000] [--imdb 2000] [--repeat-short 2] [--exclude SELECTION.parquet]
+       [--sst2 5000] [--imdb 2000] [--repeat-short 2] [--exclude SELECTION.parquet] [--titles]
 
 ``--exclude`` keeps the texts of a selection file (``long_reviews.py``'s held-out IMDB train
 reviews) out of the SST-2 and IMDB samples, so that they stay unseen by the new stage.
+``--titles`` adds the titles of the Amazon and Multi-Domain train reviews as short rows of their
+own, labelled with their review's label, and writes the dev reviews' titles to
+``title_dev.parquet``, a check on short product phrases (they are never trained on).
 """
 
 from __future__ import annotations
@@ -26,11 +29,20 @@ import pyarrow.parquet as pq
 PRODUCT = ("amazon_polarity", "multi_domain_sentiment", "customer_reviews_cr",
            "semeval2014_absa_sentences")  # fmt: skip
 SHORT = ("customer_reviews_cr", "semeval2014_absa_sentences")
+TITLED = ("amazon_polarity", "multi_domain_sentiment")  # reviews with a ``title`` column
 
 
 def _read(data: str, name: str, split: str) -> pa.Table:
     t = pq.read_table(f"{data}/{name}/{split}.parquet", columns=["text", "label"])
     return t.append_column("domain", pa.array([name] * t.num_rows))
+
+
+def _titles(data: str, name: str, split: str = "train") -> pa.Table:
+    """A split's review titles as rows of their own, labelled with their review's label:
+    short product phrases ("Does not retract", "Overpriced to say the least")."""
+    t = pq.read_table(f"{data}/{name}/{split}.parquet", columns=["title", "label"])
+    t = t.rename_columns(["text", "label"])
+    return t.append_column("domain", pa.array([f"{name}_title"] * t.num_rows))
 
 
 def main() -> None:
@@ -42,12 +54,15 @@ def main() -> None:
     ap.add_argument("--imdb", type=int, default=2000)
     ap.add_argument("--repeat-short", type=int, default=2)
     ap.add_argument("--exclude", help="a Parquet file whose texts stay out of the samples")
+    ap.add_argument("--titles", action="store_true", help="add the titled sets' titles as rows")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     parts = []
     for name in PRODUCT:
         t = _read(args.data, name, "train")
         parts += [t] * (args.repeat_short if name in SHORT else 1)
+        if args.titles and name in TITLED:
+            parts.append(_titles(args.data, name))
     held = (
         set(pq.read_table(args.exclude, columns=["text"])["text"].to_pylist())
         if args.exclude
@@ -62,6 +77,9 @@ def main() -> None:
     train = train.take(rng.permutation(train.num_rows))
     dev = pa.concat_tables([_read(args.data, n, "dev") for n in (*PRODUCT, "sst2")])
     write_sets(args.out, train, dev)
+    if args.titles:  # the dev reviews' titles: a check on short product phrases
+        pq.write_table(pa.concat_tables([_titles(args.data, n, "dev") for n in TITLED]),
+                       f"{args.out}/title_dev.parquet")  # fmt: skip
 
 
 def write_sets(out: str, train: pa.Table, dev: pa.Table) -> None:
