@@ -92,3 +92,56 @@ def test_calibration_rows_are_checked():
 
     with pytest.raises(ConfigError, match="--calibration-rows >= 8"):
         ExportConfig(calibration_rows=0)
+
+
+def _activation_scales(path: str) -> dict:
+    """Each QuantizeLinear's scale in a QDQ graph (the fixed activation ranges)."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(path).graph
+    inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    return {n.name: float(inits[n.input[1]]) for n in graph.node if n.op_type == "QuantizeLinear"}
+
+
+def test_calibration_data_sets_the_activation_ranges(tiny_model_dir, tmp_path):
+    """--calibration-data: int8-static's ranges come from that file's texts, not the
+    validation rows, and the manifest says so (by file name only)."""
+    pytest.importorskip("nncf")
+    from sentiscore.export.config import ExportConfig
+    from sentiscore.export.run import export_model
+
+    short = tmp_path / "short.parquet"
+    pq.write_table(pa.table({"review": ["broke", "love it", "meh", "awful"] * 5}), short)
+    scales = {}
+    for name, data in (("own", None), ("short", str(short))):
+        out = tmp_path / name
+        cfg = ExportConfig(
+            precision=("fp32", "int8-static"),
+            max_length=32,
+            calibration_data=data,
+            text_column="review" if data else None,
+            force=True,
+        )
+        export_model(tiny_model_dir, str(out), cfg)
+        static = json.loads((out / "sentiscore.json").read_text())["variants"]["int8-static"]
+        scales[name] = _activation_scales(str(out / static["file"]))
+        if data:
+            assert static["calibration_data"] == "short.parquet"
+            assert static["calibration_rows"] == 20  # every row of the file, fewer than 300
+        else:
+            assert static["calibration_data"] == "validation rows"
+    assert scales["own"].keys() == scales["short"].keys() and scales["own"]
+    assert any(abs(scales["own"][k] - scales["short"][k]) > 1e-6 for k in scales["own"])
+
+
+def test_calibration_data_needs_enough_texts(tiny_model_dir, tmp_path):
+    from sentiscore.errors import ExportError
+    from sentiscore.export.config import ExportConfig
+    from sentiscore.export.parity import load_calibration_texts
+
+    few = tmp_path / "few.csv"
+    few.write_text("text\nbroke\n\nlove it\n")
+    with pytest.raises(ExportError, match="at least 8 non-empty texts") as err:
+        load_calibration_texts(ExportConfig(calibration_data=str(few)))
+    assert "2 in" in str(err.value)

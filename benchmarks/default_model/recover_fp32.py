@@ -209,24 +209,20 @@ def check(bundle: str, out: str, variant: str, rows: int = 200) -> dict:
     shipped = scorer.probabilities(texts)
     model = AutoModelForSequenceClassification.from_pretrained(out).eval()
     enc = scorer.encoder
-    probs = []
+    logits, lengths = [], []
     with torch.no_grad():
         for ids in enc.encode(texts):
             x = torch.from_numpy(np.asarray(ids, dtype=np.int64))[None, :]
-            logits = model(input_ids=x, attention_mask=torch.ones_like(x)).logits.numpy()
-            probs.append(_softmax(logits / scorer.temperature)[0])
-    probs = np.stack(probs)
+            logits.append(model(input_ids=x, attention_mask=torch.ones_like(x)).logits.numpy()[0])
+            lengths.append(len(ids))
+    # the bundle's own calibration (a temperature per band of token length where it has bands)
+    probs = scorer.calibration.probabilities(np.stack(logits), np.asarray(lengths))
     return {
         "rows": rows,
         "agreement": float((probs.argmax(1) == shipped.argmax(1)).mean()),
         "max_dp": float(np.abs(probs - shipped).max()),
         "mean_dp": float(np.abs(probs - shipped).mean()),
     }
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
 
 
 def main() -> None:

@@ -79,7 +79,14 @@ from sentiscore.export.config import ExportConfig
     type=int,
     default=300,
     show_default=True,
-    help="Validation rows that int8-static's activation ranges are measured on.",
+    help="Rows that int8-static's activation ranges are measured on (of --calibration-data, "
+    "else of the validation rows).",
+)
+@click.option(
+    "--calibration-data",
+    default=None,
+    help="Parquet/CSV/JSONL of texts to calibrate int8-static on (default: the validation rows); "
+    "include every kind of text you score, short phrases too.",
 )
 @click.option(
     "--calibrate", is_flag=True, help="Fit a softmax temperature on the labeled validation data."

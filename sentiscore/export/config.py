@@ -45,8 +45,13 @@ class ExportConfig:
     text_column / label_column: columns in ``validate_with`` (text: detected as ``score`` does when
     None); labels enable accuracy gates.
     samples: validation rows used. calibrate: fit a softmax temperature (needs labels).
-    calibration_rows: validation rows int8-static's activation ranges are measured on (at most
-        ``samples``; NNCF's default 300; more rows, steadier ranges, longer export).
+    calibration_rows: rows int8-static's activation ranges are measured on (NNCF's default
+        300; more rows, steadier ranges, longer export): the first rows of ``calibration_data``,
+        else of the validation rows (at most ``samples``).
+    calibration_data: Parquet/CSV/JSONL whose texts (``text_column``, else detected) int8-static
+        is calibrated on instead of the validation rows, e.g. a training sample that holds the
+        kinds of text the model will score (short phrases as well as long reviews): ranges
+        measured only on long texts can misread short ones. Labels are not needed.
     per_channel / weight_type / reduce_range / exclude_nodes: dynamic int8 settings
         (QInt8 per-channel without reduce_range is the fastest and most accurate on AVX2
         CPUs without VNNI: benchmarks/results/int8_options.md).
@@ -80,6 +85,7 @@ class ExportConfig:
     label_column: str | None = None
     samples: int = 1000
     calibration_rows: int = 300
+    calibration_data: str | None = None
     calibrate: bool = False
     per_channel: bool = True
     weight_type: str = "qint8"

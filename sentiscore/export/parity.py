@@ -69,6 +69,24 @@ def load_validation(cfg: ExportConfig, label2id: dict) -> ValidationSet:
     return ValidationSet(texts, ids, cfg.validate_with)
 
 
+def load_calibration_texts(cfg: ExportConfig) -> list[str] | None:
+    """The first ``calibration_rows`` texts of ``calibration_data`` (None without one)."""
+    if not cfg.calibration_data:
+        return None
+    from sentiscore.io.texts import read_texts
+
+    sample = read_texts(
+        [cfg.calibration_data], cfg.calibration_rows, cfg.text_column, None, ExportError
+    )
+    if len(sample.texts) < 8:
+        raise ExportError(
+            "--calibration-data with at least 8 non-empty texts",
+            f"{len(sample.texts)} in {cfg.calibration_data}",
+            "give a larger file, or drop --calibration-data to calibrate on the validation rows",
+        )
+    return sample.texts
+
+
 def torch_logits(model, ids: list[np.ndarray], pad_id: int, max_tokens: int = 8192) -> np.ndarray:
     import torch
 

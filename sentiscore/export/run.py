@@ -222,6 +222,8 @@ class _Check:
     pad_id: int
     val: parity.ValidationSet
     ref_acc: float | None
+    calibration: list  # token ids int8-static's activation ranges are measured on
+    calibration_source: str
 
 
 def _static_variant(raw: str, out_dir: str, cfg: ExportConfig, check: _Check, details: dict):
@@ -233,8 +235,9 @@ def _static_variant(raw: str, out_dir: str, cfg: ExportConfig, check: _Check, de
         source = os.path.join(os.path.dirname(raw), "static_source.onnx")
         cls_tail.slice_cls_tail(raw, source)
     dst = os.path.join(out_dir, FILES["int8-static"])
-    calibration = check.ids[: cfg.calibration_rows]
-    details["int8-static"] = static_int8.quantize_static(source, dst, calibration)
+    calibration = check.calibration
+    calibrated_on = {"calibration_data": check.calibration_source}
+    details["int8-static"] = static_int8.quantize_static(source, dst, calibration) | calibrated_on
 
     def gate():
         return parity.compare(
@@ -260,10 +263,21 @@ def _static_variant(raw: str, out_dir: str, cfg: ExportConfig, check: _Check, de
         "; ".join(res.reasons),
     )
     first = res.reasons
-    details["int8-static"] = static_int8.restore_accuracy(
-        source, dst, calibration, check.ids, targets, max_drop
-    ) | {"failed_before_accuracy_control": first}
+    details["int8-static"] = (
+        static_int8.restore_accuracy(source, dst, calibration, check.ids, targets, max_drop)
+        | {"failed_before_accuracy_control": first}
+        | calibrated_on
+    )
     return gate()
+
+
+def _calibration_ids(cfg: ExportConfig, encoder, ids: list) -> tuple[list, str]:
+    """int8-static's calibration token ids and what they are: ``calibration_data``'s first
+    rows (recorded by file name only), else the first validation rows."""
+    texts = parity.load_calibration_texts(cfg)
+    if texts is None:
+        return ids[: cfg.calibration_rows], "validation rows"
+    return encoder.encode(texts), os.path.basename(os.path.normpath(cfg.calibration_data))
 
 
 def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> ExportReport:
@@ -294,7 +308,8 @@ def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> E
             for p in paths
         }
         if "int8-static" in cfg.precision:
-            check = _Check(ref, ids, encoder.pad_id, val, ref_acc)
+            calibration, calibrated_on = _calibration_ids(cfg, encoder, ids)
+            check = _Check(ref, ids, encoder.pad_id, val, ref_acc, calibration, calibrated_on)
             done["int8-static"] = _static_variant(raw, out_dir, cfg, check, built["details"])
         report.variants = [done[p] for p in cfg.precision]
     finally:
