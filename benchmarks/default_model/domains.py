@@ -9,12 +9,16 @@ so figures on these rows are selection figures, not test figures.
 
 usage: python benchmarks/default_model/domains.py OUT_DIR [--data ../shared/data] [--seed 0]
        [--sst2 5000] [--imdb 2000] [--repeat-short 2] [--exclude SELECTION.parquet] [--titles]
+       [--calibration-titles N]
 
 ``--exclude`` keeps the texts of a selection file (``long_reviews.py``'s held-out IMDB train
 reviews) out of the SST-2 and IMDB samples, so that they stay unseen by the new stage.
 ``--titles`` adds the titles of the Amazon and Multi-Domain train reviews as short rows of their
 own, labelled with their review's label, and writes the dev reviews' titles to
 ``title_dev.parquet``, a check on short product phrases (they are never trained on).
+``--calibration-titles N`` writes ``calibration.parquet`` for ``export --calibration-data``: the
+first 1,000 dev-part rows (the rows int8-static was calibrated on before) and N train titles,
+shuffled, so that int8-static's activation ranges also see short phrases.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ def main() -> None:
     ap.add_argument("--repeat-short", type=int, default=2)
     ap.add_argument("--exclude", help="a Parquet file whose texts stay out of the samples")
     ap.add_argument("--titles", action="store_true", help="add the titled sets' titles as rows")
+    ap.add_argument("--calibration-titles", type=int, default=0, help="write calibration.parquet")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     parts = []
@@ -80,6 +85,16 @@ def main() -> None:
     if args.titles:  # the dev reviews' titles: a check on short product phrases
         pq.write_table(pa.concat_tables([_titles(args.data, n, "dev") for n in TITLED]),
                        f"{args.out}/title_dev.parquet")  # fmt: skip
+    if args.calibration_titles:
+        _write_calibration(args, dev, rng)
+
+
+def _write_calibration(args, dev: pa.Table, rng) -> None:
+    """calibration.parquet: the first 1,000 dev-part rows and N train titles, shuffled."""
+    titles = pa.concat_tables([_titles(args.data, n) for n in TITLED])
+    titles = titles.take(rng.choice(titles.num_rows, args.calibration_titles, replace=False))
+    mix = pa.concat_tables([dev.slice(0, 1000), titles])
+    pq.write_table(mix.take(rng.permutation(mix.num_rows)), f"{args.out}/calibration.parquet")
 
 
 def write_sets(out: str, train: pa.Table, dev: pa.Table) -> None:
