@@ -271,10 +271,9 @@ def _static_variant(raw: str, out_dir: str, cfg: ExportConfig, check: _Check, de
     return gate()
 
 
-def _calibration_ids(cfg: ExportConfig, encoder, ids: list) -> tuple[list, str]:
+def _calibration_ids(cfg: ExportConfig, texts, encoder, ids: list) -> tuple[list, str]:
     """int8-static's calibration token ids and what they are: ``calibration_data``'s first
-    rows (recorded by file name only), else the first validation rows."""
-    texts = parity.load_calibration_texts(cfg)
+    rows (``texts``, recorded by file name only), else the first validation rows."""
     if texts is None:
         return ids[: cfg.calibration_rows], "validation rows"
     return encoder.encode(texts), os.path.basename(os.path.normpath(cfg.calibration_data))
@@ -286,6 +285,8 @@ def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> E
     given, model = model, model_dir_of(model)
     cfg = _run_validation(given, model, cfg or ExportConfig())
     _prepare_out(out_dir)
+    # read before the slow steps, so that a bad --calibration-data fails at once
+    calib_texts = parity.load_calibration_texts(cfg) if "int8-static" in cfg.precision else None
     config, tok = _load_source(model)
     policy = _policy(model, cfg, config, tok)
     policy["pooling"] = resolve_pooling("auto", model, config)
@@ -308,7 +309,7 @@ def export_model(model: str, out_dir: str, cfg: ExportConfig | None = None) -> E
             for p in paths
         }
         if "int8-static" in cfg.precision:
-            calibration, calibrated_on = _calibration_ids(cfg, encoder, ids)
+            calibration, calibrated_on = _calibration_ids(cfg, calib_texts, encoder, ids)
             check = _Check(ref, ids, encoder.pad_id, val, ref_acc, calibration, calibrated_on)
             done["int8-static"] = _static_variant(raw, out_dir, cfg, check, built["details"])
         report.variants = [done[p] for p in cfg.precision]
