@@ -145,3 +145,57 @@ def test_calibration_data_needs_enough_texts(tiny_model_dir, tmp_path):
     with pytest.raises(ExportError, match="at least 8 non-empty texts") as err:
         load_calibration_texts(ExportConfig(calibration_data=str(few)))
     assert "2 in" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "option", [{"calibration_data": "titles.parquet"}, {"static_keep": ("*layer.0*",)}]
+)
+def test_int8_static_options_need_int8_static(option):
+    """--calibration-data and --static-keep only act on int8-static: refused without it."""
+    from sentiscore.errors import ConfigError
+    from sentiscore.export.config import ExportConfig
+
+    with pytest.raises(ConfigError, match="int8-static among --precision") as err:
+        ExportConfig(precision="fp32,int8", **option)
+    assert "--precision fp32,int8" in str(err.value)
+    ExportConfig(precision="int8-static", **option)  # accepted with it
+
+
+def test_static_keep_leaves_matching_layers_in_fp32(tiny_model_dir, tmp_path):
+    """--static-keep: the matching MatMuls stay fp32 in the QDQ graph, the manifest lists
+    them, and the rest is still quantised."""
+    pytest.importorskip("nncf")
+    import onnx
+
+    from sentiscore.export.config import ExportConfig
+    from sentiscore.export.run import export_model
+    from sentiscore.export.static_int8 import weighted_layers
+
+    out = tmp_path / "keep"
+    cfg = ExportConfig(
+        precision=("fp32", "int8-static"),
+        max_length=32,
+        static_keep=("/bert/encoder/layer.0/*",),
+        force=True,
+    )
+    export_model(tiny_model_dir, str(out), cfg)
+    static = json.loads((out / "sentiscore.json").read_text())["variants"]["int8-static"]
+    quantised, in_float = weighted_layers(onnx.load(str(out / static["file"])))
+    layer0 = [n for n in in_float if n.startswith("/bert/encoder/layer.0/")]
+    assert layer0 and set(layer0) <= set(static["kept_layers"])
+    assert not [n for n in quantised if n.startswith("/bert/encoder/layer.0/")]
+    assert [n for n in quantised if n.startswith("/bert/encoder/layer.1/")]
+    assert static["quantized_layers"] == len(quantised)
+
+
+def test_cli_static_keep_without_int8_static_is_one_line_error(tmp_path):
+    from click.testing import CliRunner
+
+    from sentiscore.cli import cli
+
+    args = ["export", str(tmp_path / "model"), "-o", str(tmp_path / "out")]
+    res = CliRunner().invoke(cli, [*args, "--precision", "fp32,int8", "--static-keep", "*"])
+    assert (
+        res.exit_code == 1 and "Traceback" not in res.output and len(res.output.splitlines()) == 1
+    )
+    assert "int8-static among --precision when --static-keep is given" in res.output

@@ -89,6 +89,12 @@ from sentiscore.export.config import ExportConfig
     "include every kind of text you score, short phrases too.",
 )
 @click.option(
+    "--static-keep",
+    multiple=True,
+    help="Node-name patterns (fnmatch, names of the exported graph before fusion, e.g. "
+    "'/bert/encoder/layer.0/*') whose MatMuls int8-static keeps in fp32.",
+)
+@click.option(
     "--calibrate", is_flag=True, help="Fit a softmax temperature on the labeled validation data."
 )
 @click.option(

@@ -52,6 +52,9 @@ class ExportConfig:
         is calibrated on instead of the validation rows, e.g. a training sample that holds the
         kinds of text the model will score (short phrases as well as long reviews): ranges
         measured only on long texts can misread short ones. Labels are not needed.
+    static_keep: fnmatch patterns of node names in the exported graph (before fusion, e.g.
+        ``/bert/encoder/layer.0/*``) whose MatMul/Gemm int8-static leaves in fp32, on top of
+        what accuracy control keeps; the manifest's ``kept_layers`` lists them.
     per_channel / weight_type / reduce_range / exclude_nodes: dynamic int8 settings
         (QInt8 per-channel without reduce_range is the fastest and most accurate on AVX2
         CPUs without VNNI: benchmarks/results/int8_options.md).
@@ -87,6 +90,7 @@ class ExportConfig:
     calibration_rows: int = 300
     calibration_data: str | None = None
     calibrate: bool = False
+    static_keep: tuple = ()
     per_channel: bool = True
     weight_type: str = "qint8"
     reduce_range: bool = False
@@ -154,6 +158,25 @@ class ExportConfig:
                 "add both, or drop --calibrate",
             )
         self.exclude_nodes = tuple(self.exclude_nodes)
+        self.static_keep = tuple(self.static_keep)
+        self._check_static_options()
+
+    def _check_static_options(self):
+        """int8-static's own options are refused when int8-static is not built."""
+        given = [
+            opt
+            for opt, value in (
+                ("--calibration-data", self.calibration_data),
+                ("--static-keep", self.static_keep),
+            )
+            if value
+        ]
+        if given and "int8-static" not in self.precision:
+            raise ConfigError(
+                f"int8-static among --precision when {' and '.join(given)} is given",
+                f"--precision {','.join(self.precision)}",
+                "add int8-static to --precision, or drop the option",
+            )
 
     def as_dict(self) -> dict:
         return asdict(self)

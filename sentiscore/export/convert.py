@@ -125,6 +125,14 @@ def fuse(
     return {k: int(v) for k, v in stats.items() if v and k in FUSED_OPS}
 
 
+def matching_nodes(names, patterns: tuple, option: str) -> list[str]:
+    """The node names that match any fnmatch pattern of ``option`` (warned when none does)."""
+    found = sorted({n for n in names for pat in patterns if fnmatch.fnmatch(n, pat)})
+    if patterns and not found:
+        log.warning("%s %s matched no node", option, list(patterns))
+    return found
+
+
 def quantize_int8(
     src: str, dst: str, per_channel: bool, weight_type: str, reduce_range: bool, exclude: tuple
 ) -> dict:
@@ -133,9 +141,7 @@ def quantize_int8(
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     names = [n.name for n in onnx.load(src, load_external_data=False).graph.node]
-    excluded = sorted({n for n in names for pat in exclude if fnmatch.fnmatch(n, pat)})
-    if exclude and not excluded:
-        log.warning("--exclude-nodes %s matched no node", list(exclude))
+    excluded = matching_nodes(names, exclude, "--exclude-nodes")
     quantize_dynamic(
         src,
         dst,

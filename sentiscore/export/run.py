@@ -235,9 +235,10 @@ def _static_variant(raw: str, out_dir: str, cfg: ExportConfig, check: _Check, de
         source = os.path.join(os.path.dirname(raw), "static_source.onnx")
         cls_tail.slice_cls_tail(raw, source)
     dst = os.path.join(out_dir, FILES["int8-static"])
-    calibration = check.calibration
+    calibration, keep = check.calibration, cfg.static_keep
     calibrated_on = {"calibration_data": check.calibration_source}
-    details["int8-static"] = static_int8.quantize_static(source, dst, calibration) | calibrated_on
+    details["int8-static"] = static_int8.quantize_static(source, dst, calibration, keep)
+    details["int8-static"] |= calibrated_on
 
     def gate():
         return parity.compare(
@@ -264,7 +265,7 @@ def _static_variant(raw: str, out_dir: str, cfg: ExportConfig, check: _Check, de
     )
     first = res.reasons
     details["int8-static"] = (
-        static_int8.restore_accuracy(source, dst, calibration, check.ids, targets, max_drop)
+        static_int8.restore_accuracy(source, dst, calibration, check.ids, targets, max_drop, keep)
         | {"failed_before_accuracy_control": first}
         | calibrated_on
     )

@@ -110,9 +110,19 @@ def _nncf_call(expected: str, fix: str, fn, *args, **kwargs):
             log.debug("NNCF: %s", shown.getvalue().strip())
 
 
-def quantize_static(src: str, dst: str, calibration: list[np.ndarray]) -> dict:
+def _ignored(nncf, model, keep: tuple) -> dict:
+    """NNCF's ``ignored_scope`` argument for the MatMul/Gemm nodes matching ``keep``."""
+    from sentiscore.export.convert import matching_nodes
+
+    weighted = [n.name for n in model.graph.node if n.op_type in WEIGHTED_OPS]
+    names = matching_nodes(weighted, keep, "--static-keep")
+    return {"ignored_scope": nncf.IgnoredScope(names=names)} if names else {}
+
+
+def quantize_static(src: str, dst: str, calibration: list[np.ndarray], keep: tuple = ()) -> dict:
     """Quantise ``src`` into ``dst`` with scales calibrated on ``calibration`` token-id rows
-    (fed one at a time, so padding never enters a range)."""
+    (fed one at a time, so padding never enters a range), leaving the MatMul/Gemm nodes that
+    match a ``keep`` pattern in fp32."""
     import onnx
 
     nncf = _nncf()
@@ -126,9 +136,10 @@ def quantize_static(src: str, dst: str, calibration: list[np.ndarray]) -> dict:
         nncf.Dataset(items),
         model_type=nncf.ModelType.TRANSFORMER,
         subset_size=len(items),
+        **_ignored(nncf, model, keep),
     )
     onnx.save(quantised, dst)
-    return _details(quantised, len(items), [])
+    return _details(quantised, len(items), weighted_layers(quantised)[1])
 
 
 def restore_accuracy(
@@ -138,9 +149,11 @@ def restore_accuracy(
     validation: list[np.ndarray],
     targets: np.ndarray,
     max_drop: float,
+    keep: tuple = (),
 ) -> dict:
     """Quantise ``src`` keeping the most sensitive layers in float until accuracy against
-    ``targets`` drops by at most ``max_drop`` (a fraction); write ``dst``."""
+    ``targets`` drops by at most ``max_drop`` (a fraction), and those matching ``keep`` from
+    the start; write ``dst``."""
     import onnx
 
     nncf = _nncf()
@@ -172,6 +185,7 @@ def restore_accuracy(
         subset_size=len(calib),
         advanced_quantization_parameters=plain,
         advanced_accuracy_restorer_parameters=restorer,
+        **_ignored(nncf, model, keep),
     )
     onnx.save(quantised, dst)
     _, kept = weighted_layers(quantised)
