@@ -9,7 +9,7 @@ so figures on these rows are selection figures, not test figures.
 
 usage: python benchmarks/default_model/domains.py OUT_DIR [--data ../shared/data] [--seed 0]
        [--sst2 5000] [--imdb 2000] [--repeat-short 2] [--exclude SELECTION.parquet] [--titles]
-       [--calibration-titles N]
+       [--repeat-titles 1] [--calibration-titles N]
 
 ``--exclude`` keeps the texts of a selection file (``long_reviews.py``'s held-out IMDB train
 reviews) out of the SST-2 and IMDB samples, so that they stay unseen by the new stage.
@@ -59,6 +59,7 @@ def main() -> None:
     ap.add_argument("--repeat-short", type=int, default=2)
     ap.add_argument("--exclude", help="a Parquet file whose texts stay out of the samples")
     ap.add_argument("--titles", action="store_true", help="add the titled sets' titles as rows")
+    ap.add_argument("--repeat-titles", type=int, default=1, help="times each title row appears")
     ap.add_argument("--calibration-titles", type=int, default=0, help="write calibration.parquet")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
@@ -67,7 +68,7 @@ def main() -> None:
         t = _read(args.data, name, "train")
         parts += [t] * (args.repeat_short if name in SHORT else 1)
         if args.titles and name in TITLED:
-            parts.append(_titles(args.data, name))
+            parts += [_titles(args.data, name)] * args.repeat_titles
     held = (
         set(pq.read_table(args.exclude, columns=["text"])["text"].to_pylist())
         if args.exclude
