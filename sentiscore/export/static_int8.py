@@ -110,12 +110,17 @@ def _nncf_call(expected: str, fix: str, fn, *args, **kwargs):
             log.debug("NNCF: %s", shown.getvalue().strip())
 
 
-def _ignored(nncf, model, keep: tuple) -> dict:
-    """NNCF's ``ignored_scope`` argument for the MatMul/Gemm nodes matching ``keep``."""
+def _kept(model, keep: tuple) -> list[str]:
+    """The MatMul/Gemm nodes of ``model`` matching a ``keep`` pattern."""
     from sentiscore.export.convert import matching_nodes
 
     weighted = [n.name for n in model.graph.node if n.op_type in WEIGHTED_OPS]
-    names = matching_nodes(weighted, keep, "--static-keep")
+    return matching_nodes(weighted, keep, "--static-keep")
+
+
+def _ignored(nncf, model, keep: tuple) -> dict:
+    """NNCF's ``ignored_scope`` argument for the MatMul/Gemm nodes matching ``keep``."""
+    names = _kept(model, keep)
     return {"ignored_scope": nncf.IgnoredScope(names=names)} if names else {}
 
 
@@ -139,7 +144,7 @@ def quantize_static(src: str, dst: str, calibration: list[np.ndarray], keep: tup
         **_ignored(nncf, model, keep),
     )
     onnx.save(quantised, dst)
-    return _details(quantised, len(items), weighted_layers(quantised)[1])
+    return _details(quantised, len(items), _kept(model, keep))
 
 
 def restore_accuracy(
