@@ -118,9 +118,8 @@ def _kept(model, keep: tuple) -> list[str]:
     return matching_nodes(weighted, keep, "--static-keep")
 
 
-def _ignored(nncf, model, keep: tuple) -> dict:
-    """NNCF's ``ignored_scope`` argument for the MatMul/Gemm nodes matching ``keep``."""
-    names = _kept(model, keep)
+def _ignored(nncf, names: list[str]) -> dict:
+    """NNCF's ``ignored_scope`` argument for the nodes ``names``."""
     return {"ignored_scope": nncf.IgnoredScope(names=names)} if names else {}
 
 
@@ -133,6 +132,7 @@ def quantize_static(src: str, dst: str, calibration: list[np.ndarray], keep: tup
     nncf = _nncf()
     model = onnx.load(src)
     items = _items(model, calibration)
+    kept = _kept(model, keep)
     quantised = _nncf_call(
         "NNCF to quantise the exported graph (static int8)",
         "export without it: --precision fp32,int8",
@@ -141,10 +141,10 @@ def quantize_static(src: str, dst: str, calibration: list[np.ndarray], keep: tup
         nncf.Dataset(items),
         model_type=nncf.ModelType.TRANSFORMER,
         subset_size=len(items),
-        **_ignored(nncf, model, keep),
+        **_ignored(nncf, kept),
     )
     onnx.save(quantised, dst)
-    return _details(quantised, len(items), _kept(model, keep))
+    return _details(quantised, len(items), kept)
 
 
 def restore_accuracy(
@@ -190,7 +190,7 @@ def restore_accuracy(
         subset_size=len(calib),
         advanced_quantization_parameters=plain,
         advanced_accuracy_restorer_parameters=restorer,
-        **_ignored(nncf, model, keep),
+        **_ignored(nncf, _kept(model, keep)),
     )
     onnx.save(quantised, dst)
     _, kept = weighted_layers(quantised)
